@@ -1,0 +1,59 @@
+# Install what is missing: Debian packages (as root) and the Python virtual environment.
+
+NATIVE_PACKAGES=(python3-venv postgresql nginx gettext-base)
+
+find_pg_bin() {
+  local candidate
+  if [ -n "${PG_BIN:-}" ]; then
+    echo "$PG_BIN"
+    return 0
+  fi
+  for candidate in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    [ -x "$candidate/initdb" ] && echo "$candidate" && return 0
+  done
+  return 1
+}
+
+native_tools_present() {
+  find_pg_bin >/dev/null && command -v nginx >/dev/null && command -v envsubst >/dev/null &&
+    command -v psql >/dev/null && python3 -c 'import ensurepip, venv' 2>/dev/null
+}
+
+apt_install() {
+  say "installing Debian packages: $*"
+  DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >/dev/null
+}
+
+ensure_native_packages() {
+  native_tools_present && return 0
+  if is_root && command -v apt-get >/dev/null; then
+    apt_install "${NATIVE_PACKAGES[@]}"
+    native_tools_present || die "installed ${NATIVE_PACKAGES[*]} but PostgreSQL, nginx or envsubst is still missing."
+  else
+    die "the native stack needs: ${NATIVE_PACKAGES[*]}. Install them with: sudo apt-get install -y ${NATIVE_PACKAGES[*]}"
+  fi
+}
+
+requirements_digest() {
+  cat "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt" "$ROOT/shared/pyproject.toml" | sha256sum | cut -d' ' -f1
+}
+
+# A virtual environment with the pinned packages; rebuilt when a pin changes.
+ensure_python_env() {
+  local stamp="$VENV/.requirements.sha256" digest
+  digest=$(requirements_digest)
+  if [ -x "$PY" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$digest" ]; then
+    return 0
+  fi
+  if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    if is_root && command -v apt-get >/dev/null; then apt_install python3-venv; else
+      die "Python's venv module is missing. Install it with: sudo apt-get install -y python3-venv"
+    fi
+  fi
+  say "creating the Python environment in $VENV (pinned packages from requirements-dev.txt)"
+  python3 -m venv "$VENV"
+  "$PY" -m pip install -q --upgrade pip
+  "$PY" -m pip install -q -r "$ROOT/requirements-dev.txt" -e "$ROOT/shared"
+  echo "$digest" >"$stamp"
+}

@@ -1,0 +1,206 @@
+# The native stack: a throwaway PostgreSQL cluster, two gunicorns and nginx, all
+# under $STATE and started in the background. Every step is safe to repeat.
+
+STACK_PORT=${STACK_PORT:-8080}
+PG_PORT=${STACK_PG_PORT:-55432}
+A_PORT=${STACK_A_PORT:-18001}
+B_PORT=${STACK_B_PORT:-18002}
+SERVER_NAMES=${STACK_SERVER_NAMES:-127.0.0.1 localhost}
+PG_OS_USER=ssostack # PostgreSQL refuses to run as root
+PG_DIR="$STATE/pg"
+
+native_url() { echo "http://127.0.0.1:$STACK_PORT/"; }
+
+as_pg_user() {
+  if is_root; then runuser -u "$PG_OS_USER" -- "$@"; else "$@"; fi
+}
+
+ensure_pg_os_user() {
+  is_root || return 0
+  id "$PG_OS_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_OS_USER"
+}
+
+pg_ctl_() { as_pg_user "$(find_pg_bin)/pg_ctl" -D "$PG_DIR/data" "$@"; }
+
+init_database_cluster() {
+  [ -f "$PG_DIR/data/PG_VERSION" ] && return 0
+  say "creating a throwaway PostgreSQL cluster in $PG_DIR (port $PG_PORT)"
+  mkdir -p "$PG_DIR"
+  ensure_pg_os_user
+  is_root && chown "$PG_OS_USER" "$PG_DIR"
+  chmod 700 "$PG_DIR"
+  as_pg_user test -w "$PG_DIR" || die "$PG_OS_USER cannot write $PG_DIR: move the checkout somewhere world-traversable."
+  local pwfile="$PG_DIR/superuser.pw"
+  (umask 077 && printf '%s\n' "$POSTGRES_PASSWORD" >"$pwfile")
+  is_root && chown "$PG_OS_USER" "$pwfile"
+  as_pg_user "$(find_pg_bin)/initdb" -D "$PG_DIR/data" -U postgres --pwfile="$pwfile" \
+    --auth=scram-sha-256 -E UTF8 --no-locale >"$PG_DIR/initdb.log" 2>&1 ||
+    die "initdb failed; see $PG_DIR/initdb.log"
+  rm -f "$pwfile"
+}
+
+start_database() {
+  init_database_cluster
+  if pg_ctl_ status >/dev/null 2>&1; then return 0; fi
+  say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+  mkdir -p "$PG_DIR/run"
+  is_root && chown "$PG_OS_USER" "$PG_DIR/run"
+  pg_ctl_ -l "$PG_DIR/postgres.log" -w -t 60 \
+    -o "-c port=$PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$PG_DIR/run" start >/dev/null ||
+    die "PostgreSQL did not start; see $PG_DIR/postgres.log"
+}
+
+stop_database() {
+  [ -f "$PG_DIR/data/PG_VERSION" ] || return 0
+  pg_ctl_ status >/dev/null 2>&1 || return 0
+  say "stopping PostgreSQL"
+  pg_ctl_ stop -m fast -w >/dev/null
+}
+
+psql_superuser() {
+  PGPASSWORD=$POSTGRES_PASSWORD PGCONNECT_TIMEOUT=5 PGOPTIONS="-c client_min_messages=warning" psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres "$@"
+}
+
+provision_databases() {
+  psql_superuser -d postgres -c 'SELECT 1' >/dev/null 2>&1 ||
+    die "cannot log in to PostgreSQL on port $PG_PORT as postgres: was $PG_DIR made with another POSTGRES_PASSWORD? (./stack down --volumes starts over)"
+  psql_superuser -d postgres -v a_password="$SYSTEM_A_DB_PASSWORD" -v b_password="$SYSTEM_B_DB_PASSWORD" \
+    -f "$ROOT/db/provision.sql" >/dev/null
+}
+
+# Run a command in a service's folder with that service's environment.
+with_service_env() {
+  local service=$1
+  shift
+  local password_var="SYSTEM_${service^^}_DB_PASSWORD"
+  (
+    cd "$ROOT/system_$service"
+    export DB_HOST=127.0.0.1 DB_PORT=$PG_PORT DB_USER="system_$service" DB_PASSWORD="${!password_var}"
+    export SERVICE_DB_NAME="system_$service" AUTH_DB_NAME=sso_auth AUTH_DB_ROLE=sso_auth
+    export STATIC_ROOT="$STATE/static/$service"
+    export ALLOWED_HOSTS=${SERVER_NAMES// /,}
+    exec "$@"
+  )
+}
+
+migrate_databases() {
+  local service
+  for service in a b; do
+    with_service_env "$service" "$PY" manage.py sso_migrate --noinput
+  done
+}
+
+collect_static() {
+  local service
+  for service in a b; do
+    with_service_env "$service" "$PY" manage.py collectstatic --noinput -v 0
+  done
+}
+
+check_services() {
+  local service
+  for service in a b; do
+    with_service_env "$service" "$PY" manage.py check --fail-level ERROR >/dev/null ||
+      die "System ${service^^} failed its checks (see above); it was not started."
+  done
+}
+
+start_service() {
+  local service=$1 port=$2
+  local pidfile="$STATE/run/$service.pid"
+  pid_alive "$pidfile" && return 0
+  say "starting System ${service^^} (gunicorn on 127.0.0.1:$port)"
+  mkdir -p "$STATE/run" "$STATE/log"
+  with_service_env "$service" "$VENV/bin/gunicorn" -c gunicorn.conf.py --bind "127.0.0.1:$port" \
+    --daemon --pid "$pidfile" --access-logfile "$STATE/log/$service.log" --error-logfile "$STATE/log/$service.log"
+}
+
+render_nginx_config() {
+  local out=$1 run_dir=$2 error_log=$3 access_log=$4
+  LISTEN_PORT=$STACK_PORT SERVER_NAMES=$SERVER_NAMES UPSTREAM_A="127.0.0.1:$A_PORT" UPSTREAM_B="127.0.0.1:$B_PORT" \
+    STATIC_ROOT_A="$STATE/static/a" STATIC_ROOT_B="$STATE/static/b" RUN_DIR=$run_dir \
+    ERROR_LOG=$error_log ACCESS_LOG=$access_log \
+    envsubst '${LISTEN_PORT} ${SERVER_NAMES} ${UPSTREAM_A} ${UPSTREAM_B} ${STATIC_ROOT_A} ${STATIC_ROOT_B} ${RUN_DIR} ${ERROR_LOG} ${ACCESS_LOG}' \
+    <"$ROOT/nginx/sso.conf.template" >"$out"
+}
+
+start_proxy() {
+  local dir="$STATE/nginx"
+  pid_alive "$dir/nginx.pid" && return 0
+  say "starting nginx on 127.0.0.1:$STACK_PORT"
+  mkdir -p "$dir" "$STATE/log"
+  render_nginx_config "$dir/nginx.conf" "$dir" "$STATE/log/nginx-error.log" "$STATE/log/nginx-access.log"
+  nginx -q -t -p "$dir" -c "$dir/nginx.conf" -g 'error_log stderr;' 2>/dev/null ||
+    nginx -t -p "$dir" -c "$dir/nginx.conf" -g 'error_log stderr;' || die "nginx refused its configuration."
+  nginx -p "$dir" -c "$dir/nginx.conf"
+}
+
+wait_until_answering() {
+  local base=$1 timeout=${2:-90}
+  "$PY" "$ROOT/scripts/wait_for_http.py" --timeout "$timeout" "${base}a/health" "${base}b/health" ||
+    die "the stack did not answer within ${timeout}s; logs are in $STATE/log/"
+}
+
+stop_pidfile() {
+  local pidfile=$1 name=$2 pid
+  pid_alive "$pidfile" || {
+    rm -f "$pidfile"
+    return 0
+  }
+  pid=$(cat "$pidfile")
+  say "stopping $name (pid $pid)"
+  kill -TERM "$pid"
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  kill -0 "$pid" 2>/dev/null && die "$name (pid $pid) did not stop within 20 s"
+  rm -f "$pidfile"
+}
+
+native_running() { pid_alive "$STATE/nginx/nginx.pid" && pid_alive "$STATE/run/a.pid" && pid_alive "$STATE/run/b.pid"; }
+
+native_up() {
+  ensure_native_packages
+  ensure_python_env
+  [ -f "$ENV_PATH" ] || write_env_file "$ENV_PATH" "$PY"
+  load_env_file
+  require_secrets
+  mkdir -p "$STATE"
+  echo native >"$STATE/mode"
+  if native_running; then
+    say "already running; not starting a second copy."
+  else
+    start_database
+    provision_databases
+    migrate_databases
+    collect_static
+    check_services
+    start_service a "$A_PORT"
+    start_service b "$B_PORT"
+    start_proxy
+  fi
+  wait_until_answering "$(native_url)"
+  say "System A: $(native_url)a/   System B: $(native_url)b/"
+  native_url
+}
+
+native_down() {
+  local wipe=${1:-}
+  stop_pidfile "$STATE/nginx/nginx.pid" nginx
+  stop_pidfile "$STATE/run/b.pid" "System B"
+  stop_pidfile "$STATE/run/a.pid" "System A"
+  stop_database
+  if [ "$wipe" = --volumes ]; then
+    say "removing the native stack's data in $STATE"
+    rm -rf "$STATE"
+  fi
+}
+
+native_manage() {
+  local service=$1
+  shift
+  load_env_file
+  require_secrets
+  with_service_env "$service" "$PY" manage.py "$@"
+}

@@ -1,0 +1,12 @@
+from django.conf import settings
+
+
+def service(request):
+    """Which service is rendering, and the others to link to."""
+    name = settings.SSO_SERVICE_NAME
+    return {
+        "sso_service": {"name": name, **settings.SSO_SERVICES[name]},
+        "sso_other_services": [
+            {"name": other, **details} for other, details in settings.SSO_SERVICES.items() if other != name
+        ],
+    }

@@ -1,0 +1,73 @@
+"""The one place that reads the environment.
+
+Values come from the process environment, then from a ``.env`` file named by
+``ENV_FILE`` (the native stack sets it). A secret may also be given as a file
+with the Docker-secrets convention: ``SECRET_KEY_FILE=/run/secrets/secret_key``.
+"""
+
+import os
+from pathlib import Path
+
+from decouple import Config, Csv, RepositoryEmpty, RepositoryEnv, UndefinedValueError
+from django.core.exceptions import ImproperlyConfigured
+
+__all__ = ["Csv", "env", "secret"]
+
+# Values a fresh .env.example carries; running with one of them is refused.
+PLACEHOLDER_MARK = "change-me"
+MIN_SECRET_LENGTH = 50
+HOW_TO_FIX = (
+    "Run `./stack env` to write a .env with fresh random secrets, or set "
+    "SECRET_KEY (or SECRET_KEY_FILE) in the environment of both services."
+)
+
+
+def _repository():
+    env_file = os.environ.get("ENV_FILE", "")
+    if env_file and Path(env_file).is_file():
+        return RepositoryEnv(env_file)
+    return RepositoryEmpty()
+
+
+env = Config(_repository())
+
+
+def _read_file(variable: str, path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError as error:
+        raise ImproperlyConfigured(f"{variable}_FILE={path} cannot be read: {error.strerror}.") from None
+
+
+def secret(variable: str, *, required: bool = True, min_length: int = MIN_SECRET_LENGTH) -> str:
+    """A secret from VARIABLE or VARIABLE_FILE; refuses missing, short and placeholder values."""
+    file_path = env(f"{variable}_FILE", default="")
+    value = _read_file(variable, file_path) if file_path else env(variable, default="")
+    if not value:
+        if not required:
+            return ""
+        raise ImproperlyConfigured(f"{variable} is not set. {HOW_TO_FIX}")
+    if PLACEHOLDER_MARK in value:
+        raise ImproperlyConfigured(f"{variable} still holds the placeholder from .env.example. {HOW_TO_FIX}")
+    if len(value) < min_length:
+        raise ImproperlyConfigured(
+            f"{variable} is too short ({len(value)} characters, at least {min_length} needed). {HOW_TO_FIX}"
+        )
+    return value
+
+
+def secret_list(variable: str) -> list[str]:
+    """Comma-separated secrets (SECRET_KEY_FALLBACKS); each one checked like ``secret``."""
+    raw = env(variable, default="")
+    values = [item.strip() for item in raw.split(",") if item.strip()]
+    for value in values:
+        if PLACEHOLDER_MARK in value or len(value) < MIN_SECRET_LENGTH:
+            raise ImproperlyConfigured(f"{variable} holds a placeholder or too short key. {HOW_TO_FIX}")
+    return values
+
+
+def required(variable: str, cast=str):
+    try:
+        return env(variable, cast=cast)
+    except UndefinedValueError:
+        raise ImproperlyConfigured(f"{variable} is not set. {HOW_TO_FIX}") from None

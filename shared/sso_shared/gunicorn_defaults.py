@@ -1,0 +1,29 @@
+"""gunicorn settings both services run with; each service's gunicorn.conf.py adds its prefix.
+
+https://docs.gunicorn.org/en/stable/settings.html
+"""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+# The container's root filesystem is read-only; heartbeat files go to memory.
+MEMORY_FS = "/dev/shm"  # noqa: S108 (a tmpfs, not a shared temp folder)
+worker_tmp_dir = MEMORY_FS if os.path.isdir(MEMORY_FS) else None
+accesslog = "-"
+errorlog = "-"
+# Recycle workers now and then, staggered so they never restart together.
+max_requests = 1000
+max_requests_jitter = 100
+# Only nginx may set X-Forwarded-* headers.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def script_name_env(service: str) -> list[str]:
+    """gunicorn strips this prefix from each path and hands it to Django as SCRIPT_NAME."""
+    from sso_shared.services import SERVICES
+
+    return [f"SCRIPT_NAME={SERVICES[service]['prefix']}"]

@@ -1,0 +1,31 @@
+"""Which app label lives in which database.
+
+Auth, content types, sessions, admin and the shared user app move together:
+``auth.Permission`` points at ``ContentType`` and ``admin.LogEntry`` at both the
+user and ``ContentType``, so splitting them breaks foreign keys.
+https://docs.djangoproject.com/en/5.2/topics/db/multi-db/#limitations-of-multiple-databases
+"""
+
+SHARED_DB = "default"
+SERVICE_DB = "service"
+SHARED_APP_LABELS = frozenset({"admin", "auth", "contenttypes", "sessions", "sso_shared"})
+
+
+def database_for_label(app_label: str) -> str:
+    return SHARED_DB if app_label in SHARED_APP_LABELS else SERVICE_DB
+
+
+class SharedAuthRouter:
+    def db_for_read(self, model, **hints):
+        return database_for_label(model._meta.app_label)
+
+    def db_for_write(self, model, **hints):
+        return database_for_label(model._meta.app_label)
+
+    def allow_relation(self, obj1, obj2, **hints):
+        # A service model may point at the shared user (the column holds its
+        # UUID, with no database constraint); any other pair shares a database.
+        return {obj1._state.db, obj2._state.db} <= {SHARED_DB, SERVICE_DB}
+
+    def allow_migrate(self, db, app_label, model_name=None, **hints):
+        return db == database_for_label(app_label)

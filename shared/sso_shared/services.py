@@ -1,0 +1,6 @@
+"""The services that share this login, and where each lives under the domain."""
+
+SERVICES = {
+    "a": {"title": "System A · Intake", "url": "/a/", "prefix": "/a"},
+    "b": {"title": "System B · Review", "url": "/b/", "prefix": "/b"},
+}

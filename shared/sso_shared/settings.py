@@ -1,0 +1,160 @@
+"""Settings both services must agree on, defined once.
+
+Each service's settings module starts with ``from sso_shared.settings import *``
+and then adds only what is its own: apps, URLs, its name and prefix.
+Defining any of these again in a service is a defect: ``sso_shared.checks``
+and the fingerprint comparison report it.
+"""
+
+from .databases import databases
+from .env import Csv, env, secret, secret_list
+from .services import SERVICES
+
+# ------------------------------------------------------------------------------
+# Secret key: one key for both services, from the environment only.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secret-key
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secret-key-fallbacks
+# ------------------------------------------------------------------------------
+SECRET_KEY = secret("SECRET_KEY")
+SECRET_KEY_FALLBACKS = secret_list("SECRET_KEY_FALLBACKS")
+
+# ------------------------------------------------------------------------------
+# Databases: "default" is the shared auth/session database, "service" the
+# service's own. Stock commands (createsuperuser, changepassword) default to
+# "default", so they act on the shared users without extra flags.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#databases
+# https://docs.djangoproject.com/en/5.2/topics/db/multi-db/
+# ------------------------------------------------------------------------------
+SHARED_DB_ALIAS = "default"
+SERVICE_DB_ALIAS = "service"
+DATABASES = databases(shared=SHARED_DB_ALIAS, service=SERVICE_DB_ALIAS)
+DATABASE_ROUTERS = ["sso_shared.routers.SharedAuthRouter"]
+# https://docs.djangoproject.com/en/5.2/ref/settings/#default-auto-field
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# ------------------------------------------------------------------------------
+# Users and authentication
+# https://docs.djangoproject.com/en/5.2/ref/settings/#auth-user-model
+# https://docs.djangoproject.com/en/5.2/ref/settings/#authentication-backends
+# https://docs.djangoproject.com/en/5.2/ref/settings/#password-hashers
+# ------------------------------------------------------------------------------
+AUTH_USER_MODEL = "sso_shared.User"
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# The login and password pages live on A; B sends people there.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#login-url
+LOGIN_URL = "/a/accounts/login/"
+LOGOUT_REDIRECT_URL = LOGIN_URL
+
+# ------------------------------------------------------------------------------
+# Sessions: database-backed, one cookie for the whole domain.
+# https://docs.djangoproject.com/en/5.2/topics/http/sessions/
+# https://docs.djangoproject.com/en/5.2/ref/settings/#sessions
+# ------------------------------------------------------------------------------
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
+SESSION_COOKIE_NAME = "sso_sessionid"
+SESSION_COOKIE_PATH = "/"
+SESSION_COOKIE_DOMAIN = None
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env("SESSION_COOKIE_AGE", cast=int, default=60 * 60 * 12)
+# Flash messages ride in the session, so a message from A never renders on B by cookie accident.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#message-storage
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
+# ------------------------------------------------------------------------------
+# HTTPS and the proxy. nginx always overwrites X-Forwarded-Proto, so trusting it is safe.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secure-proxy-ssl-header
+# https://docs.djangoproject.com/en/5.2/ref/settings/#csrf-trusted-origins
+# ------------------------------------------------------------------------------
+SECURE_COOKIES = env("SECURE_COOKIES", cast=bool, default=False)
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_NAME = "sso_csrftoken"
+CSRF_COOKIE_PATH = "/"
+CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS", cast=Csv(), default="")
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+USE_X_FORWARDED_HOST = False
+ALLOWED_HOSTS = env("ALLOWED_HOSTS", cast=Csv(), default="127.0.0.1,localhost")
+DEBUG = env("DJANGO_DEBUG", cast=bool, default=False)
+
+# ------------------------------------------------------------------------------
+# The services sharing this login; each service sets SSO_SERVICE_NAME.
+# ------------------------------------------------------------------------------
+SSO_SERVICES = SERVICES
+
+# ------------------------------------------------------------------------------
+# Apps, middleware and templates every service runs.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#installed-apps
+# ------------------------------------------------------------------------------
+SHARED_APPS = [
+    # Before contrib apps so its templates and command overrides win.
+    "sso_shared",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+# https://docs.djangoproject.com/en/5.2/ref/settings/#templates
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "sso_shared.context_processors.service",
+            ],
+        },
+    },
+]
+
+# ------------------------------------------------------------------------------
+# Internationalisation
+# https://docs.djangoproject.com/en/5.2/topics/i18n/
+# ------------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# ------------------------------------------------------------------------------
+# Logging: to stdout for gunicorn and Docker; never log secrets.
+# https://docs.djangoproject.com/en/5.2/topics/logging/
+# ------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        # "Session data corrupted" lands here: the sign of a SECRET_KEY mismatch.
+        "django.security": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+    },
+}

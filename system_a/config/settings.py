@@ -1,0 +1,30 @@
+"""System A: intake. Everything shared comes from sso_shared.settings."""
+
+from pathlib import Path
+
+from sso_shared.settings import *  # noqa: F403 (the shared contract)
+from sso_shared.settings import SHARED_APPS, SSO_SERVICES, env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# ------------------------------------------------------------------------------
+# This service
+# ------------------------------------------------------------------------------
+SSO_SERVICE_NAME = "a"
+# https://docs.djangoproject.com/en/5.2/ref/settings/#installed-apps
+INSTALLED_APPS = [*SHARED_APPS, "intake"]
+# https://docs.djangoproject.com/en/5.2/ref/settings/#root-urlconf
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+# The prefix nginx serves this service under; also right in management commands.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#force-script-name
+FORCE_SCRIPT_NAME = SSO_SERVICES[SSO_SERVICE_NAME]["prefix"]
+# https://docs.djangoproject.com/en/5.2/ref/settings/#login-redirect-url
+LOGIN_REDIRECT_URL = SSO_SERVICES[SSO_SERVICE_NAME]["url"]
+
+# ------------------------------------------------------------------------------
+# Static files: relative URL, so it gets the /a prefix; nginx serves STATIC_ROOT.
+# https://docs.djangoproject.com/en/5.2/howto/static-files/deployment/
+# ------------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))

@@ -1,0 +1,21 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+
+from .forms import RequestForm
+from .models import Request
+
+RECENT = 20
+
+
+@login_required
+def home(request):
+    form = RequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        form.instance.owner = request.user
+        form.save()
+        messages.success(request, f"Request “{form.instance.title}” recorded.")
+        return redirect("home")
+    # prefetch, not select_related: the owners live in another database.
+    recent = Request.objects.prefetch_related("owner")[:RECENT]
+    return render(request, "intake/home.html", {"form": form, "requests": recent})

@@ -1,0 +1,9 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("review.urls")),
+    # Login lives on A (settings.LOGIN_URL); logging out here ends the session everywhere.
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("sso_shared.urls")),
+]
