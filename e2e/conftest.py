@@ -1,0 +1,102 @@
+"""The end-to-end suite sees the system only through nginx.
+
+E2E_BASE_URL chooses where (native stack or Docker Compose deployment); users are
+created with E2E_STACK's `manage` command, which works against either.
+"""
+
+import os
+import re
+import secrets
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .client import SiteClient
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE_URL = os.environ.get("E2E_BASE_URL", "http://127.0.0.1:8080/")
+STACK = os.environ.get("E2E_STACK", str(ROOT / "stack"))
+VERIFY = os.environ.get("E2E_CA_BUNDLE", True)
+
+
+def manage(service: str, *args: str, env: dict | None = None) -> str:
+    result = subprocess.run(
+        [STACK, "manage", service, *args],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, f"manage {service} {' '.join(args)} failed:\n{result.stderr}"
+    return result.stdout
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(16)
+
+
+@pytest.fixture(scope="session")
+def base_url() -> str:
+    return BASE_URL
+
+
+@pytest.fixture
+def site():
+    """A fresh browser with no cookies."""
+    return SiteClient(BASE_URL, verify=VERIFY)
+
+
+@pytest.fixture(scope="session")
+def admin_credentials() -> tuple[str, str]:
+    username, password = unique("admin"), new_password()
+    manage(
+        "a",
+        "createsuperuser",
+        "--noinput",
+        "--username",
+        username,
+        "--email",
+        f"{username}@example.com",
+        env={"DJANGO_SUPERUSER_PASSWORD": password},
+    )
+    return username, password
+
+
+@pytest.fixture
+def admin_site(admin_credentials) -> SiteClient:
+    client = SiteClient(BASE_URL, verify=VERIFY)
+    assert client.login(*admin_credentials).status_code == 302
+    return client
+
+
+def create_user_in_admin(admin_site: SiteClient, username: str, password: str, service: str = "a") -> str:
+    """Add a user through the admin's form, as an administrator would; returns the new user's id."""
+    response = admin_site.post_form(
+        f"/{service}/admin/sso_shared/user/add/",
+        {"username": username, "usable_password": "true", "password1": password, "password2": password},
+        allow_redirects=False,
+    )
+    assert response.status_code == 302, response.text[:2000]
+    match = re.search(r"/admin/sso_shared/user/([0-9a-f-]{36})/change/", response.headers["Location"])
+    assert match, response.headers["Location"]
+    return match.group(1)
+
+
+@pytest.fixture
+def make_user(admin_site):
+    def make(prefix: str = "user") -> tuple[str, str]:
+        username, password = unique(prefix), new_password()
+        create_user_in_admin(admin_site, username, password)
+        return username, password
+
+    return make
+
+
+@pytest.fixture
+def user(make_user) -> tuple[str, str]:
+    return make_user()

@@ -1,0 +1,76 @@
+# ./stack test: lint, unit tests of each part, then the end-to-end suite against a
+# freshly started stack (native, and Docker Compose where an engine answers).
+# It runs in its own state folder and ports, so a running dev stack is left alone.
+
+cmd_test() {
+  export STACK_STATE="$ROOT/.stack/test" STACK_ENV_FILE="$ROOT/.stack/test.env"
+  export STACK_PORT=${STACK_TEST_PORT:-18080} STACK_PG_PORT=55442 STACK_A_PORT=18011 STACK_B_PORT=18012
+  exec "$ROOT/stack" _test-run "$@"
+}
+
+FAILED=()
+
+run_suite() {
+  local name=$1
+  shift
+  say "test suite: $name"
+  "$@" || FAILED+=("$name")
+}
+
+lint() {
+  "$VENV/bin/ruff" check "$ROOT" && "$VENV/bin/ruff" format --check "$ROOT"
+}
+
+# Unit tests create their own test databases, so they log in as the cluster's superuser.
+unit_tests() {
+  local part=$1 service_db=$2
+  (
+    cd "$ROOT/$part"
+    export DB_HOST=127.0.0.1 DB_PORT=$PG_PORT DB_USER=postgres DB_PASSWORD=$POSTGRES_PASSWORD
+    export SERVICE_DB_NAME=$service_db AUTH_DB_NAME=sso_auth
+    unset AUTH_DB_ROLE
+    "$VENV/bin/pytest" -q -p no:cacheprovider
+  )
+}
+
+e2e_tests() {
+  local target=$1 base_url=$2
+  E2E_TARGET=$target E2E_BASE_URL=$base_url E2E_STACK="$ROOT/stack" \
+    "$VENV/bin/pytest" -q -p no:cacheprovider "$ROOT/e2e"
+}
+
+fresh_test_state() {
+  [ "$(running_mode)" = native ] && native_down
+  rm -rf "$STATE" "$ENV_PATH"
+  mkdir -p "$STATE"
+  write_env_file "$ENV_PATH" "$PY"
+}
+
+cmd__test_run() {
+  ensure_native_packages
+  ensure_python_env
+  fresh_test_state
+  load_env_file
+  trap 'native_down >/dev/null 2>&1 || true' EXIT
+
+  run_suite lint lint
+  start_database
+  provision_databases
+  run_suite "shared package" unit_tests shared system_a
+  run_suite "System A" unit_tests system_a system_a
+  run_suite "System B" unit_tests system_b system_b
+
+  native_up >/dev/null
+  run_suite "end-to-end (native)" e2e_tests native "$(native_url)"
+  native_down
+
+  report_results
+}
+
+report_results() {
+  if [ ${#FAILED[@]} -eq 0 ]; then
+    say "all test suites passed"
+  else
+    die "failed suites: ${FAILED[*]}"
+  fi
+}

@@ -1,0 +1,52 @@
+"""Secrets come from the environment or a file; missing, short and placeholder values are refused."""
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from sso_shared.env import secret, secret_list
+
+GOOD = "k" * 60
+
+
+def test_a_secret_is_read_from_the_environment(monkeypatch):
+    monkeypatch.setenv("TEST_SECRET", GOOD)
+    assert secret("TEST_SECRET") == GOOD
+
+
+def test_a_secret_is_read_from_a_file(monkeypatch, tmp_path):
+    path = tmp_path / "secret"
+    path.write_text(GOOD + "\n")
+    monkeypatch.setenv("TEST_SECRET_FILE", str(path))
+    assert secret("TEST_SECRET") == GOOD
+
+
+def test_a_missing_secret_says_what_to_set(monkeypatch):
+    monkeypatch.delenv("TEST_SECRET", raising=False)
+    with pytest.raises(ImproperlyConfigured, match=r"TEST_SECRET is not set.*\./stack env"):
+        secret("TEST_SECRET")
+
+
+def test_an_unreadable_secret_file_is_named(monkeypatch, tmp_path):
+    monkeypatch.setenv("TEST_SECRET_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ImproperlyConfigured, match="TEST_SECRET_FILE=.*missing cannot be read"):
+        secret("TEST_SECRET")
+
+
+def test_the_placeholder_from_env_example_is_refused(monkeypatch):
+    monkeypatch.setenv("TEST_SECRET", "change-me-" + "x" * 60)
+    with pytest.raises(ImproperlyConfigured, match="placeholder"):
+        secret("TEST_SECRET")
+
+
+def test_a_short_secret_is_refused(monkeypatch):
+    monkeypatch.setenv("TEST_SECRET", "short")
+    with pytest.raises(ImproperlyConfigured, match="too short"):
+        secret("TEST_SECRET")
+
+
+def test_fallback_keys_are_a_checked_list(monkeypatch):
+    monkeypatch.setenv("TEST_FALLBACKS", f"{GOOD}, {'j' * 60}")
+    assert secret_list("TEST_FALLBACKS") == [GOOD, "j" * 60]
+    monkeypatch.setenv("TEST_FALLBACKS", "change-me")
+    with pytest.raises(ImproperlyConfigured):
+        secret_list("TEST_FALLBACKS")

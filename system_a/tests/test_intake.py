@@ -1,0 +1,58 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
+
+from intake.models import Request
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+User = get_user_model()
+
+
+@pytest.fixture
+def alice(client):
+    user = User.objects.create_user("alice", password="a-long-password-1")
+    client.force_login(user)
+    return user
+
+
+def test_home_requires_login_on_a(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"] == "/a/accounts/login/?next=/a/"
+
+
+def test_a_request_records_its_owner_from_the_shared_database(client, alice):
+    response = client.post("/", {"title": "New laptop", "details": "for the intake desk"})
+    assert response.status_code == 302
+    request = Request.objects.get(title="New laptop")
+    assert request._state.db == "service"
+    assert request.owner == alice
+    assert request.owner._state.db == "default"
+    page = client.get("/").content.decode()
+    assert "New laptop" in page
+    assert '<td class="owner">alice</td>' in page
+
+
+def test_records_can_be_filtered_by_their_owner(alice):
+    bob = User.objects.create_user("bob", password="a-long-password-1")
+    Request.objects.create(title="Alice's", owner=alice)
+    Request.objects.create(title="Bob's", owner=bob)
+    assert list(Request.objects.filter(owner=alice).values_list("title", flat=True)) == ["Alice's"]
+
+
+def test_urls_and_static_carry_the_a_prefix(client, alice):
+    page = client.get("/").content.decode()
+    assert 'href="/a/static/sso_shared/site.css"' in page
+    assert 'action="/a/accounts/logout/"' in page
+    assert 'href="/b/"' in page
+
+
+def test_an_authenticated_page_costs_what_it_would_in_a_single_project(client, alice):
+    """Session row, user row, the page's own query and one owner lookup: as in a standalone project."""
+    Request.objects.create(title="One", owner=alice)
+    with CaptureQueriesContext(connections["default"]) as shared, CaptureQueriesContext(connections["service"]) as own:
+        assert client.get("/").status_code == 200
+    shared_tables = [q["sql"].split(" FROM ")[1].split()[0] for q in shared.captured_queries]
+    assert shared_tables == ['"django_session"', '"sso_user"', '"sso_user"']
+    assert len(own.captured_queries) == 1
