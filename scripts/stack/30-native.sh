@@ -119,9 +119,7 @@ render_nginx_config() {
   local out=$1 run_dir=$2 error_log=$3 access_log=$4
   LISTEN_PORT=$STACK_PORT SERVER_NAMES=$SERVER_NAMES UPSTREAM_A="127.0.0.1:$A_PORT" UPSTREAM_B="127.0.0.1:$B_PORT" \
     STATIC_ROOT_A="$STATE/static/a" STATIC_ROOT_B="$STATE/static/b" RUN_DIR=$run_dir \
-    ERROR_LOG=$error_log ACCESS_LOG=$access_log \
-    envsubst '${LISTEN_PORT} ${SERVER_NAMES} ${UPSTREAM_A} ${UPSTREAM_B} ${STATIC_ROOT_A} ${STATIC_ROOT_B} ${RUN_DIR} ${ERROR_LOG} ${ACCESS_LOG}' \
-    <"$ROOT/nginx/sso.conf.template" >"$out"
+    ERROR_LOG=$error_log ACCESS_LOG=$access_log "$ROOT/nginx/render-config.sh" >"$out"
 }
 
 start_proxy() {

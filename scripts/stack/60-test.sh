@@ -3,8 +3,11 @@
 # It runs in its own state folder and ports, so a running dev stack is left alone.
 
 cmd_test() {
-  export STACK_STATE="$ROOT/.stack/test" STACK_ENV_FILE="$ROOT/.stack/test.env"
-  export STACK_PORT=${STACK_TEST_PORT:-18080} STACK_PG_PORT=55442 STACK_A_PORT=18011 STACK_B_PORT=18012
+  # Its own state folder and ports (each overridable, to run several at once).
+  local name=${STACK_TEST_NAME:-test}
+  export STACK_STATE="$ROOT/.stack/$name" STACK_ENV_FILE="$ROOT/.stack/$name.env"
+  export STACK_PORT=${STACK_TEST_PORT:-18080} STACK_PG_PORT=${STACK_TEST_PG_PORT:-55442}
+  export STACK_A_PORT=${STACK_TEST_A_PORT:-18011} STACK_B_PORT=${STACK_TEST_B_PORT:-18012}
   exec "$ROOT/stack" _test-run "$@"
 }
 
