@@ -1,6 +1,84 @@
-# The Docker Compose deployment (compose.yaml).
+# The Docker Compose deployment (compose.yaml): build, start, wait, stop.
+
+COMPOSE_PROJECT=${STACK_COMPOSE_PROJECT:-sso}
+DEFAULT_BASE_IMAGE=debian:bookworm-slim
+LOCAL_BASE_IMAGE=sso-base/debian:bookworm-slim
 
 compose_available() {
   [ -f "$ROOT/compose.yaml" ] && command -v docker >/dev/null && docker info >/dev/null 2>&1 &&
     docker compose version >/dev/null 2>&1
+}
+
+compose() {
+  docker compose --project-directory "$ROOT" -f "$ROOT/compose.yaml" --env-file "$ENV_PATH" \
+    -p "$COMPOSE_PROJECT" "$@"
+}
+
+compose_url() { echo "http://127.0.0.1:${STACK_PORT:-8080}/"; }
+
+# The images build FROM $BASE_IMAGE. Without a registry, build a local equivalent
+# of debian:bookworm-slim from Debian's packages (debootstrap) and use that.
+ensure_base_image() {
+  if [ -n "${BASE_IMAGE:-}" ]; then
+    docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 || docker pull -q "$BASE_IMAGE" >/dev/null ||
+      die "BASE_IMAGE=$BASE_IMAGE is neither present nor pullable."
+    return 0
+  fi
+  if docker image inspect "$DEFAULT_BASE_IMAGE" >/dev/null 2>&1 || docker pull -q "$DEFAULT_BASE_IMAGE" >/dev/null 2>&1; then
+    export BASE_IMAGE=$DEFAULT_BASE_IMAGE
+    return 0
+  fi
+  warn "$DEFAULT_BASE_IMAGE cannot be pulled here; using $LOCAL_BASE_IMAGE built from Debian's packages."
+  is_root || die "building $LOCAL_BASE_IMAGE needs root (debootstrap): sudo docker/build-base-image.sh"
+  BASE_IMAGE=$LOCAL_BASE_IMAGE "$ROOT/docker/build-base-image.sh" >&2
+  export BASE_IMAGE=$LOCAL_BASE_IMAGE
+}
+
+compose_up() {
+  compose_available || die "no Docker engine with Compose v2 answers (docker/install-engine.sh installs one as root)."
+  mkdir -p "$STATE"
+  [ -f "$ENV_PATH" ] || write_env_file "$ENV_PATH" python3
+  load_env_file
+  ensure_base_image
+  echo compose >"$STATE/mode"
+  echo "$COMPOSE_PROJECT" >"$STATE/compose-project"
+  say "building images from $BASE_IMAGE"
+  COMPOSE_BAKE=false compose build -q
+  say "starting the deployment (project $COMPOSE_PROJECT)"
+  compose up -d --wait --wait-timeout 300 --no-build ||
+    die "the deployment did not become healthy; see: docker compose -p $COMPOSE_PROJECT logs"
+  "${PYTHON:-python3}" "$ROOT/scripts/wait_for_http.py" --timeout 60 "$(compose_url)a/health" "$(compose_url)b/health" ||
+    die "nginx does not answer on $(compose_url)"
+  say "System A: $(compose_url)a/   System B: $(compose_url)b/"
+  compose_url
+}
+
+compose_project_running() { cat "$STATE/compose-project" 2>/dev/null || echo "$COMPOSE_PROJECT"; }
+
+compose_down() {
+  local wipe=${1:-}
+  COMPOSE_PROJECT=$(compose_project_running)
+  if [ "$wipe" = --volumes ]; then
+    say "stopping the deployment and deleting its volumes"
+    compose down --volumes --remove-orphans
+  else
+    say "stopping the deployment (volumes kept; ./stack down --volumes deletes them)"
+    compose down --remove-orphans
+  fi
+  rm -f "$STATE/compose-project"
+}
+
+compose_manage() {
+  local service=$1 tty=() passthrough=() name
+  shift
+  COMPOSE_PROJECT=$(compose_project_running)
+  [ -t 0 ] && [ -t 1 ] || tty=(-T)
+  # Hand through settings a command reads from the environment (createsuperuser --noinput).
+  for name in $(compgen -e | grep '^DJANGO_' || true); do passthrough+=(-e "$name"); done
+  compose exec "${tty[@]}" "${passthrough[@]}" "system_$service" sso manage "$service" "$@"
+}
+
+compose_status() {
+  COMPOSE_PROJECT=$(compose_project_running)
+  compose ps
 }

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Entry point of the app image: one image, three roles.
+#   sso serve a|b         run System A or B under gunicorn (after registering its fingerprint)
+#   sso migrate           migrate the shared database and both service databases, under the lock
+#   sso manage a|b ARGS   run manage.py of A or B
+# Each service connects with its own role: SYSTEM_A_DB_PASSWORD / SYSTEM_B_DB_PASSWORD
+# become DB_USER/DB_PASSWORD for that service only.
+set -euo pipefail
+
+with_service_env() {
+  local service=$1
+  shift
+  case "$service" in
+    a | b) ;;
+    *)
+      echo "unknown service '$service' (a or b)" >&2
+      exit 2
+      ;;
+  esac
+  local password_var="SYSTEM_${service^^}_DB_PASSWORD" password_file_var="SYSTEM_${service^^}_DB_PASSWORD_FILE"
+  cd "/app/system_$service"
+  export DB_USER="system_$service" SERVICE_DB_NAME="system_$service"
+  export AUTH_DB_NAME=${AUTH_DB_NAME:-sso_auth} AUTH_DB_ROLE=${AUTH_DB_ROLE:-sso_auth}
+  if [ -n "${!password_file_var:-}" ]; then
+    export DB_PASSWORD_FILE=${!password_file_var}
+  else
+    export DB_PASSWORD=${!password_var:-}
+  fi
+  "$@"
+}
+
+serve() {
+  with_service_env "$1" exec gunicorn -c gunicorn.conf.py
+}
+
+migrate() {
+  local service
+  for service in a b; do
+    (with_service_env "$service" python manage.py sso_migrate --noinput)
+  done
+}
+
+manage() {
+  local service=${1:?usage: sso manage a|b ARGS...}
+  shift
+  with_service_env "$service" exec python manage.py "$@"
+}
+
+case "${1:-help}" in
+  serve) serve "${2:?usage: sso serve a|b}" ;;
+  migrate) migrate ;;
+  manage)
+    shift
+    manage "$@"
+    ;;
+  *) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//' ;;
+esac
