@@ -45,8 +45,10 @@ compose_up() {
   say "building images from $BASE_IMAGE"
   COMPOSE_BAKE=false compose build -q
   say "starting the deployment (project $COMPOSE_PROJECT)"
-  compose up -d --wait --wait-timeout 300 --no-build ||
-    die "the deployment did not become healthy; see: docker compose -p $COMPOSE_PROJECT logs"
+  compose up -d --wait --wait-timeout 300 --no-build || {
+    compose logs --no-log-prefix --tail 3 migrate system_a system_b >&2 || true
+    die "the deployment did not become healthy (last log lines above; all: docker compose -p $COMPOSE_PROJECT logs)"
+  }
   "${PYTHON:-python3}" "$ROOT/scripts/wait_for_http.py" --timeout 60 "$(compose_url)a/health" "$(compose_url)b/health" ||
     die "nginx does not answer on $(compose_url)"
   say "System A: $(compose_url)a/   System B: $(compose_url)b/"

@@ -8,6 +8,7 @@ cmd_test() {
   export STACK_STATE="$ROOT/.stack/$name" STACK_ENV_FILE="$ROOT/.stack/$name.env"
   export STACK_PORT=${STACK_TEST_PORT:-18080} STACK_PG_PORT=${STACK_TEST_PG_PORT:-55442}
   export STACK_A_PORT=${STACK_TEST_A_PORT:-18011} STACK_B_PORT=${STACK_TEST_B_PORT:-18012}
+  export STACK_COMPOSE_PROJECT="sso-$name"
   exec "$ROOT/stack" _test-run "$@"
 }
 
@@ -36,14 +37,34 @@ unit_tests() {
   )
 }
 
+# The same suite for every target; e2e/deployment/ checks the Compose deployment itself.
 e2e_tests() {
-  local target=$1 base_url=$2
+  local target=$1 base_url=$2 scope=()
+  [ "$target" = compose ] || scope=(--ignore "$ROOT/e2e/deployment")
   E2E_TARGET=$target E2E_BASE_URL=$base_url E2E_STACK="$ROOT/stack" \
-    "$VENV/bin/pytest" -q -p no:cacheprovider "$ROOT/e2e"
+    E2E_COMPOSE_PROJECT=$COMPOSE_PROJECT E2E_ENV_FILE=$ENV_PATH E2E_RACE_PORT=$((STACK_PORT + 100)) \
+    "$VENV/bin/pytest" -q -p no:cacheprovider "$ROOT/e2e" "${scope[@]}"
+}
+
+compose_target() {
+  if ! compose_available; then
+    say "skipping the Docker Compose target: no Docker engine with Compose v2 answers here (docker/install-engine.sh installs one)"
+    return 0
+  fi
+  compose_up >/dev/null
+  run_suite "end-to-end (compose)" e2e_tests compose "$(compose_url)"
+  compose_down --volumes
+}
+
+stop_test_stack() {
+  case "$(running_mode)" in
+    native) native_down ;;
+    compose) compose_down --volumes ;;
+  esac
 }
 
 fresh_test_state() {
-  [ "$(running_mode)" = native ] && native_down
+  stop_test_stack
   rm -rf "$STATE" "$ENV_PATH"
   mkdir -p "$STATE"
   write_env_file "$ENV_PATH" "$PY"
@@ -54,7 +75,7 @@ cmd__test_run() {
   ensure_python_env
   fresh_test_state
   load_env_file
-  trap 'native_down >/dev/null 2>&1 || true' EXIT
+  trap 'stop_test_stack >/dev/null 2>&1 || true' EXIT
 
   run_suite lint lint
   start_database
@@ -66,6 +87,7 @@ cmd__test_run() {
   native_up >/dev/null
   run_suite "end-to-end (native)" e2e_tests native "$(native_url)"
   native_down
+  compose_target
 
   report_results
 }

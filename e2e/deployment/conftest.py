@@ -1,0 +1,51 @@
+"""Checks of the Docker Compose deployment itself, run by ./stack test against the compose target only."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = os.environ.get("E2E_COMPOSE_PROJECT", "sso")
+ENV_FILE = os.environ.get("E2E_ENV_FILE", str(ROOT / ".env"))
+SECRET_NAMES = ("SECRET_KEY", "POSTGRES_PASSWORD", "SYSTEM_A_DB_PASSWORD", "SYSTEM_B_DB_PASSWORD")
+
+
+def run(*args: str, env: dict | None = None, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        args, capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=ROOT, timeout=timeout
+    )
+    if check:
+        assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def compose(*args: str, project: str = PROJECT, **kwargs) -> subprocess.CompletedProcess:
+    return run("docker", "compose", "--env-file", ENV_FILE, "-p", project, *args, **kwargs)
+
+
+def container_id(service: str) -> str:
+    return compose("ps", "-q", service).stdout.strip()
+
+
+def inspect(ref: str, kind: str = "container") -> dict:
+    return json.loads(run("docker", kind, "inspect", ref).stdout)[0]
+
+
+@pytest.fixture(scope="session")
+def secrets() -> dict[str, str]:
+    values = {}
+    for line in Path(ENV_FILE).read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key in SECRET_NAMES and value:
+            values[key] = value
+    assert set(values) == set(SECRET_NAMES)
+    return values
+
+
+@pytest.fixture(scope="session")
+def images() -> list[str]:
+    config = json.loads(compose("config", "--format", "json").stdout)
+    return sorted({service["image"] for service in config["services"].values()})

@@ -1,0 +1,113 @@
+"""The Compose deployment as an operator and an auditor see it."""
+
+import concurrent.futures
+import json
+import os
+import secrets as random
+import subprocess
+
+import pytest
+
+from .conftest import ROOT, compose, container_id, inspect, run
+
+APP_SERVICES = ("system_a", "system_b")
+
+
+def test_every_long_running_service_is_healthy():
+    rows = [json.loads(line) for line in compose("ps", "--format", "json").stdout.splitlines() if line.strip()]
+    health = {row["Service"]: row["Health"] for row in rows}
+    assert health == {"db": "healthy", "system_a": "healthy", "system_b": "healthy", "nginx": "healthy"}
+
+
+def test_only_nginx_publishes_a_port():
+    rows = [json.loads(line) for line in compose("ps", "--format", "json").stdout.splitlines() if line.strip()]
+    published = {row["Service"] for row in rows for port in row.get("Publishers") or [] if port.get("PublishedPort")}
+    assert published == {"nginx"}
+
+
+@pytest.mark.parametrize("service", APP_SERVICES)
+def test_app_containers_run_read_only_as_a_non_root_user_with_init_and_restart(service):
+    details = inspect(container_id(service))
+    assert details["HostConfig"]["ReadonlyRootfs"] is True
+    assert details["HostConfig"]["Init"] is True
+    assert details["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+    assert "/tmp" in details["HostConfig"]["Tmpfs"]
+    assert compose("exec", "-T", service, "id", "-u").stdout.strip() == "10001"
+    denied = compose("exec", "-T", service, "touch", "/app/written", check=False)
+    assert denied.returncode != 0
+    assert "Read-only file system" in denied.stderr
+
+
+def test_no_secret_in_any_image_history_or_metadata(images, secrets):
+    for image in images:
+        history = run("docker", "history", "--no-trunc", "--format", "{{.CreatedBy}}", image).stdout
+        metadata = json.dumps(inspect(image, kind="image"))
+        for name, value in secrets.items():
+            assert value not in history, f"{name} in the history of {image}"
+            assert value not in metadata, f"{name} in the metadata of {image}"
+
+
+def test_no_secret_in_any_image_layer(images, secrets):
+    """Every byte of every layer, as `docker save` exports it."""
+    needles = [value.encode() for value in secrets.values()]
+    overlap = max(len(needle) for needle in needles)
+    for image in images:
+        saver = subprocess.Popen(["docker", "save", image], stdout=subprocess.PIPE)
+        tail = b""
+        while chunk := saver.stdout.read(1 << 20):
+            window = tail + chunk
+            assert not any(needle in window for needle in needles), f"a secret is in a layer of {image}"
+            tail = window[-overlap:]
+        assert saver.wait() == 0
+
+
+def test_no_secret_in_the_logs(secrets):
+    logs = compose("logs", "--no-color").stdout
+    assert "Listening at" in logs  # the logs are really there
+    for name, value in secrets.items():
+        assert value not in logs, f"{name} appears in the logs"
+
+
+def test_starting_again_changes_nothing():
+    before = {service: container_id(service) for service in ("db", *APP_SERVICES, "nginx")}
+    result = run(str(ROOT / "stack"), "up", "--compose")
+    assert result.stdout.strip().endswith("/")
+    after = {service: container_id(service) for service in ("db", *APP_SERVICES, "nginx")}
+    assert after == before
+
+
+def test_migrations_and_services_started_together_on_an_empty_database():
+    """Three migrate runs and both services race on a fresh database; all succeed, history stays single."""
+    project = f"sso-race-{random.token_hex(3)}"
+    env = {"STACK_PORT": os.environ.get("E2E_RACE_PORT", "18180")}
+    try:
+        compose("up", "-d", "--wait", "db", project=project, env=env)
+        with concurrent.futures.ThreadPoolExecutor() as pool:
+            runs = [
+                pool.submit(compose, "run", "--rm", "--no-deps", "migrate", project=project, env=env, check=False)
+                for _ in range(3)
+            ]
+            services = pool.submit(
+                compose, "up", "-d", "--no-deps", "system_a", "system_b", project=project, env=env, check=False
+            )
+            results = [future.result() for future in runs]
+        assert [result.returncode for result in results] == [0, 0, 0], [r.stderr[-2000:] for r in results]
+        assert services.result().returncode == 0
+        compose("up", "-d", "--wait", project=project, env=env)
+        duplicates = compose(
+            "exec",
+            "-T",
+            "db",
+            "psql",
+            "-U",
+            "postgres",
+            "-d",
+            "sso_auth",
+            "-tAc",
+            "SELECT count(*) - count(DISTINCT (app, name)) FROM django_migrations",
+            project=project,
+            env=env,
+        )
+        assert duplicates.stdout.strip() == "0"
+    finally:
+        compose("down", "--volumes", "--remove-orphans", project=project, env=env, check=False)
