@@ -21,6 +21,9 @@ with_service_env() {
   cd "/app/system_$service"
   export DB_USER="system_$service" SERVICE_DB_NAME="system_$service"
   export AUTH_DB_NAME=${AUTH_DB_NAME:-sso_auth} AUTH_DB_ROLE=${AUTH_DB_ROLE:-sso_auth}
+  # The site's names (as nginx serves them), plus the loopback names the healthcheck uses.
+  local names=${SERVER_NAMES:-127.0.0.1 localhost}
+  export ALLOWED_HOSTS="127.0.0.1,localhost,${names// /,}"
   if [ -n "${!password_file_var:-}" ]; then
     export DB_PASSWORD_FILE=${!password_file_var}
   else
