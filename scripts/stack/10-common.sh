@@ -13,28 +13,8 @@ die() {
 }
 is_root() { [ "$(id -u)" -eq 0 ]; }
 
-random_secret() { "$1" -c 'import secrets; print(secrets.token_urlsafe(48))'; }
-
 # Write an env file with fresh random secrets, once; an existing file is kept as it is.
-write_env_file() {
-  local path=$1 python=${2:-python3}
-  if [ -e "$path" ]; then
-    say "$path exists; keeping it (delete it yourself to start over)."
-    return 0
-  fi
-  (
-    umask 077
-    {
-      echo "# Written by ./stack env on $(date -u +%Y-%m-%dT%H:%M:%SZ). Secret: never commit or share it."
-      echo "# Every variable is described in .env.example."
-      echo "SECRET_KEY=$(random_secret "$python")"
-      echo "POSTGRES_PASSWORD=$(random_secret "$python")"
-      echo "SYSTEM_A_DB_PASSWORD=$(random_secret "$python")"
-      echo "SYSTEM_B_DB_PASSWORD=$(random_secret "$python")"
-    } >"$path"
-  )
-  say "wrote $path with fresh random secrets."
-}
+write_env_file() { "$ROOT/scripts/write-env.sh" "$1"; }
 
 # Load KEY=VALUE lines of the env file without running it as shell code;
 # a variable already set in the environment wins.
@@ -62,6 +42,5 @@ require_secrets() {
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 cmd_env() {
-  ensure_python_env
-  write_env_file "$ENV_PATH" "$PY"
+  write_env_file "$ENV_PATH"
 }

@@ -39,21 +39,32 @@ requirements_digest() {
   cat "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt" "$ROOT/shared/pyproject.toml" | sha256sum | cut -d' ' -f1
 }
 
-# A virtual environment with the pinned packages; rebuilt when a pin changes.
+# A virtual environment with the pinned packages, rebuilt when a pin changes:
+# "runtime" (requirements.txt: enough to run the native stack) or "dev" (plus
+# the test and lint tools). With STACK_WHEELHOUSE set, packages come only from
+# that folder (the offline bundle's wheels), never from an index.
 ensure_python_env() {
-  local stamp="$VENV/.requirements.sha256" digest
+  local kind=${1:-runtime} stamp="$VENV/.requirements" digest
   digest=$(requirements_digest)
-  if [ -x "$PY" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$digest" ]; then
-    return 0
-  fi
+  case "$(cat "$stamp" 2>/dev/null)" in
+    "dev:$digest") return 0 ;;
+    "runtime:$digest") [ "$kind" = runtime ] && return 0 ;;
+  esac
   if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
     if is_root && command -v apt-get >/dev/null; then apt_install python3-venv; else
       die "Python's venv module is missing. Install it with: sudo apt-get install -y python3-venv"
     fi
   fi
-  say "creating the Python environment in $VENV (pinned packages from requirements-dev.txt)"
+  say "preparing the Python environment in $VENV ($kind packages)"
   python3 -m venv "$VENV"
-  "$PY" -m pip install -q --upgrade pip
-  "$PY" -m pip install -q -r "$ROOT/requirements-dev.txt" -e "$ROOT/shared"
-  echo "$digest" >"$stamp"
+  if [ -n "${STACK_WHEELHOUSE:-}" ]; then
+    [ "$kind" = runtime ] || die "the wheelhouse holds runtime packages only; ./stack test needs an index."
+    "$PY" -m pip install -q --no-index --find-links "$STACK_WHEELHOUSE" -r "$ROOT/requirements.txt" sso-shared
+  else
+    local requirements="$ROOT/requirements.txt"
+    [ "$kind" = dev ] && requirements="$ROOT/requirements-dev.txt"
+    "$PY" -m pip install -q --upgrade pip
+    "$PY" -m pip install -q -r "$requirements" -e "$ROOT/shared"
+  fi
+  echo "$kind:$digest" >"$stamp"
 }

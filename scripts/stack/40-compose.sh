@@ -37,20 +37,29 @@ ensure_base_image() {
 compose_up() {
   compose_available || die "no Docker engine with Compose v2 answers (docker/install-engine.sh installs one as root)."
   mkdir -p "$STATE"
-  [ -f "$ENV_PATH" ] || write_env_file "$ENV_PATH" python3
+  [ -f "$ENV_PATH" ] || write_env_file "$ENV_PATH"
   load_env_file
-  ensure_base_image
   echo compose >"$STATE/mode"
   echo "$COMPOSE_PROJECT" >"$STATE/compose-project"
-  say "building images from $BASE_IMAGE"
-  COMPOSE_BAKE=false compose build -q
+  local pull=()
+  if [ -n "${STACK_OFFLINE:-}" ]; then
+    # The offline installer has loaded the images: nothing may be pulled or built.
+    pull=(--pull never)
+  else
+    ensure_base_image
+    say "building images from $BASE_IMAGE"
+    COMPOSE_BAKE=false compose build -q
+  fi
   say "starting the deployment (project $COMPOSE_PROJECT)"
-  compose up -d --wait --wait-timeout 300 --no-build || {
+  compose up -d --wait --wait-timeout 300 --no-build "${pull[@]}" || {
     compose logs --no-log-prefix --tail 3 migrate system_a system_b >&2 || true
     die "the deployment did not become healthy (last log lines above; all: docker compose -p $COMPOSE_PROJECT logs)"
   }
-  "${PYTHON:-python3}" "$ROOT/scripts/wait_for_http.py" --timeout 60 "$(compose_url)a/health" "$(compose_url)b/health" ||
-    die "nginx does not answer on $(compose_url)"
+  # (Offline installs may run in a network namespace of their own, where the published port is out of reach.)
+  if [ -z "${STACK_OFFLINE:-}" ] && command -v python3 >/dev/null; then
+    python3 "$ROOT/scripts/wait_for_http.py" --timeout 60 "$(compose_url)a/health" "$(compose_url)b/health" ||
+      die "nginx does not answer on $(compose_url)"
+  fi
   say "System A: $(compose_url)a/   System B: $(compose_url)b/"
   compose_url
 }

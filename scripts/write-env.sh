@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Write an env file with fresh random secrets, once: an existing file is never
+# touched. Used by ./stack and by the offline installer; needs only coreutils.
+set -euo pipefail
+
+path=${1:?usage: write-env.sh PATH}
+if [ -e "$path" ]; then
+  echo "$path exists; keeping it (delete it yourself to start over)." >&2
+  exit 0
+fi
+
+# 64 random letters and digits from the kernel.
+random_secret() { head -c 96 /dev/urandom | base64 -w0 | tr -d '+/=' | cut -c1-64; }
+
+umask 077
+{
+  echo "# Written on $(date -u +%Y-%m-%dT%H:%M:%SZ) with fresh random secrets. Never commit or share it."
+  echo "# Every variable is described in .env.example."
+  echo "SECRET_KEY=$(random_secret)"
+  echo "POSTGRES_PASSWORD=$(random_secret)"
+  echo "SYSTEM_A_DB_PASSWORD=$(random_secret)"
+  echo "SYSTEM_B_DB_PASSWORD=$(random_secret)"
+} >"$path.tmp"
+mv "$path.tmp" "$path"
+echo "wrote $path with fresh random secrets." >&2
