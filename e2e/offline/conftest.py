@@ -1,0 +1,86 @@
+"""Fixtures for the offline-bundle tests: bundles built by ./stack bundle, unpacked."""
+
+import os
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PORT_BASE = int(os.environ.get("E2E_OFFLINE_PORT_BASE", "18400"))
+PYTEST = str(ROOT / ".venv" / "bin" / "pytest")
+
+
+def run(*args, env=None, check=True, timeout=900, **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [str(arg) for arg in args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        **kwargs,
+    )
+    if check:
+        assert result.returncode == 0, (
+            f"{' '.join(map(str, args))} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
+    return result
+
+
+def offline(*args, **kwargs) -> subprocess.CompletedProcess:
+    """Run a command in a network namespace of its own: no network at all, not even loopback."""
+    return run("unshare", "--net", *args, **kwargs)
+
+
+def build_bundle(ref: str, out: Path) -> Path:
+    result = run(ROOT / "stack", "bundle", "--ref", ref, "--out", out)
+    bundle = Path(result.stdout.strip().splitlines()[-1])
+    assert bundle.is_file() and bundle.name.endswith("-offline.tar.gz")
+    return bundle
+
+
+def unpack(bundle: Path, into: Path) -> Path:
+    with tarfile.open(bundle) as archive:
+        archive.extractall(into, filter="tar")
+    (folder,) = into.iterdir()
+    return folder
+
+
+def manifest(bundle_dir: Path, kind: str) -> list[list[str]]:
+    return [
+        line.split()[1:] for line in (bundle_dir / "MANIFEST").read_text().splitlines() if line.startswith(kind + " ")
+    ]
+
+
+def remove_images(bundle_dir: Path) -> None:
+    """Take the bundle's images out of the engine, every tag of them, so the install must load them."""
+    for _name, image_id in manifest(bundle_dir, "image"):
+        run("docker", "image", "rm", "-f", image_id, check=False)
+        assert run("docker", "image", "inspect", image_id, check=False).returncode != 0, f"{image_id} still present"
+
+
+def stack_down(prefix: Path) -> None:
+    if (prefix / "stack").exists():
+        run(prefix / "stack", "down", "--volumes", check=False)
+
+
+@pytest.fixture(scope="session")
+def bundle(tmp_path_factory) -> Path:
+    """This commit's bundle, as ./stack bundle builds it."""
+    return build_bundle("HEAD", tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture
+def bundle_dir(bundle, tmp_path) -> Path:
+    return unpack(bundle, tmp_path / "unpacked")
+
+
+def e2e_suite(bundle_dir: Path, base_url: str, stack: Path, env=None) -> subprocess.CompletedProcess:
+    """The bundle's own end-to-end suite (the one matching its code) against an installed system."""
+    return run(
+        PYTEST, "-q", "-p", "no:cacheprovider", bundle_dir / "e2e",
+        "--ignore", bundle_dir / "e2e" / "deployment", "--ignore", bundle_dir / "e2e" / "offline",
+        env={"E2E_BASE_URL": base_url, "E2E_STACK": str(stack), **(env or {})},
+        check=False,
+    )  # fmt: skip

@@ -1,0 +1,176 @@
+"""The offline bundle: built here, installed with no network at all, upgraded in place."""
+
+import os
+import re
+import socket
+import subprocess
+
+import pytest
+
+from e2e.client import SiteClient
+
+from .conftest import (
+    PORT_BASE,
+    ROOT,
+    build_bundle,
+    e2e_suite,
+    manifest,
+    offline,
+    remove_images,
+    run,
+    stack_down,
+    unpack,
+)
+
+
+def install_env(port: int, project: str) -> dict:
+    return {"STACK_PORT": str(port), "STACK_COMPOSE_PROJECT": project}
+
+
+def test_bundle_holds_images_wheels_manifest_and_checksums(bundle_dir):
+    names = {path.name for path in bundle_dir.iterdir()}
+    assert {
+        "install.sh",
+        "compose.yaml",
+        "nginx",
+        ".env.example",
+        "stack",
+        "README.md",
+        "MANIFEST",
+        "SHA256SUMS",
+    } <= names
+    assert {name.split(":")[0] for name, _ in manifest(bundle_dir, "image")} == {"sso/app", "sso/db", "sso/nginx"}
+    wheels = manifest(bundle_dir, "wheel")
+    for arch in ("linux_x86_64", "linux_aarch64"):
+        packages = {name.lower(): version for path, name, version in wheels if path.startswith(arch + "/")}
+        assert packages["django"] == "5.2.19"
+        assert "psycopg2_binary" in packages and "sso_shared" in packages
+    listed = {line.split(maxsplit=1)[1] for line in (bundle_dir / "SHA256SUMS").read_text().splitlines()}
+    on_disk = {str(p.relative_to(bundle_dir)) for p in bundle_dir.rglob("*") if p.is_file() and p.name != "SHA256SUMS"}
+    assert listed == on_disk
+    assert not (bundle_dir / ".env").exists()
+    assert not list(bundle_dir.glob("docker/extra-ca/*.crt"))
+
+
+def test_install_with_no_network_then_the_e2e_suite_passes(bundle_dir, tmp_path):
+    prefix, port, project = tmp_path / "opt", PORT_BASE, "sso-offline"
+    remove_images(bundle_dir)
+    try:
+        result = offline(bundle_dir / "install.sh", "--prefix", prefix, env=install_env(port, project))
+        assert "./stack manage a createsuperuser" in result.stdout
+        assert (prefix / ".env").stat().st_mode & 0o077 == 0
+        suite = e2e_suite(bundle_dir, f"http://127.0.0.1:{port}/", prefix / "stack")
+        assert suite.returncode == 0, suite.stdout[-4000:]
+        assert re.search(r"\d+ passed", suite.stdout)
+
+        env_before = (prefix / ".env").read_text()
+        again = offline(bundle_dir / "install.sh", "--prefix", prefix, env=install_env(port, project))
+        assert "all services are healthy" in again.stdout
+        assert (prefix / ".env").read_text() == env_before
+    finally:
+        stack_down(prefix)
+
+
+def test_native_stack_from_the_wheelhouse_with_no_network(bundle_dir, tmp_path):
+    arch = os.uname().machine
+    port = PORT_BASE + 10
+    env = {
+        "STACK_WHEELHOUSE": str(bundle_dir / "wheels" / f"linux_{arch}"),
+        "STACK_VENV": str(tmp_path / "venv"),
+        "STACK_STATE": str(tmp_path / "state"),
+        "STACK_ENV_FILE": str(tmp_path / "env"),
+        "STACK_PORT": str(port),
+        "STACK_PG_PORT": str(port + 1),
+        "STACK_A_PORT": str(port + 2),
+        "STACK_B_PORT": str(port + 3),
+        "E2E_BASE_URL": f"http://127.0.0.1:{port}/",
+        "E2E_STACK": str(bundle_dir / "stack"),
+    }
+    suite = f"{ROOT}/.venv/bin/pytest -q -p no:cacheprovider e2e --ignore e2e/deployment --ignore e2e/offline"
+    script = f"ip link set lo up && ./stack up --native && {{ {suite}; status=$?; ./stack down; exit $status; }}"
+    result = offline("bash", "-c", script, env=env, cwd=bundle_dir, check=False)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
+    assert re.search(r"\d+ passed", result.stdout)
+    pip_list = run(tmp_path / "venv" / "bin" / "pip", "list", "--format=freeze").stdout
+    assert "Django==5.2.19" in pip_list
+
+
+def test_a_corrupted_file_stops_the_install_before_any_change(bundle_dir, tmp_path):
+    prefix = tmp_path / "opt"
+    template = bundle_dir / "nginx" / "sso.conf.template"
+    template.write_text(template.read_text().replace("return 444;", "return 200;"))
+    images_before = run("docker", "image", "ls", "-q", "--no-trunc").stdout
+    result = offline(bundle_dir / "install.sh", "--prefix", prefix, check=False)
+    assert result.returncode != 0
+    assert "nginx/sso.conf.template: FAILED" in result.stderr
+    assert "the bundle is damaged" in result.stderr
+    assert "Nothing was changed" in result.stderr
+    assert not prefix.exists()
+    assert run("docker", "image", "ls", "-q", "--no-trunc").stdout == images_before
+
+
+def test_a_taken_port_is_refused_before_any_change(bundle_dir, tmp_path):
+    prefix = tmp_path / "opt"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run(bundle_dir / "install.sh", "--prefix", prefix, env=install_env(port, "sso-busy"), check=False)
+    assert result.returncode != 0
+    assert f"port {port} is in use by another program" in result.stderr
+    assert not prefix.exists()
+
+
+@pytest.mark.parametrize(
+    ("engine", "compose", "message"),
+    [
+        ("19.03.15", "2.40.3", "Docker Engine 19.03.15 is too old"),
+        ("28.2.2", "1.29.2", "Docker Compose 1.29.2 is too old"),
+    ],
+)
+def test_old_docker_or_compose_is_refused(bundle_dir, tmp_path, engine, compose, message):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "docker").write_text(
+        "#!/bin/sh\n"
+        f'case "$*" in "version --format"*) echo {engine};;\n'
+        f'  "compose version --short") echo {compose};;\n'
+        "  *) exit 1;;\nesac\n"
+    )
+    (fake / "docker").chmod(0o755)
+    result = run(
+        bundle_dir / "install.sh", "--prefix", tmp_path / "opt", env={"PATH": f"{fake}:/usr/bin:/bin"}, check=False
+    )
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert not (tmp_path / "opt").exists()
+
+
+def test_upgrade_from_the_previous_commit_keeps_users_logged_in(bundle, tmp_path):
+    if run("git", "-C", ROOT, "rev-parse", "--verify", "-q", "HEAD~1", check=False).returncode != 0:
+        pytest.skip("this clone has no previous commit to upgrade from")
+    old_dir = unpack(build_bundle("HEAD~1", tmp_path / "old-dist"), tmp_path / "old")
+    new_dir = unpack(bundle, tmp_path / "new")
+    prefix, port, project = tmp_path / "opt", PORT_BASE + 20, "sso-upgrade"
+    env = install_env(port, project)
+    try:
+        offline(old_dir / "install.sh", "--prefix", prefix, env=env)
+        password = "upgrade-" + os.urandom(8).hex()
+        run(
+            prefix / "stack", "manage", "a", "createsuperuser", "--noinput", "--username", "carol",
+            "--email", "carol@example.com", env={"DJANGO_SUPERUSER_PASSWORD": password},
+        )  # fmt: skip
+        browser = SiteClient(f"http://127.0.0.1:{port}/")
+        assert browser.login("carol", password).status_code == 302
+        assert browser.whoami("b")["authenticated"] is True
+
+        offline(new_dir / "install.sh", "--prefix", prefix, env=env)
+        new_version = manifest(new_dir, "bundle")[0][1]
+        images = run("docker", "compose", "-p", project, "ps", "--format", "{{.Image}}", cwd=prefix).stdout.split()
+        assert images and all(image.endswith(":" + new_version) for image in images), images
+
+        assert browser.whoami("a") == {"service": "a", "authenticated": True, "username": "carol"}
+        assert browser.whoami("b") == {"service": "b", "authenticated": True, "username": "carol"}
+    finally:
+        stack_down(prefix)
+        subprocess.run(["rm", "-rf", str(tmp_path / "old"), str(tmp_path / "new")], check=False)
