@@ -2,8 +2,11 @@
 
 import os
 import re
+import shutil
 import socket
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -53,7 +56,7 @@ def test_bundle_holds_images_wheels_manifest_and_checksums(bundle_dir):
 
 
 def test_install_with_no_network_then_the_e2e_suite_passes(bundle_dir, tmp_path):
-    prefix, port, project = tmp_path / "opt", PORT_BASE, "sso-offline"
+    prefix, port, project = tmp_path / "opt", PORT_BASE, f"sso-offline-{PORT_BASE}"
     remove_images(bundle_dir)
     try:
         result = offline(bundle_dir / "install.sh", "--prefix", prefix, env=install_env(port, project))
@@ -73,11 +76,14 @@ def test_install_with_no_network_then_the_e2e_suite_passes(bundle_dir, tmp_path)
 
 def test_native_stack_from_the_wheelhouse_with_no_network(bundle_dir, tmp_path):
     arch = os.uname().machine
+    # PostgreSQL runs as an unprivileged user, who must reach its data folder.
+    state = Path(tempfile.mkdtemp(prefix="sso-native-"))
+    state.chmod(0o755)
     port = PORT_BASE + 10
     env = {
         "STACK_WHEELHOUSE": str(bundle_dir / "wheels" / f"linux_{arch}"),
         "STACK_VENV": str(tmp_path / "venv"),
-        "STACK_STATE": str(tmp_path / "state"),
+        "STACK_STATE": str(state / "state"),
         "STACK_ENV_FILE": str(tmp_path / "env"),
         "STACK_PORT": str(port),
         "STACK_PG_PORT": str(port + 1),
@@ -88,7 +94,10 @@ def test_native_stack_from_the_wheelhouse_with_no_network(bundle_dir, tmp_path):
     }
     suite = f"{ROOT}/.venv/bin/pytest -q -p no:cacheprovider e2e --ignore e2e/deployment --ignore e2e/offline"
     script = f"ip link set lo up && ./stack up --native && {{ {suite}; status=$?; ./stack down; exit $status; }}"
-    result = offline("bash", "-c", script, env=env, cwd=bundle_dir, check=False)
+    try:
+        result = offline("bash", "-c", script, env=env, cwd=bundle_dir, check=False)
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
     assert re.search(r"\d+ passed", result.stdout)
     pip_list = run(tmp_path / "venv" / "bin" / "pip", "list", "--format=freeze").stdout
@@ -99,14 +108,14 @@ def test_a_corrupted_file_stops_the_install_before_any_change(bundle_dir, tmp_pa
     prefix = tmp_path / "opt"
     template = bundle_dir / "nginx" / "sso.conf.template"
     template.write_text(template.read_text().replace("return 444;", "return 200;"))
-    images_before = run("docker", "image", "ls", "-q", "--no-trunc").stdout
+    images_before = set(run("docker", "image", "ls", "-q", "--no-trunc").stdout.split())
     result = offline(bundle_dir / "install.sh", "--prefix", prefix, check=False)
     assert result.returncode != 0
     assert "nginx/sso.conf.template: FAILED" in result.stderr
     assert "the bundle is damaged" in result.stderr
     assert "Nothing was changed" in result.stderr
     assert not prefix.exists()
-    assert run("docker", "image", "ls", "-q", "--no-trunc").stdout == images_before
+    assert set(run("docker", "image", "ls", "-q", "--no-trunc").stdout.split()) == images_before
 
 
 def test_a_taken_port_is_refused_before_any_change(bundle_dir, tmp_path):
@@ -151,7 +160,7 @@ def test_upgrade_from_the_previous_commit_keeps_users_logged_in(bundle, tmp_path
         pytest.skip("this clone has no previous commit to upgrade from")
     old_dir = unpack(build_bundle("HEAD~1", tmp_path / "old-dist"), tmp_path / "old")
     new_dir = unpack(bundle, tmp_path / "new")
-    prefix, port, project = tmp_path / "opt", PORT_BASE + 20, "sso-upgrade"
+    prefix, port, project = tmp_path / "opt", PORT_BASE + 20, f"sso-upgrade-{PORT_BASE}"
     env = install_env(port, project)
     try:
         offline(old_dir / "install.sh", "--prefix", prefix, env=env)

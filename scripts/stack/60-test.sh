@@ -39,8 +39,8 @@ unit_tests() {
 
 # The same suite for every target; e2e/deployment/ checks the Compose deployment itself.
 e2e_tests() {
-  local target=$1 base_url=$2 scope=()
-  [ "$target" = compose ] || scope=(--ignore "$ROOT/e2e/deployment")
+  local target=$1 base_url=$2 scope=(--ignore "$ROOT/e2e/offline")
+  [ "$target" = compose ] || scope+=(--ignore "$ROOT/e2e/deployment")
   E2E_TARGET=$target E2E_BASE_URL=$base_url E2E_STACK="$ROOT/stack" \
     E2E_COMPOSE_PROJECT=$COMPOSE_PROJECT E2E_ENV_FILE=$ENV_PATH E2E_RACE_PORT=$((STACK_PORT + 100)) \
     "$VENV/bin/pytest" -q -p no:cacheprovider "$ROOT/e2e" "${scope[@]}"
@@ -56,6 +56,20 @@ compose_target() {
   compose_down --volumes
 }
 
+# Builds bundles of this commit and the previous one, installs them with no network.
+offline_bundle_target() {
+  if ! compose_available; then
+    say "skipping the offline bundle tests: no Docker engine with Compose v2 answers here"
+    return 0
+  fi
+  is_root || {
+    say "skipping the offline bundle tests: they need root (unshare --net, PostgreSQL's own user)"
+    return 0
+  }
+  run_suite "offline bundle" env E2E_OFFLINE_PORT_BASE=$((STACK_PORT + 300)) \
+    "$VENV/bin/pytest" -q -p no:cacheprovider "$ROOT/e2e/offline"
+}
+
 stop_test_stack() {
   case "$(running_mode)" in
     native) native_down ;;
@@ -67,12 +81,12 @@ fresh_test_state() {
   stop_test_stack
   rm -rf "$STATE" "$ENV_PATH"
   mkdir -p "$STATE"
-  write_env_file "$ENV_PATH" "$PY"
+  write_env_file "$ENV_PATH"
 }
 
 cmd__test_run() {
   ensure_native_packages
-  ensure_python_env
+  ensure_python_env dev
   fresh_test_state
   load_env_file
   trap 'stop_test_stack >/dev/null 2>&1 || true' EXIT
@@ -88,6 +102,7 @@ cmd__test_run() {
   run_suite "end-to-end (native)" e2e_tests native "$(native_url)"
   native_down
   compose_target
+  offline_bundle_target
 
   report_results
 }
