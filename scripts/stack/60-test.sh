@@ -67,7 +67,7 @@ offline_bundle_target() {
     say "skipping the offline bundle tests: they need root (unshare --net, PostgreSQL's own user)"
     return 0
   }
-  run_suite "offline bundle" env E2E_OFFLINE_PORT_BASE=$((STACK_PORT + 300)) \
+  run_suite "offline bundle" env E2E_OFFLINE=1 E2E_OFFLINE_PORT_BASE=$((STACK_PORT + 300)) \
     "$VENV/bin/pytest" -q -p no:cacheprovider "$ROOT/e2e/offline"
 }
 
