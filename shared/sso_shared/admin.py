@@ -1,9 +1,33 @@
+"""The contract both services import: who the user is and where they live."""
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
 from .models import User
+from .tombstones import tombstone_users
 
-admin.site.register(User, UserAdmin)
+
+@admin.register(User)
+class SharedUserAdmin(UserAdmin):
+    """Deleting a user here keeps a tombstone (sso_shared.tombstones), in both services' admins.
+
+    Django's delete confirmation would run its cascade collector over every model
+    pointing at the user, including service models in another database; there is
+    nothing to cascade, so the page says what happens instead.
+    """
+
+    delete_confirmation_template = "admin/sso_shared/user/delete_confirmation.html"
+    delete_selected_confirmation_template = "admin/sso_shared/user/delete_selected_confirmation.html"
+
+    def get_deleted_objects(self, objs, request):
+        users = [f"{self.opts.verbose_name.capitalize()}: {user}" for user in objs]
+        return users, {self.opts.verbose_name_plural: len(users)}, set(), []
+
+    def delete_model(self, request, obj):
+        tombstone_users([obj])
+
+    def delete_queryset(self, request, queryset):
+        tombstone_users(list(queryset))
 
 
 class SharedUserReferencesAdmin(admin.ModelAdmin):

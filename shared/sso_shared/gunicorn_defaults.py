@@ -27,3 +27,27 @@ def script_name_env(service: str) -> list[str]:
     from sso_shared.services import SERVICES
 
     return [f"SCRIPT_NAME={SERVICES[service]['prefix']}"]
+
+
+def on_starting(server):
+    """Refuse to start when this service's settings disagree with the other services' records.
+
+    Runs once in the master before any worker exists, with the same code as
+    ``manage.py sso_register``.
+    https://docs.gunicorn.org/en/stable/settings.html#on-starting
+    """
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.db import connections
+
+    from sso_shared.startup import StartRefused, register_or_refuse
+
+    try:
+        register_or_refuse(report=server.log.warning)
+    except StartRefused as refusal:
+        server.halt(reason=str(refusal), exit_status=1)
+    finally:
+        # Workers are forked from this process: none may inherit its database connection.
+        connections.close_all()

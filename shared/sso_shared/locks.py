@@ -12,6 +12,9 @@ from django.db import connections
 
 # Any fixed 64-bit number both services agree on; derived from a readable name.
 MIGRATE_LOCK_ID = int.from_bytes(b"sso-migr", "big") & 0x7FFF_FFFF_FFFF_FFFF
+# Held while a service compares its fingerprint and writes it, so two services
+# starting at once cannot both compare against the other's old record.
+REGISTER_LOCK_ID = int.from_bytes(b"sso-regi", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
 @contextlib.contextmanager
@@ -33,3 +36,9 @@ def advisory_lock(alias: str, lock_id: int = MIGRATE_LOCK_ID, *, report=None):
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [lock_id])
+
+
+def transaction_lock(alias: str, lock_id: int) -> None:
+    """Wait for an advisory lock released at the end of the current transaction."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_id])

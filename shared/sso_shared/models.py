@@ -1,7 +1,30 @@
 import uuid
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+
+from .services import SERVICES
+
+
+def access_codename(service: str) -> str:
+    return f"access_service_{service}"
+
+
+class TombstoneQuerySet(models.QuerySet):
+    """``delete()`` keeps the rows as anonymised, inactive tombstones (see ``User.delete``)."""
+
+    def delete(self):
+        from .tombstones import tombstone_users
+
+        count = tombstone_users(list(self))
+        return count, {self.model._meta.label: count}
+
+    delete.alters_data = True
+    delete.queryset_only = True
+
+
+class SharedUserManager(UserManager.from_queryset(TombstoneQuerySet)):
+    pass
 
 
 class User(AbstractUser):
@@ -11,13 +34,27 @@ class User(AbstractUser):
     each service turns it back with ``_meta.pk.to_python``, so its type must be
     right and identical everywhere. Changing it later means rewriting every
     stored session.
+
+    Deleting a user keeps the row as a tombstone: rows in every service's own
+    database point at users by id with no constraint and no cascade across
+    databases, so a removed row would leave them dangling. README, "Deleting users".
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
 
+    objects = SharedUserManager()
+
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
         db_table = "sso_user"
+
+    def delete(self, using=None, keep_parents=False):
+        from .tombstones import tombstone_users
+
+        count = tombstone_users([self])
+        return count, {self._meta.label: count}
+
+    delete.alters_data = True
 
 
 class ServiceFingerprint(models.Model):
@@ -33,3 +70,19 @@ class ServiceFingerprint(models.Model):
 
     def __str__(self):
         return self.service
+
+
+class ServiceAccess(models.Model):
+    """No table: it only carries one permission per service, "may use this service".
+
+    Granted through groups like any permission, so access is managed in either
+    service's admin (sso_shared.access).
+    """
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [(access_codename(name), f"Can use {details['title']}") for name, details in SERVICES.items()]
+
+    def __str__(self):
+        return "access to a service"

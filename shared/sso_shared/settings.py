@@ -93,6 +93,12 @@ DEBUG = env("DJANGO_DEBUG", cast=bool, default=False)
 # The services sharing this login; each service sets SSO_SERVICE_NAME.
 # ------------------------------------------------------------------------------
 SSO_SERVICES = SERVICES
+# Services a newly created user may use (sso_shared.access); superusers may use all.
+SSO_NEW_USERS_ACCESS = list(SERVICES)
+# Views every logged-in user reaches, with or without access to this service.
+SSO_ACCESS_EXEMPT_VIEWS = frozenset(
+    {"login", "logout", "password_change", "password_change_done", "whoami", "health", "admin_login", "admin:logout"}
+)
 
 # ------------------------------------------------------------------------------
 # Apps, middleware and templates every service runs.
@@ -114,6 +120,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "sso_shared.access.ServiceAccessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

@@ -49,10 +49,11 @@ def test_urls_and_static_carry_the_a_prefix(client, alice):
 
 
 def test_an_authenticated_page_costs_what_it_would_in_a_single_project(client, alice):
-    """Session row, user row, the page's own query and one owner lookup: as in a standalone project."""
+    """Session row, user row, the page's own query and one owner lookup: as in a standalone project,
+    plus one query for the per-service access check."""
     Request.objects.create(title="One", owner=alice)
     with CaptureQueriesContext(connections["default"]) as shared, CaptureQueriesContext(connections["service"]) as own:
         assert client.get("/").status_code == 200
     shared_tables = [q["sql"].split(" FROM ")[1].split()[0] for q in shared.captured_queries]
-    assert shared_tables == ['"django_session"', '"sso_user"', '"sso_user"']
+    assert shared_tables == ['"django_session"', '"sso_user"', '"auth_permission"', '"sso_user"']
     assert len(own.captured_queries) == 1

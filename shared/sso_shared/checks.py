@@ -1,0 +1,54 @@
+"""System checks: do this service's settings agree with the other services sharing the login?
+
+They only read the shared database, never write it, and stay silent when it
+cannot be read (no database yet, not migrated, ``makemigrations`` on a laptop):
+``manage.py sso_doctor`` reports that case, and starting the service refuses it.
+https://docs.djangoproject.com/en/5.2/topics/checks/
+"""
+
+from django.core import checks
+
+from .agreement import disagreements
+from .permission_rows import missing_permissions
+from .records import SharedDatabaseUnavailable, other_records, this_record, this_service
+from .routers import SHARED_DB
+
+TAG = "sso"
+
+
+@checks.register(TAG)
+def settings_agree_with_other_services(app_configs=None, **kwargs):
+    try:
+        others = other_records()
+    except SharedDatabaseUnavailable:
+        return []
+    return [finding.as_check_message() for finding in disagreements(this_record(), others)]
+
+
+# A database check (runs with `check --database default` and in sso_doctor): as a
+# plain check it would also run before `migrate`, the command that fixes it.
+@checks.register(TAG, checks.Tags.database)
+def permissions_exist_in_shared_database(app_configs=None, databases=None, **kwargs):
+    if not databases or SHARED_DB not in databases:
+        return []
+    try:
+        missing = missing_permissions()
+    except SharedDatabaseUnavailable:
+        return []
+    if not missing:
+        return []
+    return [checks.Warning(missing_permissions_message(missing), id="sso_shared.W002")]
+
+
+SHOWN_AT_MOST = 8
+
+
+def missing_permissions_message(missing: list[str]) -> str:
+    names = ", ".join(missing[:SHOWN_AT_MOST])
+    if len(missing) > SHOWN_AT_MOST:
+        names += f" and {len(missing) - SHOWN_AT_MOST} more"
+    return (
+        f"Permissions of {this_service()} are missing in the shared database: {names}. "
+        f"No group can grant them. Run `manage.py sso_migrate` of {this_service()}: it creates them "
+        "(`migrate --database service` alone does not)."
+    )

@@ -1,0 +1,114 @@
+"""Say, line by line, whether this service and the others can share the login.
+
+Read-only. Exits non-zero when any line is FAIL; WARN lines need a look but do
+not break logins by themselves.
+"""
+
+import django
+from django.conf import settings
+from django.core.management import BaseCommand, CommandError
+from django.utils.timesince import timesince
+
+from sso_shared.agreement import compare_setting, label_clashes
+from sso_shared.checks import missing_permissions_message
+from sso_shared.fingerprint import SHARED_SETTINGS
+from sso_shared.permission_rows import missing_permissions
+from sso_shared.records import SharedDatabaseUnavailable, other_records, stored_records, this_record, this_service
+from sso_shared.routers import SHARED_DB
+from sso_shared.services import service_label
+
+PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
+
+
+def recorded(record) -> str:
+    return f"{timesince(record.updated_at)} ago, at {record.updated_at:%Y-%m-%d %H:%M:%S} UTC"
+
+
+class Command(BaseCommand):
+    help = "Check, read-only, that this service and the others agree on everything the shared login needs."
+    requires_system_checks = []
+
+    def handle(self, *args, **options):
+        self.failures = 0
+        self.stdout.write(f"sso_doctor: {this_service()} (Django {django.get_version()})")
+        try:
+            records = stored_records()
+        except SharedDatabaseUnavailable as error:
+            self.line(FAIL, str(error))
+            self.line(SKIP, "every other check needs the shared database")
+            return self.finish()
+        database = settings.DATABASES[SHARED_DB]
+        self.line(PASS, f"shared database answers ({database['NAME']} on {database['HOST']}:{database['PORT']})")
+        mine = this_record()
+        self.own_record(mine, records)
+        others = other_records(records)
+        self.missing_records(others)
+        for theirs in others:
+            self.compare(mine, theirs)
+        self.permissions()
+        return self.finish()
+
+    def line(self, status: str, text: str, hint: str = "") -> None:
+        style = {PASS: self.style.SUCCESS, WARN: self.style.WARNING, FAIL: self.style.ERROR}.get(status, str)
+        self.stdout.write(f"{style(status)}  {text}")
+        if hint:
+            self.stdout.write(f"      HINT: {hint}")
+        if status == FAIL:
+            self.failures += 1
+
+    def own_record(self, mine, records) -> None:
+        own = next((record for record in records if record.service == mine.service), None)
+        if own is None:
+            self.line(WARN, f"{mine.service} has not recorded its settings yet: it does when it starts (sso_register)")
+        elif (own.fingerprint, own.app_labels) != (mine.fingerprint, mine.app_labels):
+            self.line(
+                WARN,
+                f"{mine.service} recorded other settings than these ({recorded(own)}): restart it (or run "
+                "`manage.py sso_register`) so the others compare with what it runs",
+            )
+        else:
+            self.line(PASS, f"{mine.service} recorded these settings ({recorded(own)})")
+
+    def missing_records(self, others) -> None:
+        known = {record.service for record in others}
+        for name in settings.SSO_SERVICES:
+            label = service_label(name)
+            if label != this_service() and label not in known:
+                self.line(
+                    WARN,
+                    f"{label} has not recorded its settings: nothing to compare with until it starts "
+                    f"(or its `manage.py sso_register` runs)",
+                )
+
+    def compare(self, mine, theirs) -> None:
+        self.line(PASS, f"{theirs.service} recorded its settings ({recorded(theirs)})")
+        for setting in SHARED_SETTINGS:
+            if setting.name not in theirs.fingerprint:
+                self.line(SKIP, f"{setting.name}: {theirs.service}'s record does not include it")
+                continue
+            finding = compare_setting(setting, mine, theirs)
+            if finding is None:
+                self.line(PASS, f"{setting.name} agrees with {theirs.service}")
+            else:
+                self.line(FAIL if finding.is_error else WARN, finding.message, finding.hint)
+        clashes = label_clashes(mine, theirs)
+        for clash in clashes:
+            self.line(FAIL, clash.message)
+        if not clashes:
+            self.line(PASS, f"app labels of {mine.service} ({', '.join(mine.app_labels) or 'none'}) are its own")
+
+    def permissions(self) -> None:
+        try:
+            missing = missing_permissions()
+        except SharedDatabaseUnavailable as error:
+            self.line(FAIL, f"permissions: {error}")
+            return
+        if missing:
+            self.line(FAIL, missing_permissions_message(missing))
+        else:
+            self.line(PASS, f"permissions of {this_service()}'s models exist in the shared database")
+
+    def finish(self) -> None:
+        if self.failures:
+            raise CommandError(f"{self.failures} check(s) failed: see FAIL above.")
+        self.stdout.write("All checks passed.")

@@ -1,0 +1,25 @@
+import pytest
+
+from .two_services import TwoServices
+
+
+@pytest.fixture
+def empty_databases():
+    """A deployment's three databases, created empty."""
+    services = TwoServices().create()
+    yield services
+    services.drop()
+
+
+@pytest.fixture(scope="module")
+def deployed():
+    """Both services migrated (sso_migrate) into fresh databases, each having recorded its settings."""
+    services = TwoServices().create()
+    try:
+        services.migrate_both()
+        for service in ("a", "b"):
+            result = services.manage(service, "sso_register")
+            assert result.returncode == 0, result.stderr
+        yield services
+    finally:
+        services.drop()
