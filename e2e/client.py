@@ -10,22 +10,26 @@ SESSION_COOKIE = "sso_sessionid"
 
 class SiteClient:
     def __init__(self, base_url: str, verify=True):
+        # Passed with every request, not set on the session: requests lets REQUESTS_CA_BUNDLE
+        # in the environment override a session's verify (psf/requests#4726).
         self.base_url = base_url
         self.http = requests.Session()
-        self.http.verify = verify
+        self.verify = verify
 
     def url(self, path: str) -> str:
         return urljoin(self.base_url, path)
 
     def get(self, path: str, **kwargs) -> requests.Response:
-        return self.http.get(self.url(path), timeout=15, **kwargs)
+        return self.http.get(self.url(path), timeout=15, verify=self.verify, **kwargs)
 
     def post_form(self, path: str, data: dict, **kwargs) -> requests.Response:
         """POST a form the way a browser does after loading it: CSRF token and Referer."""
         if CSRF_COOKIE not in self.http.cookies:
             self.get(path)
         form = {"csrfmiddlewaretoken": self.http.cookies[CSRF_COOKIE], **data}
-        return self.http.post(self.url(path), data=form, headers={"Referer": self.url(path)}, timeout=15, **kwargs)
+        return self.http.post(
+            self.url(path), data=form, headers={"Referer": self.url(path)}, timeout=15, verify=self.verify, **kwargs
+        )
 
     def login(self, username: str, password: str, next_url: str | None = None) -> requests.Response:
         path = "/a/accounts/login/"

@@ -11,13 +11,25 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
+from .browser import TIMEOUT_MS, VIEWPORT, Screenshots, launch_chromium
 from .client import SiteClient
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_URL = os.environ.get("E2E_BASE_URL", "http://127.0.0.1:8080/")
 STACK = os.environ.get("E2E_STACK", str(ROOT / "stack"))
 VERIFY = os.environ.get("E2E_CA_BUNDLE", True)
+# The HTTPS checks mean something only against a site served over HTTPS.
+if not BASE_URL.startswith("https://"):
+    collect_ignore = ["test_https.py"]
+# The plain-HTTP address of a site served over HTTPS, to check its redirect (HTTPS pass only).
+HTTP_URL = os.environ.get("E2E_HTTP_URL", "")
+TARGET = os.environ.get("E2E_TARGET", "native")
+SCHEME = BASE_URL.split("://", 1)[0]
+# Where the walkthrough's screenshots go: test artifacts unless told otherwise (./stack screenshots).
+ARTIFACTS = ROOT / "e2e" / "artifacts"
+SCREENSHOTS = Path(os.environ.get("E2E_SCREENSHOTS") or ARTIFACTS / "screenshots" / f"{TARGET}-{SCHEME}")
 
 
 def manage(service: str, *args: str, env: dict | None = None) -> str:
@@ -100,3 +112,35 @@ def make_user(admin_site):
 @pytest.fixture
 def user(make_user) -> tuple[str, str]:
     return make_user()
+
+
+# --- a real browser ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, once per test session; trusts E2E_CA_BUNDLE when one is given."""
+    expect.set_options(timeout=TIMEOUT_MS)
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright, ca_bundle=VERIFY if isinstance(VERIFY, str) else None)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_context(browser):
+    """A fresh browser profile: no cookies, one person."""
+    context = browser.new_context(viewport=VIEWPORT, locale="en-US", timezone_id="UTC")
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(browser_context):
+    return browser_context.new_page()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Screenshots:
+    return Screenshots(SCREENSHOTS)

@@ -1,15 +1,70 @@
 #!/bin/sh
-# Render nginx/sso.conf.template to stdout from environment variables.
+# Render the nginx configuration to stdout from environment variables.
 # Used by ./stack for the native stack and by the nginx image's entrypoint, so
 # both deployments run the same configuration. Only the listed variables are
 # replaced; nginx's own $variables are left as they are.
+#
+# Always:
+#   LISTEN_PORT        port for plain HTTP (the site, or with TLS only the redirect to HTTPS)
+#   SERVER_NAMES       host names this site answers to; anything else is refused
+#   UPSTREAM_A         host:port of System A's gunicorn
+#   UPSTREAM_B         host:port of System B's gunicorn
+#   STATIC_ROOT_A      System A's collected static files
+#   STATIC_ROOT_B      System B's collected static files
+#   RUN_DIR            writable folder for the pid file and temporary files
+#   ERROR_LOG          where errors go (default stderr)
+#   ACCESS_LOG         where the access log goes (default /dev/stdout)
+# HTTPS, when TLS_CERT and TLS_KEY are both set (HTTP only otherwise):
+#   TLS_CERT           certificate file (with its intermediates), PEM, e.g. from the site's own CA
+#   TLS_KEY            its private key, PEM
+#   HTTPS_LISTEN_PORT  port nginx serves HTTPS on (default 443)
+#   HTTPS_PUBLIC_PORT  port browsers reach HTTPS on, for the redirect (default HTTPS_LISTEN_PORT;
+#                      differs behind a published Docker port)
+#   HSTS_MAX_AGE       seconds browsers keep to HTTPS after a visit (default 31536000, one year)
+#
+# Usage: render-config.sh [MAIN_TEMPLATE] > nginx.conf
 set -eu
+
+templates=$(dirname "$0")
+main_template=${1:-$templates/sso.conf.template}
+
+fail() {
+  echo "render-config.sh: $*" >&2
+  exit 2
+}
 
 : "${LISTEN_PORT:?}" "${SERVER_NAMES:?}" "${UPSTREAM_A:?}" "${UPSTREAM_B:?}"
 : "${STATIC_ROOT_A:?}" "${STATIC_ROOT_B:?}" "${RUN_DIR:?}"
 : "${ERROR_LOG:=stderr}" "${ACCESS_LOG:=/dev/stdout}"
-export LISTEN_PORT SERVER_NAMES UPSTREAM_A UPSTREAM_B STATIC_ROOT_A STATIC_ROOT_B RUN_DIR ERROR_LOG ACCESS_LOG
+: "${TLS_CERT:=}" "${TLS_KEY:=}" "${HTTPS_LISTEN_PORT:=443}" "${HTTPS_PUBLIC_PORT:=$HTTPS_LISTEN_PORT}"
+: "${HSTS_MAX_AGE:=31536000}"
 
-template=${1:-$(dirname "$0")/sso.conf.template}
+# envsubst cannot choose, so the choice is made here: which server blocks go in.
+if [ -z "$TLS_CERT" ] && [ -z "$TLS_KEY" ]; then
+  site_template=$templates/site-http.conf.template
+else
+  if [ -z "$TLS_CERT" ] || [ -z "$TLS_KEY" ]; then fail "TLS_CERT and TLS_KEY must be given together"; fi
+  [ -r "$TLS_CERT" ] || fail "cannot read the certificate TLS_CERT=$TLS_CERT"
+  [ -r "$TLS_KEY" ] || fail "cannot read the key TLS_KEY=$TLS_KEY"
+  site_template=$templates/site-https.conf.template
+fi
+# The redirect to HTTPS names the port only when it is not the default one.
+if [ "$HTTPS_PUBLIC_PORT" = 443 ]; then HTTPS_PORT_SUFFIX=""; else HTTPS_PORT_SUFFIX=":$HTTPS_PUBLIC_PORT"; fi
+
+export LISTEN_PORT SERVER_NAMES UPSTREAM_A UPSTREAM_B STATIC_ROOT_A STATIC_ROOT_B RUN_DIR ERROR_LOG ACCESS_LOG
+export TLS_CERT TLS_KEY HTTPS_LISTEN_PORT HTTPS_PORT_SUFFIX HSTS_MAX_AGE
+
 # shellcheck disable=SC2016 # the variable names are for envsubst, not the shell
-envsubst '${LISTEN_PORT} ${SERVER_NAMES} ${UPSTREAM_A} ${UPSTREAM_B} ${STATIC_ROOT_A} ${STATIC_ROOT_B} ${RUN_DIR} ${ERROR_LOG} ${ACCESS_LOG}' <"$template"
+variables='${LISTEN_PORT} ${SERVER_NAMES} ${UPSTREAM_A} ${UPSTREAM_B} ${STATIC_ROOT_A} ${STATIC_ROOT_B}
+${RUN_DIR} ${ERROR_LOG} ${ACCESS_LOG} ${TLS_CERT} ${TLS_KEY} ${HTTPS_LISTEN_PORT} ${HTTPS_PORT_SUFFIX}
+${HSTS_MAX_AGE} ${SITE_LOCATIONS} ${SITE_SERVERS}'
+
+render() { envsubst "$variables" <"$1"; }
+
+# Inner parts first; envsubst does not look into a value it inserts, so the nginx
+# $variables inside them survive the outer passes.
+SITE_LOCATIONS=$(render "$templates/site-locations.conf.template")
+export SITE_LOCATIONS
+SITE_SERVERS=$(render "$site_template")
+export SITE_SERVERS
+render "$main_template"

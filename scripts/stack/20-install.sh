@@ -35,6 +35,19 @@ ensure_native_packages() {
   fi
 }
 
+# What ./stack test needs beyond the native stack: a browser for the walkthrough
+# (Debian's, never a downloaded one) and openssl for the test certificate.
+TEST_PACKAGES=(chromium fonts-dejavu-core openssl)
+
+ensure_test_packages() {
+  command -v chromium >/dev/null && command -v openssl >/dev/null && return 0
+  if is_root && command -v apt-get >/dev/null; then
+    apt_install "${TEST_PACKAGES[@]}"
+  else
+    die "the tests need: ${TEST_PACKAGES[*]}. Install them with: sudo apt-get install -y ${TEST_PACKAGES[*]}"
+  fi
+}
+
 requirements_digest() {
   cat "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt" "$ROOT/shared/pyproject.toml" | sha256sum | cut -d' ' -f1
 }

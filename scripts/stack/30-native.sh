@@ -5,11 +5,25 @@ STACK_PORT=${STACK_PORT:-8080}
 PG_PORT=${STACK_PG_PORT:-55432}
 A_PORT=${STACK_A_PORT:-18001}
 B_PORT=${STACK_B_PORT:-18002}
-SERVER_NAMES=${STACK_SERVER_NAMES:-127.0.0.1 localhost}
+SERVER_NAMES=${SERVER_NAMES:-127.0.0.1 localhost}
 PG_OS_USER=ssostack # PostgreSQL refuses to run as root
 PG_DIR="$STATE/pg"
 
-native_url() { echo "http://127.0.0.1:$STACK_PORT/"; }
+# HTTPS is optional: STACK_TLS_CERT and STACK_TLS_KEY (paths) turn it on, nginx then
+# serves the site on STACK_HTTPS_PORT and STACK_PORT only redirects there. Read
+# when used (not above) so a caller can turn it on for one run.
+native_tls() { [ -n "${STACK_TLS_CERT:-}${STACK_TLS_KEY:-}" ]; }
+native_https_port() { echo "${STACK_HTTPS_PORT:-8443}"; }
+
+native_url() {
+  if native_tls; then echo "https://127.0.0.1:$(native_https_port)/"; else echo "http://127.0.0.1:$STACK_PORT/"; fi
+}
+
+# Run a command that checks the site over HTTPS, trusting the CA of its certificate:
+# STACK_TLS_CA, by default the certificate itself (right for a self-signed one).
+trusting_site_ca() {
+  if native_tls; then SSL_CERT_FILE=${STACK_TLS_CA:-$STACK_TLS_CERT} "$@"; else "$@"; fi
+}
 
 as_pg_user() {
   if is_root; then runuser -u "$PG_OS_USER" -- "$@"; else "$@"; fi
@@ -79,6 +93,8 @@ with_service_env() {
     export SERVICE_DB_NAME="system_$service" AUTH_DB_NAME=sso_auth AUTH_DB_ROLE=sso_auth
     export STATIC_ROOT="$STATE/static/$service"
     export ALLOWED_HOSTS=${SERVER_NAMES// /,}
+    # Behind HTTPS the session and CSRF cookies are marked Secure.
+    if native_tls; then export SECURE_COOKIES=1; fi
     exec "$@"
   )
 }
@@ -105,10 +121,19 @@ check_services() {
   done
 }
 
+# Record the service's settings fingerprint in the shared database; refuse when it
+# disagrees with the other service's (gunicorn's on_starting hook checks again).
+register_service() {
+  local service=$1
+  with_service_env "$service" "$PY" manage.py sso_register >/dev/null ||
+    die "System ${service^^} disagrees with the other service (see above); it was not started."
+}
+
 start_service() {
   local service=$1 port=$2
   local pidfile="$STATE/run/$service.pid"
   pid_alive "$pidfile" && return 0
+  register_service "$service"
   say "starting System ${service^^} (gunicorn on 127.0.0.1:$port)"
   mkdir -p "$STATE/run" "$STATE/log"
   with_service_env "$service" "$VENV/bin/gunicorn" -c gunicorn.conf.py --bind "127.0.0.1:$port" \
@@ -119,13 +144,19 @@ render_nginx_config() {
   local out=$1 run_dir=$2 error_log=$3 access_log=$4
   LISTEN_PORT=$STACK_PORT SERVER_NAMES=$SERVER_NAMES UPSTREAM_A="127.0.0.1:$A_PORT" UPSTREAM_B="127.0.0.1:$B_PORT" \
     STATIC_ROOT_A="$STATE/static/a" STATIC_ROOT_B="$STATE/static/b" RUN_DIR=$run_dir \
-    ERROR_LOG=$error_log ACCESS_LOG=$access_log "$ROOT/nginx/render-config.sh" >"$out"
+    ERROR_LOG=$error_log ACCESS_LOG=$access_log \
+    TLS_CERT=${STACK_TLS_CERT:-} TLS_KEY=${STACK_TLS_KEY:-} HTTPS_LISTEN_PORT=$(native_https_port) \
+    "$ROOT/nginx/render-config.sh" >"$out" || die "could not render the nginx configuration (see above)."
+}
+
+proxy_ports() {
+  if native_tls; then echo "$(native_https_port) (HTTPS; $STACK_PORT redirects)"; else echo "$STACK_PORT"; fi
 }
 
 start_proxy() {
   local dir="$STATE/nginx"
   pid_alive "$dir/nginx.pid" && return 0
-  say "starting nginx on 127.0.0.1:$STACK_PORT"
+  say "starting nginx on 127.0.0.1:$(proxy_ports)"
   mkdir -p "$dir" "$STATE/log"
   render_nginx_config "$dir/nginx.conf" "$dir" "$STATE/log/nginx-error.log" "$STATE/log/nginx-access.log"
   nginx -q -t -p "$dir" -c "$dir/nginx.conf" -g 'error_log stderr;' 2>/dev/null ||
@@ -135,7 +166,7 @@ start_proxy() {
 
 wait_until_answering() {
   local base=$1 timeout=${2:-90}
-  "$PY" "$ROOT/scripts/wait_for_http.py" --timeout "$timeout" "${base}a/health" "${base}b/health" ||
+  trusting_site_ca "$PY" "$ROOT/scripts/wait_for_http.py" --timeout "$timeout" "${base}a/health" "${base}b/health" ||
     die "the stack did not answer within ${timeout}s; logs are in $STATE/log/"
 }
 
@@ -161,7 +192,7 @@ native_running() { pid_alive "$STATE/nginx/nginx.pid" && pid_alive "$STATE/run/a
 native_up() {
   ensure_native_packages
   ensure_python_env
-  [ -f "$ENV_PATH" ] || write_env_file "$ENV_PATH" "$PY"
+  [ -f "$ENV_PATH" ] || write_env_file "$ENV_PATH"
   load_env_file
   require_secrets
   mkdir -p "$STATE"

@@ -1,0 +1,138 @@
+"""The single sign-on walkthrough in a real browser, each step checked on what the page shows.
+
+What requests cannot check is checked here: cookie flags as the browser stores
+them, CSRF on the real forms, the redirects a browser follows. Each step leaves a
+screenshot (test artifacts; README pictures with `./stack screenshots`).
+"""
+
+import json
+import re
+import secrets
+from urllib.parse import urljoin
+
+from playwright.sync_api import BrowserContext, Page, expect
+
+from .client import SESSION_COOKIE
+from .conftest import BASE_URL
+
+LOGIN_ERROR = "Your username and password didn't match"
+
+
+def url(path: str) -> str:
+    return urljoin(BASE_URL, path)
+
+
+def login_page_for(next_path: str) -> re.Pattern:
+    return re.compile(re.escape(url(f"/a/accounts/login/?next={next_path}")) + "$")
+
+
+def log_in(page: Page, username: str, password: str) -> None:
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def expect_logged_out_login_page(page: Page) -> None:
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    expect(page.get_by_test_id("anonymous")).to_have_text("Not logged in")
+    expect(page.get_by_test_id("username")).to_have_count(0)
+
+
+def expect_logged_in_as(page: Page, service: str, username: str) -> None:
+    expect(page).to_have_url(url(f"/{service}/"))
+    expect(page.locator("body")).to_have_class(re.compile(rf"\bservice-{service}\b"))
+    expect(page.get_by_test_id("username")).to_have_text(username)
+    expect(page.get_by_test_id("greeting")).to_have_text(username)
+    expect(page.get_by_label("Password", exact=True)).to_have_count(0)
+
+
+def expect_record_owned_by(page: Page, title: str, username: str) -> None:
+    row = page.get_by_test_id("records").locator("tr").filter(has=page.locator("td.title", has_text=title))
+    expect(row.locator("td.owner")).to_have_text(username)
+
+
+def session_cookie(context: BrowserContext) -> dict | None:
+    return next((cookie for cookie in context.cookies() if cookie["name"] == SESSION_COOKIE), None)
+
+
+def test_one_login_for_both_services(page: Page, browser_context: BrowserContext, make_user, screenshots):
+    username, password = make_user("alice")
+    subject = f"Laptop for the new starter #{secrets.token_hex(2)}"
+
+    # Logged out, B sends the browser to the one login page, on A.
+    page.goto(url("/b/"))
+    expect(page).to_have_url(login_page_for("/b/"))
+    expect_logged_out_login_page(page)
+    screenshots.take(page, "01-b-sends-you-to-the-login-on-a")
+
+    # Logging in there brings the browser back to B, which knows the user.
+    log_in(page, username, password)
+    expect_logged_in_as(page, "b", username)
+    screenshots.take(page, "02-back-on-b-logged-in")
+
+    # One cookie for the whole site, out of reach of scripts, not sent by other sites' requests.
+    cookie = session_cookie(browser_context)
+    assert cookie is not None
+    assert cookie["httpOnly"] is True
+    assert cookie["sameSite"] == "Lax"
+    assert cookie["path"] == "/"
+    assert cookie["secure"] is BASE_URL.startswith("https://")
+    assert SESSION_COOKIE not in page.evaluate("document.cookie")
+
+    # The header's link to A: the same user, no second login.
+    page.get_by_role("link", name=re.compile(r"^Go to System A")).click()
+    expect_logged_in_as(page, "a", username)
+    screenshots.take(page, "03-a-knows-the-same-user")
+
+    # A record filed on A through its form shows its owner.
+    page.get_by_label("Title").fill(subject)
+    page.get_by_label("Details").fill("A 14-inch laptop with a docking station, from Monday.")
+    page.get_by_role("button", name="Submit request").click()
+    expect(page.locator(".messages")).to_contain_text(f"Request “{subject}” recorded.")
+    expect_record_owned_by(page, subject, username)
+    screenshots.take(page, "04-request-filed-on-a")
+
+    # And one recorded on B.
+    page.get_by_role("link", name=re.compile(r"^Go to System B")).click()
+    expect_logged_in_as(page, "b", username)
+    page.get_by_label("Subject").fill(subject)
+    page.get_by_label("Verdict").select_option(label="Approved")
+    page.get_by_label("Note").fill("Within budget.")
+    page.get_by_role("button", name="Record review").click()
+    expect(page.locator(".messages")).to_contain_text(f"Review of “{subject}” recorded.")
+    expect_record_owned_by(page, subject, username)
+    screenshots.take(page, "05-review-recorded-on-b")
+
+    # Log out on A in a second tab ...
+    tab_a = browser_context.new_page()
+    tab_a.goto(url("/a/"))
+    expect_logged_in_as(tab_a, "a", username)
+    tab_a.get_by_role("button", name="Log out").click()
+    expect(tab_a).to_have_url(url("/a/accounts/login/"))
+    expect_logged_out_login_page(tab_a)
+    screenshots.take(tab_a, "06-logged-out-on-a")
+    assert session_cookie(browser_context) is None
+
+    # ... and B's tab, reloaded, is logged out too: back to the login page.
+    page.reload()
+    expect(page).to_have_url(login_page_for("/b/"))
+    expect_logged_out_login_page(page)
+    screenshots.take(page, "07-b-after-logout-on-a")
+
+
+def test_a_wrong_password_shows_the_error_and_sets_no_session(
+    page: Page, browser_context: BrowserContext, user, screenshots
+):
+    username, _ = user
+    page.goto(url("/a/accounts/login/"))
+    log_in(page, username, "not-the-password")
+
+    expect(page.get_by_role("alert")).to_contain_text(LOGIN_ERROR)
+    expect(page).to_have_url(url("/a/accounts/login/"))
+    expect_logged_out_login_page(page)
+    expect(page.get_by_label("Username", exact=True)).to_have_value(username)
+    screenshots.take(page, "08-wrong-password")
+
+    assert session_cookie(browser_context) is None
+    page.goto(url("/b/whoami"))
+    assert json.loads(page.locator("body").inner_text())["authenticated"] is False
