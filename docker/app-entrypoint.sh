@@ -24,6 +24,7 @@ with_service_env() {
   # The site's names (as nginx serves them), plus the loopback names the healthcheck uses.
   local names=${SERVER_NAMES:-127.0.0.1 localhost}
   export ALLOWED_HOSTS="127.0.0.1,localhost,${names// /,}"
+  export SECURE_COOKIES=${SECURE_COOKIES:-false}
   if [ -n "${!password_file_var:-}" ]; then
     export DB_PASSWORD_FILE=${!password_file_var}
   else

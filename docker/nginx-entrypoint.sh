@@ -7,6 +7,9 @@ export LISTEN_PORT=${LISTEN_PORT:-8080} SERVER_NAMES=${SERVER_NAMES:-127.0.0.1 l
 export UPSTREAM_A=${UPSTREAM_A:-system_a:8000} UPSTREAM_B=${UPSTREAM_B:-system_b:8000}
 export STATIC_ROOT_A=/srv/static/a STATIC_ROOT_B=/srv/static/b RUN_DIR=/run/nginx
 export ERROR_LOG=stderr ACCESS_LOG=/dev/stdout
+# HTTPS when compose mounts a certificate and key (STACK_TLS_CERT/STACK_TLS_KEY in .env); see render-config.sh.
+export TLS_CERT=${TLS_CERT:-} TLS_KEY=${TLS_KEY:-} HTTPS_LISTEN_PORT=${HTTPS_LISTEN_PORT:-8443}
+export HTTPS_PUBLIC_PORT=${HTTPS_PUBLIC_PORT:-$HTTPS_LISTEN_PORT}
 mkdir -p "$RUN_DIR"
 /etc/nginx/sso/render-config.sh /etc/nginx/sso/sso.conf.template >"$RUN_DIR/nginx.conf"
 nginx -t -q -c "$RUN_DIR/nginx.conf"

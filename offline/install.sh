@@ -81,7 +81,12 @@ install_files() {
 start_deployment() {
   say "starting the deployment (no pulls, no builds)"
   cd "$PREFIX"
-  docker compose -p "$PROJECT" --env-file .env up -d --wait --wait-timeout 300 --pull never --no-build || {
+  # This bundle's images, whatever SSO_VERSION the calling shell may carry.
+  local files=(-f compose.yaml)
+  # HTTPS when .env names a certificate (README "HTTPS").
+  grep -q '^STACK_TLS_CERT=.' .env && files+=(-f compose.https.yaml)
+  SSO_VERSION=$(sed -n 's/^bundle [^ ]* //p' "$BUNDLE/MANIFEST") \
+    docker compose "${files[@]}" -p "$PROJECT" --env-file .env up -d --wait --wait-timeout 300 --pull never --no-build || {
     docker compose -p "$PROJECT" --env-file .env logs --no-log-prefix --tail 5 migrate >&2 || true
     die "the deployment did not become healthy; see: cd $PREFIX && docker compose -p $PROJECT logs"
   }

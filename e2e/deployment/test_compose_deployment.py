@@ -7,6 +7,7 @@ import secrets as random
 import subprocess
 
 import pytest
+import requests
 
 from .conftest import ROOT, compose, container_id, inspect, run
 
@@ -79,7 +80,8 @@ def test_starting_again_changes_nothing():
 def test_migrations_and_services_started_together_on_an_empty_database():
     """Three migrate runs and both services race on a fresh database; all succeed, history stays single."""
     project = f"sso-race-{random.token_hex(3)}"
-    env = {"STACK_PORT": os.environ.get("E2E_RACE_PORT", "18180")}
+    port = int(os.environ.get("E2E_RACE_PORT", "18180"))
+    env = {"STACK_PORT": str(port), "STACK_HTTPS_PORT": str(port + 3)}
     try:
         compose("up", "-d", "--wait", "db", project=project, env=env)
         with concurrent.futures.ThreadPoolExecutor() as pool:
@@ -109,5 +111,32 @@ def test_migrations_and_services_started_together_on_an_empty_database():
             env=env,
         )
         assert duplicates.stdout.strip() == "0"
+    finally:
+        compose("down", "--volumes", "--remove-orphans", project=project, env=env, check=False)
+
+
+def test_the_deployment_serves_https_with_the_sites_certificate(tmp_path):
+    """STACK_TLS_CERT/STACK_TLS_KEY in .env: HTTPS with HSTS and Secure cookies, HTTP redirects."""
+    certs = tmp_path / "tls"
+    run(str(ROOT / "nginx" / "make-test-cert.sh"), str(certs))
+    http_port = int(os.environ.get("E2E_RACE_PORT", "18180")) + 1
+    https_port = http_port + 1
+    project = f"sso-tls-{random.token_hex(3)}"
+    env = {
+        "STACK_TLS_CERT": str(certs / "cert.pem"),
+        "STACK_TLS_KEY": str(certs / "key.pem"),
+        "STACK_PORT": str(http_port),
+        "STACK_HTTPS_PORT": str(https_port),
+    }
+    try:
+        compose("-f", "compose.yaml", "-f", "compose.https.yaml", "up", "-d", "--wait", project=project, env=env)
+        redirect = requests.get(f"http://127.0.0.1:{http_port}/b/whoami", allow_redirects=False, timeout=10)
+        assert redirect.status_code == 301
+        assert redirect.headers["Location"] == f"https://127.0.0.1:{https_port}/b/whoami"
+        login_url = f"https://127.0.0.1:{https_port}/a/accounts/login/"
+        page = requests.get(login_url, verify=str(certs / "cert.pem"), timeout=10)
+        assert page.status_code == 200
+        assert page.headers["Strict-Transport-Security"].startswith("max-age=")
+        assert "Secure" in page.headers["Set-Cookie"]
     finally:
         compose("down", "--volumes", "--remove-orphans", project=project, env=env, check=False)

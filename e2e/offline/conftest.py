@@ -64,8 +64,8 @@ def remove_images(bundle_dir: Path) -> None:
 
 
 def installed_env() -> dict:
-    """The environment for an installed copy's ./stack: none of the test run's own STACK_* settings."""
-    return {key: value for key, value in os.environ.items() if not key.startswith("STACK_")}
+    """The environment for an installed copy: none of the test run's own STACK_* and SSO_* settings."""
+    return {key: value for key, value in os.environ.items() if not key.startswith(("STACK_", "SSO_"))}
 
 
 def stack_down(prefix: Path) -> None:

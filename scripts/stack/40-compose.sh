@@ -9,9 +9,15 @@ compose_available() {
     docker compose version >/dev/null 2>&1
 }
 
+compose_files() {
+  echo "$ROOT/compose.yaml"
+  [ -z "${STACK_TLS_CERT:-}" ] || echo "$ROOT/compose.https.yaml"
+}
+
 compose() {
-  docker compose --project-directory "$ROOT" -f "$ROOT/compose.yaml" --env-file "$ENV_PATH" \
-    -p "$COMPOSE_PROJECT" "$@"
+  local files=() file
+  while read -r file; do files+=(-f "$file"); done < <(compose_files)
+  docker compose --project-directory "$ROOT" "${files[@]}" --env-file "$ENV_PATH" -p "$COMPOSE_PROJECT" "$@"
 }
 
 compose_url() { echo "http://127.0.0.1:${STACK_PORT:-8080}/"; }

@@ -8,6 +8,7 @@ cmd_test() {
   export STACK_STATE="$ROOT/.stack/$name" STACK_ENV_FILE="$ROOT/.stack/$name.env"
   export STACK_PORT=${STACK_TEST_PORT:-18080} STACK_PG_PORT=${STACK_TEST_PG_PORT:-55442}
   export STACK_A_PORT=${STACK_TEST_A_PORT:-18011} STACK_B_PORT=${STACK_TEST_B_PORT:-18012}
+  export STACK_HTTPS_PORT=${STACK_TEST_HTTPS_PORT:-$((STACK_PORT + 363))}
   # Its own Compose project and image tag too, so test runs never touch a deployment's images.
   export STACK_COMPOSE_PROJECT="sso-$name" SSO_VERSION=${STACK_TEST_IMAGE_TAG:-$name}
   exec "$ROOT/stack" _test-run "$@"
@@ -57,6 +58,20 @@ compose_target() {
   compose_down --volumes
 }
 
+# The browser walkthrough and the HTTPS checks once more over TLS: the native stack
+# restarted with a throwaway self-signed certificate, so nginx serves HTTPS (its
+# HTTP port redirects) and Django marks the cookies Secure. Same data as before.
+native_https_target() {
+  local certs="$STATE/tls"
+  "$ROOT/nginx/make-test-cert.sh" "$certs" >/dev/null
+  local -x STACK_TLS_CERT="$certs/cert.pem" STACK_TLS_KEY="$certs/key.pem"
+  native_up >/dev/null
+  run_suite "end-to-end (native, HTTPS)" env E2E_TARGET=native E2E_BASE_URL="$(native_url)" \
+    E2E_HTTP_URL="http://127.0.0.1:$STACK_PORT/" E2E_CA_BUNDLE="$STACK_TLS_CERT" E2E_STACK="$ROOT/stack" \
+    "$VENV/bin/pytest" -q -p no:cacheprovider "$ROOT/e2e/test_walkthrough_browser.py" "$ROOT/e2e/test_https.py"
+  native_down
+}
+
 # Builds bundles of this commit and the previous one, installs them with no network.
 offline_bundle_target() {
   if ! compose_available; then
@@ -87,6 +102,7 @@ fresh_test_state() {
 
 cmd__test_run() {
   ensure_native_packages
+  ensure_test_packages
   ensure_python_env dev
   fresh_test_state
   load_env_file
@@ -102,6 +118,7 @@ cmd__test_run() {
   native_up >/dev/null
   run_suite "end-to-end (native)" e2e_tests native "$(native_url)"
   native_down
+  native_https_target
   compose_target
   offline_bundle_target
 
