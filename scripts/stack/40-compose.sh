@@ -40,6 +40,15 @@ ensure_base_image() {
   export BASE_IMAGE=$LOCAL_BASE_IMAGE
 }
 
+# CA certificates this host added to its own trust store (a TLS-intercepting proxy's,
+# a site CA) go into the builds too, through the optional extra-CA input docker/extra-ca/.
+# STACK_EXTRA_CA_DIR names another folder; an empty value turns this off.
+stage_extra_cas() {
+  local from=${STACK_EXTRA_CA_DIR-/usr/local/share/ca-certificates}
+  [ -n "$from" ] && compgen -G "$from/*.crt" >/dev/null || return 0
+  cp "$from"/*.crt "$ROOT/docker/extra-ca/"
+}
+
 compose_up() {
   compose_available || die "no Docker engine with Compose v2 answers (docker/install-engine.sh installs one as root)."
   mkdir -p "$STATE"
@@ -53,6 +62,7 @@ compose_up() {
     pull=(--pull never)
   else
     ensure_base_image
+    stage_extra_cas
     say "building images from $BASE_IMAGE"
     COMPOSE_BAKE=false compose build -q
   fi

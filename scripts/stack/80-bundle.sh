@@ -37,6 +37,7 @@ release_images() {
 build_release_images() {
   local dir=$1 version=$2
   ensure_base_image
+  stage_extra_cas
   cp "$ROOT"/docker/extra-ca/*.crt "$dir/docker/extra-ca/" 2>/dev/null || true
   SSO_VERSION=$version COMPOSE_BAKE=false docker compose --project-directory "$dir" -f "$dir/compose.yaml" \
     --env-file "$dir/.env.example" -p "$BUNDLE_NAME-bundle" build -q
