@@ -57,7 +57,7 @@ deployment_running() { [ -n "$(docker compose -p "$PROJECT" ps -q nginx 2>/dev/n
 
 check_port() {
   local port=${STACK_PORT:-}
-  [ -n "$port" ] || port=$(sed -n 's/^STACK_PORT=//p' "$PREFIX/.env" 2>/dev/null | tail -1)
+  [ -n "$port" ] || [ ! -f "$PREFIX/.env" ] || port=$(sed -n 's/^STACK_PORT=//p' "$PREFIX/.env" | tail -1)
   port=${port:-8080}
   deployment_running && return 0 # our own nginx holds it: an upgrade
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then

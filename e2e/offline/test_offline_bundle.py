@@ -106,12 +106,12 @@ def test_native_stack_from_the_wheelhouse_with_no_network(bundle_dir, tmp_path):
 
 def test_a_corrupted_file_stops_the_install_before_any_change(bundle_dir, tmp_path):
     prefix = tmp_path / "opt"
-    template = bundle_dir / "nginx" / "sso.conf.template"
-    template.write_text(template.read_text().replace("return 444;", "return 200;"))
+    compose_file = bundle_dir / "compose.yaml"
+    compose_file.write_text(compose_file.read_text().replace("read_only: true", "read_only: false"))
     images_before = set(run("docker", "image", "ls", "-q", "--no-trunc").stdout.split())
     result = offline(bundle_dir / "install.sh", "--prefix", prefix, check=False)
     assert result.returncode != 0
-    assert "nginx/sso.conf.template: FAILED" in result.stderr
+    assert "compose.yaml: FAILED" in result.stderr
     assert "the bundle is damaged" in result.stderr
     assert "Nothing was changed" in result.stderr
     assert not prefix.exists()
