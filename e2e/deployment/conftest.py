@@ -17,16 +17,16 @@ SECRET_NAMES = ("SECRET_KEY", "POSTGRES_PASSWORD", "SYSTEM_A_DB_PASSWORD", "SYST
 
 
 def run(*args: str, env: dict | None = None, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        args, capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=ROOT, timeout=timeout
-    )
+    # A value of None removes the variable (./stack test exports the secrets it loaded).
+    merged = {key: value for key, value in {**os.environ, **(env or {})}.items() if value is not None}
+    result = subprocess.run(args, capture_output=True, text=True, env=merged, cwd=ROOT, timeout=timeout)
     if check:
         assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
     return result
 
 
-def compose(*args: str, project: str = PROJECT, **kwargs) -> subprocess.CompletedProcess:
-    return run("docker", "compose", "--env-file", ENV_FILE, "-p", project, *args, **kwargs)
+def compose(*args: str, project: str = PROJECT, env_file: str = ENV_FILE, **kwargs) -> subprocess.CompletedProcess:
+    return run("docker", "compose", "--env-file", env_file, "-p", project, *args, **kwargs)
 
 
 def container_id(service: str) -> str:

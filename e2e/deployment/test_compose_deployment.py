@@ -140,3 +140,39 @@ def test_the_deployment_serves_https_with_the_sites_certificate(tmp_path):
         assert "Secure" in page.headers["Set-Cookie"]
     finally:
         compose("down", "--volumes", "--remove-orphans", project=project, env=env, check=False)
+
+
+def without(secrets: dict, name: str, tmp_path) -> tuple[str, dict]:
+    """An env file lacking one secret, and an environment that does not bring it back."""
+    env_file = tmp_path / "env"
+    env_file.write_text("".join(f"{key}={value}\n" for key, value in secrets.items() if key != name))
+    return str(env_file), {key: None for key in (*secrets, "SECRET_KEY_FILE")}
+
+
+def test_a_missing_database_password_stops_compose_before_anything_starts(tmp_path, secrets):
+    env_file, env = without(secrets, "SYSTEM_B_DB_PASSWORD", tmp_path)
+    result = compose("up", "-d", project="sso-nopass", env_file=env_file, env=env, check=False)
+    assert result.returncode != 0
+    assert "SYSTEM_B_DB_PASSWORD is not set. Run ./stack env" in result.stderr
+    assert run("docker", "ps", "-aq", "--filter", "label=com.docker.compose.project=sso-nopass").stdout == ""
+
+
+def test_a_missing_secret_key_stops_the_deployment_with_what_to_do(tmp_path, secrets):
+    env_file, env = without(secrets, "SECRET_KEY", tmp_path)
+    project = f"sso-nokey-{random.token_hex(3)}"
+    env["STACK_PORT"] = str(int(os.environ.get("E2E_RACE_PORT", "18180")) + 5)
+    env["STACK_HTTPS_PORT"] = str(int(env["STACK_PORT"]) + 1)
+    try:
+        up = compose("up", "-d", "--wait", project=project, env_file=env_file, env=env, check=False)
+        assert up.returncode != 0
+        assert 'service "migrate" didn\'t complete successfully' in up.stdout + up.stderr
+        logs = compose("logs", "--no-log-prefix", "migrate", project=project, env_file=env_file, env=env).stdout
+        assert "SECRET_KEY is not set. Run `./stack env`" in logs
+        listing = compose(
+            "ps", "-a", "--format", "{{.Service}} {{.State}}", project=project, env_file=env_file, env=env
+        )
+        states = dict(line.split() for line in listing.stdout.splitlines())
+        assert states["migrate"] == "exited"
+        assert {states[service] for service in ("system_a", "system_b", "nginx")} == {"created"}  # never started
+    finally:
+        compose("down", "--volumes", project=project, env_file=env_file, env=env, check=False)
