@@ -20,9 +20,13 @@ ROOT = Path(__file__).resolve().parent.parent
 BASE_URL = os.environ.get("E2E_BASE_URL", "http://127.0.0.1:8080/")
 STACK = os.environ.get("E2E_STACK", str(ROOT / "stack"))
 VERIFY = os.environ.get("E2E_CA_BUNDLE", True)
+collect_ignore = []
 # The HTTPS checks mean something only against a site served over HTTPS.
 if not BASE_URL.startswith("https://"):
-    collect_ignore = ["test_https.py"]
+    collect_ignore.append("test_https.py")
+# The native stack's own behaviour, only when ./stack test runs against it.
+if os.environ.get("E2E_TARGET") != "native" or "STACK_STATE" not in os.environ:
+    collect_ignore.append("test_native_stack.py")
 # The plain-HTTP address of a site served over HTTPS, to check its redirect (HTTPS pass only).
 HTTP_URL = os.environ.get("E2E_HTTP_URL", "")
 TARGET = os.environ.get("E2E_TARGET", "native")
