@@ -176,3 +176,22 @@ def test_a_missing_secret_key_stops_the_deployment_with_what_to_do(tmp_path, sec
         assert {states[service] for service in ("system_a", "system_b", "nginx")} == {"created"}  # never started
     finally:
         compose("down", "--volumes", project=project, env_file=env_file, env=env, check=False)
+
+
+def test_secret_key_from_a_file_reaches_both_services_as_a_docker_secret(tmp_path, secrets):
+    env_file, env = without(secrets, "SECRET_KEY", tmp_path)
+    key_file = tmp_path / "secret_key"
+    key_file.write_text(secrets["SECRET_KEY"] + "\n")
+    project = f"sso-keyfile-{random.token_hex(3)}"
+    env["SECRET_KEY_FILE"] = str(key_file)
+    env["STACK_PORT"] = str(int(os.environ.get("E2E_RACE_PORT", "18180")) + 7)
+    env["STACK_HTTPS_PORT"] = str(int(env["STACK_PORT"]) + 1)
+    try:
+        compose("up", "-d", "--wait", project=project, env_file=env_file, env=env)
+        for service in APP_SERVICES:
+            service_id = compose("ps", "-q", service, project=project, env_file=env_file, env=env).stdout.strip()
+            assert secrets["SECRET_KEY"] not in json.dumps(inspect(service_id))
+        answer = requests.get(f"http://127.0.0.1:{env['STACK_PORT']}/b/whoami", timeout=10)
+        assert answer.json() == {"service": "b", "authenticated": False, "username": None}
+    finally:
+        compose("down", "--volumes", project=project, env_file=env_file, env=env, check=False)
