@@ -25,7 +25,7 @@ def settings_agree_with_other_services(app_configs=None, **kwargs):
     return [finding.as_check_message() for finding in disagreements(this_record(), others)]
 
 
-# A database check (runs with `check --database default` and in sso_doctor): as a
+# A database check (runs with `check --database auth` and in sso_doctor): as a
 # plain check it would also run before `migrate`, the command that fixes it.
 @checks.register(TAG, checks.Tags.database)
 def permissions_exist_in_shared_database(app_configs=None, databases=None, **kwargs):
@@ -50,5 +50,5 @@ def missing_permissions_message(missing: list[str]) -> str:
     return (
         f"Permissions of {this_service()} are missing in the shared database: {names}. "
         f"No group can grant them. Run `manage.py sso_migrate` of {this_service()}: it creates them "
-        "(`migrate --database service` alone does not)."
+        "(a plain `migrate` alone does not)."
     )

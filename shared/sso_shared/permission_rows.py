@@ -1,7 +1,7 @@
 """Which of this service's permissions are missing from the shared database.
 
 ``create_permissions`` runs after ``migrate`` only for the database being
-migrated: migrating just the service database (``migrate --database service``)
+migrated: migrating just the service database (a plain ``migrate``, whose "default" is the service database)
 leaves a new model without content type and permissions in the shared one, so
 no group can grant it. ``sso_migrate`` migrates both.
 """

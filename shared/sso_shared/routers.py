@@ -6,8 +6,12 @@ user and ``ContentType``, so splitting them breaks foreign keys.
 https://docs.djangoproject.com/en/5.2/topics/db/multi-db/#limitations-of-multiple-databases
 """
 
-SHARED_DB = "default"
-SERVICE_DB = "service"
+# "default" is the service's own database, so the plain idioms a Django developer
+# writes (transaction.atomic(), connection.cursor(), select_for_update(), on_commit(),
+# ATOMIC_REQUESTS) act on the service's data. The shared auth/session database has
+# its own alias; the router sends the shared apps there. docs/service-code.md
+SHARED_DB = "auth"
+SERVICE_DB = "default"
 SHARED_APP_LABELS = frozenset({"admin", "auth", "contenttypes", "sessions", "sso_shared"})
 
 

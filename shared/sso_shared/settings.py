@@ -8,6 +8,7 @@ and the fingerprint comparison report it.
 
 from .databases import databases
 from .env import Csv, env, secret, secret_list
+from .routers import SERVICE_DB, SHARED_DB
 from .services import SERVICES
 
 # ------------------------------------------------------------------------------
@@ -19,15 +20,14 @@ SECRET_KEY = secret("SECRET_KEY")
 SECRET_KEY_FALLBACKS = secret_list("SECRET_KEY_FALLBACKS")
 
 # ------------------------------------------------------------------------------
-# Databases: "default" is the shared auth/session database, "service" the
-# service's own. Stock commands (createsuperuser, changepassword) default to
-# "default", so they act on the shared users without extra flags.
+# Databases: "default" is the service's own database, "auth" the shared
+# auth/session database (see sso_shared.routers). Commands that act on users or
+# sessions (createsuperuser, changepassword, dumpdata, loaddata,
+# remove_stale_contenttypes) find the shared database without --database.
 # https://docs.djangoproject.com/en/5.2/ref/settings/#databases
 # https://docs.djangoproject.com/en/5.2/topics/db/multi-db/
 # ------------------------------------------------------------------------------
-SHARED_DB_ALIAS = "default"
-SERVICE_DB_ALIAS = "service"
-DATABASES = databases(shared=SHARED_DB_ALIAS, service=SERVICE_DB_ALIAS)
+DATABASES = databases(shared=SHARED_DB, service=SERVICE_DB)
 DATABASE_ROUTERS = ["sso_shared.routers.SharedAuthRouter"]
 # https://docs.djangoproject.com/en/5.2/ref/settings/#default-auto-field
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 
 from sso_shared.access import access_group_name, may_use
+from sso_shared.routers import SHARED_DB
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 User = get_user_model()
@@ -96,7 +97,7 @@ def test_the_one_query_access_check_agrees_with_has_perm(how, django_assert_num_
         user.is_active = False
         user.save()
     fresh = User.objects.get(pk=user.pk)
-    with django_assert_num_queries(0 if how == "inactive" else 1, using="default"):
+    with django_assert_num_queries(0 if how == "inactive" else 1, using=SHARED_DB):
         answer = may_use(fresh, "b")
     assert answer is User.objects.get(pk=user.pk).has_perm("sso_shared.access_service_b")
     assert answer is (how in {"group", "own permission"})

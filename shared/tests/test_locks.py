@@ -5,12 +5,13 @@ import pytest
 from django.db import connections
 
 from sso_shared.locks import MIGRATE_LOCK_ID, advisory_lock
+from sso_shared.routers import SHARED_DB
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
 
 def _second_connection():
-    params = connections["default"].get_connection_params()
+    params = connections[SHARED_DB].get_connection_params()
     return psycopg2.connect(**{k: v for k, v in params.items() if k in {"dbname", "user", "password", "host", "port"}})
 
 
@@ -18,7 +19,7 @@ def test_a_second_session_cannot_take_the_lock_while_it_is_held():
     other = _second_connection()
     try:
         with other.cursor() as cursor:
-            with advisory_lock("default"):
+            with advisory_lock(SHARED_DB):
                 cursor.execute("SELECT pg_try_advisory_lock(%s)", [MIGRATE_LOCK_ID])
                 assert cursor.fetchone()[0] is False
             cursor.execute("SELECT pg_try_advisory_lock(%s)", [MIGRATE_LOCK_ID])

@@ -11,6 +11,7 @@ from django.test import override_settings
 
 from sso_shared.fingerprint import current_fingerprint, own_app_labels
 from sso_shared.models import ServiceFingerprint
+from sso_shared.routers import SHARED_DB
 from sso_shared.startup import StartRefused, register_or_refuse
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -74,7 +75,7 @@ def test_the_system_check_is_silent_when_the_records_agree():
 def test_missing_permission_rows_are_a_database_check():
     Permission.objects.filter(codename="access_service_b").delete()
     assert checks.run_checks(tags=["sso"]) == []
-    [warning] = checks.run_checks(tags=["sso"], databases=["default"])
+    [warning] = checks.run_checks(tags=["sso"], databases=[SHARED_DB])
     assert (warning.level, warning.id) == (checks.WARNING, "sso_shared.W002")
     assert warning.msg.startswith(
         "Permissions of system_a are missing in the shared database: sso_shared.access_service_b. "

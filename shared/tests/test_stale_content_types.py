@@ -7,6 +7,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.management import CommandError, call_command
 
 from sso_shared.models import ServiceFingerprint
+from sso_shared.routers import SHARED_DB
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -31,7 +32,7 @@ def review_permissions():
 
 def test_djangos_own_command_deletes_the_other_services_permissions(b_review, b_recorded):
     """The pitfall itself: B's model is unknown here, so Django calls it stale."""
-    call_command(django_command.Command(), include_stale_apps=True, interactive=False)
+    call_command(django_command.Command(), include_stale_apps=True, interactive=False, database=SHARED_DB)
     assert review_permissions() == []
     assert not Group.objects.get(name="Reviewers").permissions.exists()
 

@@ -5,6 +5,8 @@ import uuid
 import pytest
 from django.contrib.auth import SESSION_KEY, get_user_model
 
+from sso_shared.routers import SHARED_DB
+
 User = get_user_model()
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -24,4 +26,4 @@ def test_a_session_stores_the_uuid_and_finds_the_user_again(client):
 
 def test_users_are_written_to_the_shared_database():
     user = User.objects.create_user("where-user", password="a-long-password-1")
-    assert user._state.db == "default"
+    assert user._state.db == SHARED_DB

@@ -4,6 +4,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from intake.models import Request
+from sso_shared.routers import SERVICE_DB, SHARED_DB
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 User = get_user_model()
@@ -26,9 +27,9 @@ def test_a_request_records_its_owner_from_the_shared_database(client, alice):
     response = client.post("/", {"title": "New laptop", "details": "for the intake desk"})
     assert response.status_code == 302
     request = Request.objects.get(title="New laptop")
-    assert request._state.db == "service"
+    assert request._state.db == SERVICE_DB
     assert request.owner == alice
-    assert request.owner._state.db == "default"
+    assert request.owner._state.db == SHARED_DB
     page = client.get("/").content.decode()
     assert "New laptop" in page
     assert '<td class="owner">alice</td>' in page
@@ -52,7 +53,7 @@ def test_an_authenticated_page_costs_what_it_would_in_a_single_project(client, a
     """Session row, user row, the page's own query and one owner lookup: as in a standalone project,
     plus one query for the per-service access check."""
     Request.objects.create(title="One", owner=alice)
-    with CaptureQueriesContext(connections["default"]) as shared, CaptureQueriesContext(connections["service"]) as own:
+    with CaptureQueriesContext(connections[SHARED_DB]) as shared, CaptureQueriesContext(connections[SERVICE_DB]) as own:
         assert client.get("/").status_code == 200
     shared_tables = [q["sql"].split(" FROM ")[1].split()[0] for q in shared.captured_queries]
     assert shared_tables == ['"django_session"', '"sso_user"', '"auth_permission"', '"sso_user"']

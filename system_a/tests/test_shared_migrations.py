@@ -77,15 +77,15 @@ def test_migrating_only_the_service_database_leaves_permissions_missing_and_chec
     services = empty_databases
     assert services.manage("b", "sso_migrate", "--noinput").returncode == 0
     # System A's operator migrates "its" database only: its tables exist, its permissions do not.
-    assert services.manage("a", "migrate", "--database", "service", "--noinput").returncode == 0
+    assert services.manage("a", "migrate", "--noinput").returncode == 0
     assert permissions_in_shared_database(services, "intake") == []
 
     message = (
         f"Permissions of system_a are missing in the shared database: {', '.join(INTAKE_PERMISSIONS)}. "
         "No group can grant them. Run `manage.py sso_migrate` of system_a: it creates them "
-        "(`migrate --database service` alone does not)."
+        "(a plain `migrate` alone does not)."
     )
-    check = services.manage("a", "check", "--database", "default")
+    check = services.manage("a", "check", "--database", "auth")
     assert f"?: (sso_shared.W002) {message}" in check.stderr
     doctor = services.manage("a", "sso_doctor")
     assert doctor.returncode == 1
@@ -93,7 +93,7 @@ def test_migrating_only_the_service_database_leaves_permissions_missing_and_chec
 
     assert services.manage("a", "sso_migrate", "--noinput").returncode == 0
     assert permissions_in_shared_database(services, "intake") == INTAKE_PERMISSIONS
-    assert "W002" not in services.manage("a", "check", "--database", "default").stderr
+    assert "W002" not in services.manage("a", "check", "--database", "auth").stderr
     assert (
         "PASS  permissions of system_a's models exist in the shared database"
         in services.manage("a", "sso_doctor").stdout.splitlines()

@@ -4,6 +4,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from review.models import Review
+from sso_shared.routers import SERVICE_DB, SHARED_DB
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 User = get_user_model()
@@ -43,7 +44,7 @@ def test_logout_is_a_post_and_ends_the_shared_session(client, bob):
 
 
 def test_whoami_costs_two_queries_like_any_django_project(client, bob):
-    with CaptureQueriesContext(connections["default"]) as shared, CaptureQueriesContext(connections["service"]) as own:
+    with CaptureQueriesContext(connections[SHARED_DB]) as shared, CaptureQueriesContext(connections[SERVICE_DB]) as own:
         assert client.get("/whoami").json() == {"service": "b", "authenticated": True, "username": "bob"}
     assert [q["sql"].split(" FROM ")[1].split()[0] for q in shared.captured_queries] == [
         '"django_session"',
