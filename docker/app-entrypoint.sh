@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Entry point of the app image: one image, three roles.
-#   sso serve a|b         run System A or B under gunicorn (after registering its fingerprint)
+#   sso serve a|b         migrate (a no-op when up to date), then run System A or B under gunicorn,
+#                         which registers its fingerprint first
 #   sso migrate           migrate the shared database and both service databases, under the lock
 #   sso manage a|b ARGS   run manage.py of A or B
 # Each service connects with its own role: SYSTEM_A_DB_PASSWORD / SYSTEM_B_DB_PASSWORD
@@ -33,14 +34,18 @@ with_service_env() {
   "$@"
 }
 
+# On an upgrade the migrate job may leave new shared migrations to the services
+# (older ones still ran then); each new service applies them when the old ones
+# have stopped, which Compose does while it replaces them. docs/operations.md
 serve() {
+  (with_service_env "$1" python manage.py sso_migrate --noinput --wait "${MIGRATE_WAIT_SECONDS:-120}")
   with_service_env "$1" exec gunicorn -c gunicorn.conf.py
 }
 
 migrate() {
   local service
   for service in a b; do
-    (with_service_env "$service" python manage.py sso_migrate --noinput)
+    (with_service_env "$service" python manage.py sso_migrate --noinput --skip-if-blocked)
   done
 }
 

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from django.core import checks
 
-from .fingerprint import SHARED_SETTINGS, SharedSetting
+from .fingerprint import SHARED_MIGRATIONS, SHARED_SETTINGS, SharedSetting
 
 ERROR, WARNING = "error", "warning"
 
@@ -23,6 +23,8 @@ class Record:
     fingerprint: dict
     app_labels: list[str] = field(default_factory=list)
     updated_at: datetime | None = None
+    # Whether the service holds its presence lock now (sso_shared.presence).
+    running: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,12 +46,12 @@ class Finding:
         return f"{self.message}\n  HINT: {self.hint}" if self.hint else self.message
 
 
-def stale_record_note(setting: str, theirs: Record) -> str:
-    """A record is only as fresh as the other service's last start: say so, and how to move on."""
-    when = f" at {theirs.updated_at:%Y-%m-%d %H:%M} UTC" if theirs.updated_at else ""
+def running_record_note(setting: str, theirs: Record) -> str:
+    """Only a running service's record is compared: say so, and how to move on."""
+    when = f" (recorded at {theirs.updated_at:%Y-%m-%d %H:%M} UTC)" if theirs.updated_at else ""
     return (
-        f"{theirs.service} recorded its settings{when}. If you changed {setting} in both on purpose and "
-        f"{theirs.service} is stopped, run `manage.py sso_forget {theirs.service}`, then start both."
+        f"{theirs.service} is running with its setting{when}. To change {setting}, change it in both and restart "
+        f"both; a stopped service's record blocks nothing."
     )
 
 
@@ -66,7 +68,7 @@ def compare_secret_keys(setting: SharedSetting, mine: Record, theirs: Record) ->
     if they_read_ours and we_read_theirs:
         return None
     if not they_read_ours and not we_read_theirs:
-        return mismatch(setting, mine, theirs, hint=stale_record_note(setting.name, theirs))
+        return mismatch(setting, mine, theirs, hint=running_record_note(setting.name, theirs))
     reader, writer = (theirs.service, mine.service) if we_read_theirs else (mine.service, theirs.service)
     return Finding(
         WARNING,
@@ -97,11 +99,35 @@ def compare_setting(setting: SharedSetting, mine: Record, theirs: Record) -> Fin
         return None
     if setting.name == "SECRET_KEY":
         return compare_secret_keys(setting, mine, theirs)
+    if setting.name == SHARED_MIGRATIONS:
+        return compare_shared_migrations(setting, mine, theirs)
     ours, other = mine.fingerprint[setting.name], theirs.fingerprint[setting.name]
     if ours == other:
         return None
     values = f"{mine.service} has {shown(ours)}; {theirs.service} has {shown(other)}."
-    return mismatch(setting, mine, theirs, hint=f"{values} {stale_record_note(setting.name, theirs)}")
+    return mismatch(setting, mine, theirs, hint=f"{values} {running_record_note(setting.name, theirs)}")
+
+
+def compare_shared_migrations(setting: SharedSetting, mine: Record, theirs: Record) -> Finding | None:
+    ours, other = set(mine.fingerprint[setting.name]), set(theirs.fingerprint[setting.name])
+    if ours == other:
+        return None
+    known_only = [
+        f"{service} knows {', '.join(sorted(names))} and {other_service} does not"
+        for service, other_service, names in (
+            (mine.service, theirs.service, ours - other),
+            (theirs.service, mine.service, other - ours),
+        )
+        if names
+    ]
+    return Finding(
+        ERROR,
+        "E003",
+        f"The {setting.name} differ between {mine.service} and {theirs.service}: {'; '.join(known_only)}. "
+        f"{setting.consequence[0].upper()}{setting.consequence[1:]}.",
+        hint=f"Run both on the same release: upgrade the older one (or stop it), then start it again. "
+        f"{running_record_note(setting.name, theirs)}",
+    )
 
 
 def label_clashes(mine: Record, theirs: Record) -> list[Finding]:

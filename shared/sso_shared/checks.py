@@ -1,4 +1,4 @@
-"""System checks: do this service's settings agree with the other services sharing the login?
+"""System checks: do this service's settings agree with the other services running now?
 
 They only read the shared database, never write it, and stay silent when it
 cannot be read (no database yet, not migrated, ``makemigrations`` on a laptop):
@@ -10,16 +10,19 @@ from django.core import checks
 
 from .agreement import disagreements
 from .permission_rows import missing_permissions
-from .records import SharedDatabaseUnavailable, other_records, this_record, this_service
+from .records import SharedDatabaseUnavailable, running_others, this_record, this_service
 from .routers import SHARED_DB
 
 TAG = "sso"
+# Its own tag, so sso_migrate can run every check but this one (a disagreeing
+# setting breaks logins, not migrations).
+AGREEMENT_TAG = "sso_agreement"
 
 
-@checks.register(TAG)
+@checks.register(AGREEMENT_TAG)
 def settings_agree_with_other_services(app_configs=None, **kwargs):
     try:
-        others = other_records()
+        others = running_others()
     except SharedDatabaseUnavailable:
         return []
     return [finding.as_check_message() for finding in disagreements(this_record(), others)]

@@ -10,14 +10,16 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from importlib import import_module
+from importlib.metadata import version
 
 import django
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import get_hasher
+from django.db.migrations.loader import MigrationLoader
 
-from .routers import SERVICE_DB, database_for_label
+from .routers import SERVICE_DB, SHARED_DB, database_for_label
 
 # A fixed, public message: the digest depends only on the key, so equal keys give
 # equal digests in every service, and the digest cannot be turned back into the key.
@@ -33,6 +35,7 @@ HASHER_COST_PARAMETERS = (
     "rounds",
 )
 LOGIN_AGAIN = "users will be asked to log in again"
+SHARED_MIGRATIONS = "migrations of the shared tables"
 
 
 def key_digest(key: str) -> str:
@@ -64,6 +67,22 @@ def password_hashers() -> dict:
     hasher = get_hasher("default")
     costs = {name: getattr(hasher, name) for name in HASHER_COST_PARAMETERS if hasattr(hasher, name)}
     return {"hashers": list(settings.PASSWORD_HASHERS), "default": {"algorithm": hasher.algorithm, **costs}}
+
+
+def feature_release_of_django() -> str:
+    """Only the feature release (5.2) decides the shared schema: a patch release adds no migration."""
+    return "{}.{}".format(*django.VERSION[:2])
+
+
+def feature_release_of_sso_shared() -> str:
+    major, minor, *_ = version("sso-shared").split(".")
+    return f"{major}.{minor}"
+
+
+def shared_migrations() -> list[str]:
+    """Every migration of the apps in the shared database that this service's code knows ("app.name")."""
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    return sorted(f"{app}.{name}" for app, name in loader.disk_migrations if database_for_label(app) == SHARED_DB)
 
 
 @dataclass(frozen=True)
@@ -130,10 +149,23 @@ SHARED_SETTINGS = (
     ),
     SharedSetting(
         "Django version",
-        django.get_version,
-        "both write one django_migrations table, and the newer Django applies migrations of the shared "
-        "tables that the older one does not know",
-        fix="Install the same Django version in both (requirements.txt pins it).",
+        feature_release_of_django,
+        "both write one django_migrations table, and a newer feature release of Django migrates the shared "
+        "tables to a schema the older one does not know (patch releases never do, so they may differ)",
+        fix="Install the same Django feature release in both (requirements.txt pins it).",
+    ),
+    SharedSetting(
+        "sso_shared version",
+        feature_release_of_sso_shared,
+        "the shared package defines the user model, the session store and the shared tables, and two feature "
+        "releases of it may read them differently",
+        fix="Install the same sso-shared release in both.",
+    ),
+    SharedSetting(
+        SHARED_MIGRATIONS,
+        shared_migrations,
+        "the shared tables are migrated for the newer one, under code of the older one that does not know them",
+        fix="Upgrade the older one to the same release (or stop it).",
     ),
 )
 

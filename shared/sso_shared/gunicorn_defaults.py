@@ -51,3 +51,18 @@ def on_starting(server):
     finally:
         # Workers are forked from this process: none may inherit its database connection.
         connections.close_all()
+
+
+def post_worker_init(worker):
+    """Each worker holds its service's presence lock while it lives (sso_shared.presence).
+
+    Taken in the worker, after the fork, on a connection of its own: no process
+    ever shares that connection, and PostgreSQL drops the lock when the worker ends.
+    https://docs.gunicorn.org/en/stable/settings.html#post-worker-init
+    """
+    from django.conf import settings
+
+    from sso_shared.presence import hold_presence
+    from sso_shared.services import service_label
+
+    hold_presence(service_label(settings.SSO_SERVICE_NAME))

@@ -1,8 +1,9 @@
 """The services' fingerprint records in the shared database: read, compare, write.
 
 Each service writes its record when it starts (``sso_register``, or gunicorn's
-``on_starting`` hook) and compares it with the records the others wrote when
-they started. A record is therefore as fresh as its service's last start.
+``on_starting`` hook) and compares it with the records of the services that run
+now (sso_shared.presence). A record of a stopped service blocks nothing: it
+says only what that service ran last, and is replaced when it starts again.
 """
 
 import contextlib
@@ -14,6 +15,7 @@ from .agreement import Finding, Record, disagreements
 from .fingerprint import current_fingerprint, own_app_labels
 from .locks import REGISTER_LOCK_ID, transaction_lock
 from .models import ServiceFingerprint
+from .presence import running
 from .routers import SHARED_DB
 from .services import service_label
 
@@ -49,7 +51,8 @@ def this_record() -> Record:
 def stored_records() -> list[Record]:
     with shared_database_errors():
         rows = list(ServiceFingerprint.objects.using(SHARED_DB).order_by("service"))
-    return [Record(row.service, row.fingerprint, row.app_labels, row.updated_at) for row in rows]
+        live = running(row.service for row in rows)
+    return [Record(row.service, row.fingerprint, row.app_labels, row.updated_at, row.service in live) for row in rows]
 
 
 def other_records(records: list[Record] | None = None) -> list[Record]:
@@ -57,12 +60,17 @@ def other_records(records: list[Record] | None = None) -> list[Record]:
     return [record for record in (stored_records() if records is None else records) if record.service != me]
 
 
+def running_others(records: list[Record] | None = None) -> list[Record]:
+    """The other services' records that count: those of services running now."""
+    return [record for record in other_records(records) if record.running]
+
+
 def register() -> list[Finding]:
     """Compare with the others' records, then write this service's; on an error nothing is written."""
     mine = this_record()
     with shared_database_errors(), transaction.atomic(using=SHARED_DB):
         transaction_lock(SHARED_DB, REGISTER_LOCK_ID)
-        findings = disagreements(mine, other_records())
+        findings = disagreements(mine, running_others())
         if not any(finding.is_error for finding in findings):
             ServiceFingerprint.objects.using(SHARED_DB).update_or_create(
                 service=mine.service, defaults={"fingerprint": mine.fingerprint, "app_labels": mine.app_labels}

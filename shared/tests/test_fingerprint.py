@@ -53,7 +53,13 @@ def test_the_fingerprint_names_each_setting_the_services_must_share():
         "AUTHENTICATION_BACKENDS",
         "PASSWORD_HASHERS",
         "Django version",
+        "sso_shared version",
+        "migrations of the shared tables",
     ]
+    assert recorded["Django version"] == "5.2"
+    assert recorded["sso_shared version"] == "0.2"
+    assert "sso_shared.0001_initial" in recorded["migrations of the shared tables"]
+    assert "auth.0012_alter_user_first_name_max_length" in recorded["migrations of the shared tables"]
     assert recorded["AUTH_USER_MODEL"] == "sso_shared.User (primary key UUIDField)"
     assert recorded["SESSION_ENGINE"] == (
         "django.contrib.sessions.backends.db (store django.contrib.sessions.backends.db.SessionStore)"
@@ -107,19 +113,20 @@ def test_the_hint_shows_both_values_and_how_to_move_on_after_a_deliberate_change
     [finding] = disagreements(system_b, [system_a])
     assert finding.hint == (
         'system_b has ["django.contrib.auth.backends.RemoteUserBackend"]; '
-        'system_a has ["django.contrib.auth.backends.ModelBackend"]. system_a recorded its settings. '
-        "If you changed AUTHENTICATION_BACKENDS in both on purpose and system_a is stopped, run "
-        "`manage.py sso_forget system_a`, then start both."
+        'system_a has ["django.contrib.auth.backends.ModelBackend"]. system_a is running with its setting. '
+        "To change AUTHENTICATION_BACKENDS, change it in both and restart both; a stopped service's record "
+        "blocks nothing."
     )
 
 
 def test_another_django_version_is_caught():
-    system_a = Record("system_a", {**fingerprint(), "Django version": "5.1.4"})
+    system_a = Record("system_a", {**fingerprint(), "Django version": "5.1"})
     [finding] = disagreements(Record("system_b", fingerprint()), [system_a])
     assert finding.message == (
-        "Django version of system_b differs from system_a: both write one django_migrations table, and the "
-        "newer Django applies migrations of the shared tables that the older one does not know. "
-        "Install the same Django version in both (requirements.txt pins it)."
+        "Django version of system_b differs from system_a: both write one django_migrations table, and a "
+        "newer feature release of Django migrates the shared tables to a schema the older one does not know "
+        "(patch releases never do, so they may differ). Install the same Django feature release in both "
+        "(requirements.txt pins it)."
     )
 
 

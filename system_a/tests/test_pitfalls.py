@@ -1,6 +1,6 @@
 """Each way two services silently break a shared login, set up for real and caught by name.
 
-System A has started and recorded its settings; System B then starts with one
+System A is running and has recorded its settings; System B then starts with one
 setting of its own. B's `manage.py check` fails, `sso_register` (run by the
 stack before gunicorn) refuses, and nothing of B's is recorded.
 """
@@ -10,6 +10,13 @@ import json
 import pytest
 
 from .two_services import new_key
+
+
+@pytest.fixture(scope="module", autouse=True)
+def a_is_running(deployed):
+    with deployed.running("a"):
+        yield
+
 
 LOGIN_AGAIN = "users will be asked to log in again"
 PITFALLS = {
@@ -138,7 +145,7 @@ def test_doctor_lists_each_check_and_the_other_services_record(deployed):
     lines = result.stdout.splitlines()
     assert lines[0].startswith("sso_doctor: system_b (Django 5.2")
     assert lines[1] == f"PASS  shared database answers ({deployed.auth_db} on 127.0.0.1:{deployed.env('b')['DB_PORT']})"
-    assert lines[3].startswith("PASS  system_a recorded its settings (0\xa0minutes ago, at ")
+    assert lines[3].startswith("PASS  system_a is running; it recorded its settings (0\xa0minutes ago, at ")
     assert "PASS  SECRET_KEY agrees with system_a" in lines
     assert "PASS  AUTH_USER_MODEL agrees with system_a" in lines
     assert "PASS  Django version agrees with system_a" in lines

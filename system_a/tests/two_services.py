@@ -20,6 +20,8 @@ from pathlib import Path
 import psycopg2
 import requests
 
+from sso_shared.presence import PRESENCE_NAMESPACE, presence_key
+
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE_DIRS = {"a": ROOT / "system_a", "b": ROOT / "system_b"}
 SUPPORT = Path(__file__).resolve().parent / "support"
@@ -118,6 +120,15 @@ class TwoServices:
         for service in ("a", "b"):
             result = self.manage(service, "sso_migrate", "--noinput")
             assert result.returncode == 0, result.stderr
+
+    @contextmanager
+    def running(self, service: str):
+        """The service counts as running: its presence lock is held, as each of its gunicorn workers holds it."""
+        with superuser_cursor(self.auth_db) as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_lock_shared(%s, %s)", [PRESENCE_NAMESPACE, presence_key(f"system_{service}")]
+            )
+            yield
 
     def gunicorn_command(self, port: int) -> list[str]:
         return [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]

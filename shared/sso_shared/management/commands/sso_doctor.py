@@ -81,7 +81,14 @@ class Command(BaseCommand):
                 )
 
     def compare(self, mine, theirs) -> None:
-        self.line(PASS, f"{theirs.service} recorded its settings ({recorded(theirs)})")
+        if theirs.running:
+            self.line(PASS, f"{theirs.service} is running; it recorded its settings ({recorded(theirs)})")
+        else:
+            self.line(
+                PASS,
+                f"{theirs.service} is not running; its record ({recorded(theirs)}) blocks nothing and is "
+                "replaced when it starts",
+            )
         for setting in SHARED_SETTINGS:
             if setting.name not in theirs.fingerprint:
                 self.line(SKIP, f"{setting.name}: {theirs.service}'s record does not include it")
@@ -89,8 +96,14 @@ class Command(BaseCommand):
             finding = compare_setting(setting, mine, theirs)
             if finding is None:
                 self.line(PASS, f"{setting.name} agrees with {theirs.service}")
-            else:
+            elif theirs.running:
                 self.line(FAIL if finding.is_error else WARN, finding.message, finding.hint)
+            else:
+                self.line(
+                    WARN,
+                    f"{setting.name} differs from what {theirs.service} ran last: it starts only with the same "
+                    f"{setting.name} as {mine.service}, or while {mine.service} is stopped.",
+                )
         clashes = label_clashes(mine, theirs)
         for clash in clashes:
             self.line(FAIL, clash.message)

@@ -3,27 +3,67 @@
 Run it instead of ``migrate`` on every deploy: a plain ``migrate`` writes this
 service's content types and permissions into the shared database only when the
 shared alias is migrated, and two services migrating at once would race.
+
+It refuses only what would break a running service: migrations of the shared
+tables that a service running now does not know (sso_shared.upgrades). A stale
+record of a stopped service, or another service's settings, never block it.
 """
 
 from django.conf import settings
-from django.core.management import BaseCommand, call_command
+from django.core.management import BaseCommand, CommandError, call_command
 
+from sso_shared.checks import AGREEMENT_TAG
 from sso_shared.locks import advisory_lock
+from sso_shared.records import this_service
 from sso_shared.routers import SERVICE_DB, SHARED_DB
+from sso_shared.upgrades import blocked_message, pending_shared_migrations, wait_until_unblocked
 
 
 class Command(BaseCommand):
     help = "Migrate the shared auth database and this service's database while holding an advisory lock."
+    # The checks run below, all but the comparison with the other services: a
+    # disagreeing setting breaks logins, not migrations, and starting refuses it.
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument("--noinput", "--no-input", action="store_false", dest="interactive")
+        parser.add_argument("--skip-checks", action="store_true", help="skip the system checks")
+        parser.add_argument(
+            "--wait",
+            type=float,
+            default=0,
+            metavar="SECONDS",
+            help="wait this long for running services that do not know the new shared migrations to stop",
+        )
+        parser.add_argument(
+            "--skip-if-blocked",
+            action="store_true",
+            help="exit 0 without migrating while running services block it (the one-shot job of a Compose "
+            "upgrade: each new service migrates when it starts, once the old ones have stopped)",
+        )
 
-    def handle(self, *args, interactive, verbosity, **options):
+    def handle(self, *args, interactive, verbosity, wait, skip_if_blocked, **options):
+        if not options["skip_checks"]:
+            self.check(tags=[tag for tag in self.registered_tags() if tag != AGREEMENT_TAG])
         name = settings.SSO_SERVICE_NAME
         with advisory_lock(SHARED_DB, report=self.stdout.write):
+            blockers = wait_until_unblocked(pending_shared_migrations(), wait, report=self.stdout.write)
+            if blockers and skip_if_blocked:
+                self.stdout.write(
+                    f"{blocked_message(this_service(), blockers)}\nSkipped: each service migrates when it starts."
+                )
+                return
+            if blockers:
+                raise CommandError(blocked_message(this_service(), blockers))
             for alias in (SHARED_DB, SERVICE_DB):
                 if verbosity:
                     self.stdout.write(f"[{name}] migrating database '{alias}'")
                 call_command("migrate", database=alias, interactive=interactive, verbosity=max(verbosity - 1, 0))
         if verbosity:
             self.stdout.write(self.style.SUCCESS(f"[{name}] shared and service databases are up to date."))
+
+    @staticmethod
+    def registered_tags() -> set[str]:
+        from django.core.checks import registry
+
+        return registry.registry.tags_available(deployment_checks=False)
