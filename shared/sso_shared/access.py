@@ -127,12 +127,23 @@ class ServiceAccessMiddleware:
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         # Checked before touching request.user: health checks never load a session.
-        if request.resolver_match.view_name in settings.SSO_ACCESS_EXEMPT_VIEWS:
+        if view_path(view_func) in settings.SSO_ACCESS_EXEMPT_VIEWS:
             return None
         service = settings.SSO_SERVICE_NAME
         if not request.user.is_authenticated or may_use(request.user, service):
             return None
         return no_access(request, service)
+
+
+def view_path(view_func) -> str:
+    """Where a view is defined: "sso_shared.views.health", "django.contrib.auth.views.LoginView".
+
+    Decorators that use functools.wraps keep the wrapped view's path; as_view() keeps its class in view_class.
+    """
+    view = getattr(view_func, "view_class", view_func)
+    if not hasattr(view, "__qualname__"):  # an instance with __call__ serving as a view
+        view = type(view)
+    return f"{view.__module__}.{view.__qualname__}"
 
 
 def no_access(request, service: str):

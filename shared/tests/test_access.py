@@ -74,6 +74,35 @@ def test_login_logout_whoami_and_health_stay_reachable_without_access(client, ca
     assert client.post("/accounts/logout/").status_code == 302
 
 
+def test_the_admin_login_stays_reachable_without_access(client, carol):
+    carol.groups.clear()
+    login = client.get("/admin/login/")
+    assert login.status_code == 200
+    assert "You are authenticated as carol, but are not authorized to access this page." in login.content.decode()
+
+
+def test_the_admin_logout_stays_reachable_without_access(client):
+    staff = User.objects.create_user("stan", password="a-long-password-1", is_staff=True)
+    staff.groups.clear()
+    client.force_login(staff)
+    logout = client.post("/admin/logout/")
+    assert logout.status_code == 302
+    assert logout["Location"] == "/a/accounts/login/"
+    assert client.get("/whoami").json()["authenticated"] is False
+
+
+@pytest.mark.urls("tests.urls_with_other_app")
+@pytest.mark.parametrize("path", ["/other-app/health", "/other-app/login/"])
+def test_another_apps_views_named_like_exempt_ones_are_not_exempt(client, carol, path):
+    assert client.get(path).content.decode().startswith("The other app's")
+    carol.groups.clear()
+    response = client.get(path)
+    assert response.status_code == 403
+    assert "<h1>No access to System A · Intake</h1>" in response.content.decode()
+    assert client.get("/health").status_code == 200
+    assert client.get("/accounts/login/").status_code == 200
+
+
 def test_superusers_may_use_every_service_without_groups(client):
     root = User.objects.create_superuser("root", "root@example.com", "a-long-password-1")
     root.groups.clear()
