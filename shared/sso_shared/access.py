@@ -11,8 +11,11 @@ redirect to the login page: that page sends logged-in users back, a loop.
 """
 
 from django.conf import settings
+from django.contrib import auth
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.db.models.signals import post_save
 from django.dispatch import receiver
@@ -31,20 +34,64 @@ def access_group_name(service: str) -> str:
 
 
 def may_use(user, service: str) -> bool:
-    """The same answer as ``user.has_perm``, in one query instead of loading every permission twice.
+    """Exactly ``user.has_perm(access_permission(service))``, asking every backend the same way.
 
-    This runs on every page, so it is the only query the access gate adds to a request.
+    This runs on every page. ``has_perm`` through ModelBackend loads all the user's permissions and then
+    all their groups' (two queries); the gate asks ModelBackend-like backends one ``EXISTS`` instead, so
+    with the default backends it adds one query per page. Other backends are asked through their own
+    ``has_perm``, in order, and a ``PermissionDenied`` from one ends the search with "no", as in
+    ``django.contrib.auth.models._user_has_perm``.
     """
-    if not user.is_active:
-        return False
-    if user.is_superuser:
+    if user.is_active and user.is_superuser:
         return True
+    permission = access_permission(service)
+    for backend in auth.get_backends():
+        if not hasattr(backend, "has_perm"):
+            continue
+        try:
+            if backend_grants(backend, user, permission):
+                return True
+        except PermissionDenied:
+            return False
+    return False
+
+
+def backend_grants(backend, user, permission: str) -> bool:
+    if reads_permissions_like_model_backend(backend):
+        return model_backend_grants(user, permission)
+    return backend.has_perm(user, permission, None)  # positional obj, as Django passes it
+
+
+# Overriding any of these changes what ModelBackend.has_perm answers, so such a subclass is asked itself.
+MODEL_BACKEND_PERMISSION_METHODS = (
+    "has_perm",
+    "get_all_permissions",
+    "get_user_permissions",
+    "get_group_permissions",
+    "_get_permissions",
+    "_get_user_permissions",
+    "_get_group_permissions",
+)
+
+
+def reads_permissions_like_model_backend(backend) -> bool:
+    """ModelBackend, or a subclass that changes only who may log in (AllowAllUsersModelBackend, RemoteUserBackend)."""
+    return isinstance(backend, ModelBackend) and all(
+        getattr(type(backend), name) is getattr(ModelBackend, name) for name in MODEL_BACKEND_PERMISSION_METHODS
+    )
+
+
+def model_backend_grants(user, permission: str) -> bool:
+    """ModelBackend.has_perm's answer (superusers aside, answered before), in one query instead of two."""
+    if not user.is_active or user.is_anonymous:
+        return False
     loaded = getattr(user, "_perm_cache", None)  # ModelBackend's cache, when a view has filled it
     if loaded is not None:
-        return access_permission(service) in loaded
+        return permission in loaded
+    app_label, codename = permission.split(".", 1)
     return (
         Permission.objects.using(SHARED_DB)
-        .filter(content_type__app_label=ServiceAccess._meta.app_label, codename=access_codename(service))
+        .filter(content_type__app_label=app_label, codename=codename)
         .filter(Q(user=user) | Q(group__user=user))
         .exists()
     )
@@ -80,12 +127,23 @@ class ServiceAccessMiddleware:
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         # Checked before touching request.user: health checks never load a session.
-        if request.resolver_match.view_name in settings.SSO_ACCESS_EXEMPT_VIEWS:
+        if view_path(view_func) in settings.SSO_ACCESS_EXEMPT_VIEWS:
             return None
         service = settings.SSO_SERVICE_NAME
         if not request.user.is_authenticated or may_use(request.user, service):
             return None
         return no_access(request, service)
+
+
+def view_path(view_func) -> str:
+    """Where a view is defined: "sso_shared.views.health", "django.contrib.auth.views.LoginView".
+
+    Decorators that use functools.wraps keep the wrapped view's path; as_view() keeps its class in view_class.
+    """
+    view = getattr(view_func, "view_class", view_func)
+    if not hasattr(view, "__qualname__"):  # an instance with __call__ serving as a view
+        view = type(view)
+    return f"{view.__module__}.{view.__qualname__}"
 
 
 def no_access(request, service: str):

@@ -95,9 +95,21 @@ DEBUG = env("DJANGO_DEBUG", cast=bool, default=False)
 SSO_SERVICES = SERVICES
 # Services a newly created user may use (sso_shared.access); superusers may use all.
 SSO_NEW_USERS_ACCESS = list(SERVICES)
-# Views every logged-in user reaches, with or without access to this service.
+# Views every logged-in user reaches, with or without access to this service. Named by the view
+# itself (module and name of its function or class, see sso_shared.access.view_path), not by URL
+# name: another app's view that happens to be named "health" or "login" stays behind the gate.
+# https://docs.djangoproject.com/en/5.2/ref/urlresolvers/#django.urls.ResolverMatch.func
 SSO_ACCESS_EXEMPT_VIEWS = frozenset(
-    {"login", "logout", "password_change", "password_change_done", "whoami", "health", "admin_login", "admin:logout"}
+    {
+        "django.contrib.auth.views.LoginView",
+        "django.contrib.auth.views.LogoutView",
+        "django.contrib.auth.views.PasswordChangeView",
+        "django.contrib.auth.views.PasswordChangeDoneView",
+        "sso_shared.views.whoami",
+        "sso_shared.views.health",
+        "sso_shared.views.admin_login",
+        "django.contrib.admin.sites.AdminSite.logout",
+    }
 )
 
 # ------------------------------------------------------------------------------

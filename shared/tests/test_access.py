@@ -1,8 +1,14 @@
 """Per-service access: this test service is System A; a user may be kept off it and still use B."""
 
+from contextlib import ExitStack
+
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.db import connections
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from sso_shared.access import access_group_name, may_use
 from sso_shared.routers import SHARED_DB
@@ -10,6 +16,9 @@ from sso_shared.routers import SHARED_DB
 pytestmark = pytest.mark.django_db(databases="__all__")
 User = get_user_model()
 GROUP_A, GROUP_B = "Access to System A · Intake", "Access to System B · Review"
+ACCESS_TO_A = "sso_shared.access_service_a"
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+ACCESS_MIDDLEWARE = "sso_shared.access.ServiceAccessMiddleware"
 
 
 @pytest.fixture
@@ -65,6 +74,35 @@ def test_login_logout_whoami_and_health_stay_reachable_without_access(client, ca
     assert client.post("/accounts/logout/").status_code == 302
 
 
+def test_the_admin_login_stays_reachable_without_access(client, carol):
+    carol.groups.clear()
+    login = client.get("/admin/login/")
+    assert login.status_code == 200
+    assert "You are authenticated as carol, but are not authorized to access this page." in login.content.decode()
+
+
+def test_the_admin_logout_stays_reachable_without_access(client):
+    staff = User.objects.create_user("stan", password="a-long-password-1", is_staff=True)
+    staff.groups.clear()
+    client.force_login(staff)
+    logout = client.post("/admin/logout/")
+    assert logout.status_code == 302
+    assert logout["Location"] == "/a/accounts/login/"
+    assert client.get("/whoami").json()["authenticated"] is False
+
+
+@pytest.mark.urls("tests.urls_with_other_app")
+@pytest.mark.parametrize("path", ["/other-app/health", "/other-app/login/"])
+def test_another_apps_views_named_like_exempt_ones_are_not_exempt(client, carol, path):
+    assert client.get(path).content.decode().startswith("The other app's")
+    carol.groups.clear()
+    response = client.get(path)
+    assert response.status_code == 403
+    assert "<h1>No access to System A · Intake</h1>" in response.content.decode()
+    assert client.get("/health").status_code == 200
+    assert client.get("/accounts/login/").status_code == 200
+
+
 def test_superusers_may_use_every_service_without_groups(client):
     root = User.objects.create_superuser("root", "root@example.com", "a-long-password-1")
     root.groups.clear()
@@ -101,3 +139,86 @@ def test_the_one_query_access_check_agrees_with_has_perm(how, django_assert_num_
         answer = may_use(fresh, "b")
     assert answer is User.objects.get(pk=user.pk).has_perm("sso_shared.access_service_b")
     assert answer is (how in {"group", "own permission"})
+
+
+def new_user(username: str, *, groups=(GROUP_A,), **fields):
+    user = User.objects.create_user(username, password="a-long-password-1", **fields)
+    user.groups.set(Group.objects.filter(name__in=groups))
+    return user
+
+
+def test_a_backend_granting_access_lets_a_user_without_any_group_in(client, settings):
+    settings.AUTHENTICATION_BACKENDS = ["tests.backends.GrantsVisitors", MODEL_BACKEND]
+    visitor = new_user("visitor-vic", groups=())
+    client.force_login(visitor, backend=MODEL_BACKEND)
+    assert client.get("/").status_code == 200
+
+
+def test_a_backend_raising_permission_denied_keeps_a_group_member_off(client, settings):
+    settings.AUTHENTICATION_BACKENDS = ["tests.backends.DeniesSuspended", MODEL_BACKEND]
+    suspended = new_user("suspended-sam", groups=(GROUP_A, GROUP_B))
+    client.force_login(suspended, backend=MODEL_BACKEND)
+    response = client.get("/")
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "<h1>No access to System A · Intake</h1>" in page
+    assert '<a class="usable-service" href="/b/">Go to System B · Review</a>, which you may use.' in page
+
+
+BACKEND_SETUPS = {
+    "ModelBackend alone": [MODEL_BACKEND],
+    "a granting backend first": ["tests.backends.GrantsVisitors", MODEL_BACKEND],
+    "a denying backend first": ["tests.backends.DeniesSuspended", MODEL_BACKEND],
+    "a denying backend after ModelBackend": [MODEL_BACKEND, "tests.backends.DeniesSuspended"],
+    "a backend without has_perm": [
+        "tests.backends.LogsInOnly",
+        "django.contrib.auth.backends.AllowAllUsersModelBackend",
+    ],
+    "a ModelBackend that ignores groups": ["tests.backends.IgnoresGroups"],
+}
+USERS = {
+    "in the group": lambda: new_user("grace"),
+    "with the permission itself": lambda: own_permission_user("olga"),
+    "without access": lambda: new_user("nora", groups=()),
+    "inactive, in the group": lambda: new_user("ian", is_active=False),
+    "superuser without groups": lambda: new_user("sue", groups=(), is_superuser=True),
+    "inactive superuser": lambda: new_user("isa", groups=(), is_superuser=True, is_active=False),
+    "a visitor without groups": lambda: new_user("visitor-vic", groups=()),
+    "a suspended user in the group": lambda: new_user("suspended-sam"),
+}
+
+
+def own_permission_user(username: str):
+    user = new_user(username, groups=())
+    user.user_permissions.add(Permission.objects.get(codename="access_service_a"))
+    return user
+
+
+@pytest.mark.parametrize("backends", BACKEND_SETUPS.values(), ids=BACKEND_SETUPS.keys())
+@pytest.mark.parametrize("make_user", USERS.values(), ids=USERS.keys())
+def test_the_gate_answers_like_has_perm_with_every_backend(settings, backends, make_user):
+    settings.AUTHENTICATION_BACKENDS = backends
+    user = make_user()
+    # Fresh objects: neither answer may reuse permissions the other one cached.
+    assert may_use(User.objects.get(pk=user.pk), "a") is User.objects.get(pk=user.pk).has_perm(ACCESS_TO_A)
+
+
+def test_with_model_backend_the_gate_adds_one_query_to_a_page(client, carol, settings):
+    """user.has_perm would add two (the user's permissions, then their groups'); the gate asks one EXISTS."""
+    assert settings.AUTHENTICATION_BACKENDS == [MODEL_BACKEND]
+    with_gate = queries_for_page(client)
+    settings.MIDDLEWARE = [name for name in settings.MIDDLEWARE if name != ACCESS_MIDDLEWARE]
+    without_gate_client = Client()  # a client loads the middleware on its first request
+    without_gate_client.force_login(carol)
+    assert queries_for_page(without_gate_client) == with_gate - 1
+
+
+def queries_for_page(client) -> int:
+    """Queries on every database for the home page, once per-process caches are warm."""
+    assert client.get("/").status_code == 200
+    with ExitStack() as stack:
+        captured = [
+            stack.enter_context(CaptureQueriesContext(connections[alias])) for alias in django_settings.DATABASES
+        ]
+        assert client.get("/").status_code == 200
+    return sum(len(queries) for queries in captured)

@@ -33,3 +33,16 @@ def test_without_access_to_b_the_home_page_is_a_403_pointing_to_a(client, review
     assert "<h1>No access to System B · Review</h1>" in page
     assert '<a class="usable-service" href="/a/">Go to System A · Intake</a>, which you may use.' in page
     assert client.get("/whoami").json() == {"service": "b", "authenticated": True, "username": "rita"}
+
+
+def test_without_access_to_b_its_health_admin_login_and_logout_still_answer(client, reviewer):
+    reviewer.groups.remove(Group.objects.get(name="Access to System B · Review"))
+    assert client.get("/health").status_code == 200
+    admin_login = client.get("/admin/login/")
+    assert admin_login.status_code == 302  # staff are sent on to the admin, which then answers 403
+    assert admin_login["Location"] == "/b/admin/"
+    assert client.get("/admin/").status_code == 403
+    logout = client.post("/accounts/logout/")
+    assert logout.status_code == 302
+    assert logout["Location"] == "/a/accounts/login/"
+    assert client.get("/whoami").json()["authenticated"] is False
