@@ -8,6 +8,7 @@ shared alias is migrated, and two services migrating at once would race.
 from django.conf import settings
 from django.core.management import BaseCommand, call_command
 
+from sso_shared.checks import CROSS_DATABASE_TAG
 from sso_shared.locks import advisory_lock
 from sso_shared.routers import SERVICE_DB, SHARED_DB
 
@@ -20,6 +21,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, interactive, verbosity, **options):
         name = settings.SSO_SERVICE_NAME
+        # Before anything is migrated, even with --skip-checks or from call_command (which skips
+        # checks by default): a foreign key across databases fails in the second database, after
+        # the first was migrated. Raises SystemCheckError, which names the field and the fix.
+        self.check(tags=[CROSS_DATABASE_TAG])
         with advisory_lock(SHARED_DB, report=self.stdout.write):
             for alias in (SHARED_DB, SERVICE_DB):
                 if verbosity:
