@@ -9,6 +9,7 @@ https://docs.djangoproject.com/en/5.2/topics/checks/
 from django.core import checks
 
 from .agreement import disagreements
+from .cross_database_keys import cross_database_keys
 from .permission_rows import missing_permissions
 from .records import SharedDatabaseUnavailable, running_others, this_record, this_service
 from .routers import SHARED_DB
@@ -17,6 +18,8 @@ TAG = "sso"
 # Its own tag, so sso_migrate can run every check but this one (a disagreeing
 # setting breaks logins, not migrations).
 AGREEMENT_TAG = "sso_agreement"
+# Also run by sso_migrate itself, which call_command may start with checks skipped.
+CROSS_DATABASE_TAG = "sso_cross_database"
 
 
 @checks.register(AGREEMENT_TAG)
@@ -26,6 +29,14 @@ def settings_agree_with_other_services(app_configs=None, **kwargs):
     except SharedDatabaseUnavailable:
         return []
     return [finding.as_check_message() for finding in disagreements(this_record(), others)]
+
+
+# A plain check, so it runs before `migrate` (and sso_migrate): it finds from the models
+# alone what would make migrate fail halfway.
+@checks.register(TAG, CROSS_DATABASE_TAG)
+def no_foreign_keys_across_databases(app_configs=None, **kwargs):
+    models = [model for config in app_configs for model in config.get_models()] if app_configs else None
+    return [key.as_check_message() for key in cross_database_keys(models)]
 
 
 # A database check (runs with `check --database auth` and in sso_doctor): as a

@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import get_hasher
 from django.db.migrations.loader import MigrationLoader
 
-from .routers import SERVICE_DB, SHARED_DB, database_for_label
+from .routers import SERVICE_DB, SHARED_DB, database_for_label, shared_app_labels
 
 # A fixed, public message: the digest depends only on the key, so equal keys give
 # equal digests in every service, and the digest cannot be turned back into the key.
@@ -146,6 +146,13 @@ SHARED_SETTINGS = (
         password_hashers,
         "each rehashes passwords to its own default at login, which changes the session auth hash and "
         "logs the user out of the other, back and forth",
+    ),
+    SharedSetting(
+        "SSO_SHARED_APP_LABELS",
+        lambda: sorted(shared_app_labels()),
+        "an app shared by one keeps its tables in the other's own database, so rows written on one (API "
+        "tokens, say) are missing on the other, and its foreign keys to the user cannot be created there",
+        fix="List the same labels in both: SSO_SHARED_APP_LABELS belongs in sso_shared/settings.py only.",
     ),
     SharedSetting(
         "Django version",

@@ -52,6 +52,7 @@ def test_the_fingerprint_names_each_setting_the_services_must_share():
         "AUTH_USER_MODEL",
         "AUTHENTICATION_BACKENDS",
         "PASSWORD_HASHERS",
+        "SSO_SHARED_APP_LABELS",
         "Django version",
         "sso_shared version",
         "migrations of the shared tables",
@@ -117,6 +118,27 @@ def test_the_hint_shows_both_values_and_how_to_move_on_after_a_deliberate_change
         "To change AUTHENTICATION_BACKENDS, change it in both and restart both; a stopped service's record "
         "blocks nothing."
     )
+
+
+def test_an_app_shared_by_one_service_only_is_caught():
+    shared_apps = ["admin", "auth", "contenttypes", "sessions", "sso_shared"]
+    assert messages({"SSO_SHARED_APP_LABELS": [*shared_apps, "authtoken"]}) == [
+        "error: SSO_SHARED_APP_LABELS of system_b differs from system_a: an app shared by one keeps its tables in "
+        "the other's own database, so rows written on one (API tokens, say) are missing on the other, and its "
+        "foreign keys to the user cannot be created there. List the same labels in both: SSO_SHARED_APP_LABELS "
+        "belongs in sso_shared/settings.py only."
+    ]
+
+
+def test_the_shared_app_labels_are_recorded_sorted_and_always_with_the_five_of_the_login():
+    assert fingerprint(SSO_SHARED_APP_LABELS=["authtoken"])["SSO_SHARED_APP_LABELS"] == [
+        "admin",
+        "auth",
+        "authtoken",
+        "contenttypes",
+        "sessions",
+        "sso_shared",
+    ]
 
 
 def test_another_django_version_is_caught():

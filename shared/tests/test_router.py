@@ -6,9 +6,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
+from django.test import override_settings
 
 from sso_shared.models import ServiceFingerprint
-from sso_shared.routers import SERVICE_DB, SHARED_DB, SharedAuthRouter, database_for_label
+from sso_shared.routers import SERVICE_DB, SHARED_APP_LABELS, SHARED_DB, SharedAuthRouter, database_for_label
 
 router = SharedAuthRouter()
 
@@ -35,6 +36,26 @@ def test_shared_apps_migrate_only_on_the_shared_database(label):
 def test_service_apps_migrate_only_on_the_service_database():
     assert router.allow_migrate(SERVICE_DB, "intake") is True
     assert router.allow_migrate(SHARED_DB, "intake") is False
+
+
+def test_the_shared_labels_are_a_setting_defined_once_for_both_services():
+    from sso_shared import settings as shared_settings
+
+    assert set(shared_settings.SSO_SHARED_APP_LABELS) == SHARED_APP_LABELS
+
+
+@override_settings(SSO_SHARED_APP_LABELS=[*SHARED_APP_LABELS, "authtoken"])
+def test_an_app_added_to_the_setting_lives_and_migrates_in_the_shared_database():
+    assert database_for_label("authtoken") == SHARED_DB
+    assert router.allow_migrate(SHARED_DB, "authtoken") is True
+    assert router.allow_migrate(SERVICE_DB, "authtoken") is False
+    assert database_for_label("intake") == SERVICE_DB
+
+
+@override_settings(SSO_SHARED_APP_LABELS=["authtoken"])
+def test_the_apps_of_the_login_stay_shared_whatever_the_setting_leaves_out():
+    for label in SHARED_APP_LABELS:
+        assert database_for_label(label) == SHARED_DB
 
 
 class _Stub:

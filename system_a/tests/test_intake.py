@@ -4,6 +4,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from intake.models import Request
+from sso_shared.cross_database_keys import cross_database_keys
 from sso_shared.routers import SERVICE_DB, SHARED_DB
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -58,3 +59,9 @@ def test_an_authenticated_page_costs_what_it_would_in_a_single_project(client, a
     shared_tables = [q["sql"].split(" FROM ")[1].split()[0] for q in shared.captured_queries]
     assert shared_tables == ['"django_session"', '"sso_user"', '"auth_permission"', '"sso_user"']
     assert len(own.captured_queries) == 1
+
+
+def test_the_owner_key_crosses_databases_without_a_constraint_so_the_check_passes():
+    """sso_shared.E004 stays silent: the owner column holds the user's id, with db_constraint=False."""
+    assert Request._meta.get_field("owner").db_constraint is False
+    assert cross_database_keys() == []

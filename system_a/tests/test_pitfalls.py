@@ -59,6 +59,17 @@ PITFALLS = {
         "login, which changes the session auth hash and logs the user out of the other, back and forth. "
         "Set the same PASSWORD_HASHERS in both.",
     ),
+    "an app shared by one service only": (
+        {
+            "settings": {
+                "SSO_SHARED_APP_LABELS": ["admin", "auth", "authtoken", "contenttypes", "sessions", "sso_shared"]
+            }
+        },
+        "SSO_SHARED_APP_LABELS of system_b differs from system_a: an app shared by one keeps its tables in the "
+        "other's own database, so rows written on one (API tokens, say) are missing on the other, and its foreign "
+        "keys to the user cannot be created there. List the same labels in both: SSO_SHARED_APP_LABELS belongs in "
+        "sso_shared/settings.py only.",
+    ),
 }
 
 

@@ -4,6 +4,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from review.models import Review
+from sso_shared.cross_database_keys import cross_database_keys
 from sso_shared.routers import SERVICE_DB, SHARED_DB
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -63,3 +64,9 @@ def test_the_admin_lists_and_opens_reviews_whose_reviewer_lives_elsewhere(client
     change = client.get(f"/admin/review/review/{review.pk}/change/")
     assert change.status_code == 200
     assert str(admin.pk) in change.content.decode()
+
+
+def test_the_reviewer_key_crosses_databases_without_a_constraint_so_the_check_passes():
+    """sso_shared.E004 stays silent: the reviewer column holds the user's id, with db_constraint=False."""
+    assert Review._meta.get_field("reviewer").db_constraint is False
+    assert cross_database_keys() == []

@@ -1,0 +1,11 @@
+"""Django REST framework's token authentication, shared by both services as README "Third-party apps" says.
+
+Both services run with this module, so adding the label here stands for the one
+edit of SSO_SHARED_APP_LABELS in sso_shared/settings.py that a site makes.
+"""
+
+from drf_tokens import *  # noqa: F403
+
+from sso_shared.settings import SSO_SHARED_APP_LABELS
+
+SSO_SHARED_APP_LABELS = [*SSO_SHARED_APP_LABELS, "authtoken"]
