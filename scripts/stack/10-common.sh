@@ -16,19 +16,26 @@ is_root() { [ "$(id -u)" -eq 0 ]; }
 # Write an env file with fresh random secrets, once; an existing file is kept as it is.
 write_env_file() { "$ROOT/scripts/write-env.sh" "$1"; }
 
-# Load KEY=VALUE lines of the env file without running it as shell code;
-# a variable already set in the environment wins.
+# Export the settings of the env file, read with Docker Compose's .env rules by the one
+# reader every mode shares (shared/sso_shared/envfile.py: stdlib only, so the system
+# python3 runs it before .venv exists). A variable already set here wins, as in Compose.
 load_env_file() {
   [ -f "$ENV_PATH" ] || return 0
-  local key value
-  while IFS='=' read -r key value || [ -n "$key" ]; do
-    [[ $key =~ ^[A-Z_][A-Z0-9_]*$ ]] || continue
+  command -v python3 >/dev/null || die "reading $ENV_PATH needs python3 (sudo apt-get install -y python3)."
+  local entries entry key
+  # A file, not a pipe: NUL-separated entries keep any character, and a parse error stops here.
+  entries=$(mktemp)
+  python3 -I "$ROOT/shared/sso_shared/envfile.py" "$ENV_PATH" >"$entries" || {
+    rm -f "$entries"
+    die "$ENV_PATH follows Docker Compose's .env syntax; fix the line named above."
+  }
+  while IFS= read -r -d '' entry; do
+    key=${entry%%=*}
+    [[ $key =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || continue
     [ -z "${!key+x}" ] || continue
-    value=${value%$'\r'}
-    value=${value#\"}
-    value=${value%\"}
-    export "$key=$value"
-  done <"$ENV_PATH"
+    export "$entry"
+  done <"$entries"
+  rm -f "$entries"
 }
 
 require_secrets() {
