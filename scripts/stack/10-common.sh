@@ -62,7 +62,8 @@ process_identity() {
   echo "$(cat /proc/sys/kernel/random/boot_id) ${fields[19]}"
 }
 
-pidfile_pid() { head -n 1 "$1" 2>/dev/null; } # postmaster.pid has more lines
+# The pid in a pid file (postmaster.pid has more lines); empty while there is none.
+pidfile_pid() { head -n 1 "$1" 2>/dev/null || true; }
 started_record() { echo "$1.started"; }
 
 # Remember who the process named by PIDFILE is, right after starting it. The program
