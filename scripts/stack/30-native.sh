@@ -36,6 +36,14 @@ ensure_pg_os_user() {
 
 pg_ctl_() { as_pg_user "$(find_pg_bin)/pg_ctl" -D "$PG_DIR/data" "$@"; }
 
+# How each process ./stack starts is recognised (see started_here in 10-common.sh).
+gunicorn_pidfile() { echo "$STATE/run/$1.pid"; }
+gunicorn_started_here() { started_here "$(gunicorn_pidfile "$1")" "$VENV/bin/gunicorn" "--pid $(gunicorn_pidfile "$1")"; }
+nginx_started_here() { started_here "$STATE/nginx/nginx.pid" "nginx: master process" "-c $STATE/nginx/nginx.conf"; }
+# PostgreSQL writes postmaster.pid itself; a stale one naming a live process of the
+# same user would make pg_ctl signal that process, and postgres refuse to start.
+database_started_here() { started_here "$PG_DIR/data/postmaster.pid" "-D $PG_DIR/data"; }
+
 init_database_cluster() {
   [ -f "$PG_DIR/data/PG_VERSION" ] && return 0
   say "creating a throwaway PostgreSQL cluster in $PG_DIR (port $PG_PORT)"
@@ -55,20 +63,21 @@ init_database_cluster() {
 
 start_database() {
   init_database_cluster
-  if pg_ctl_ status >/dev/null 2>&1; then return 0; fi
+  database_started_here && return 0
   say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
   mkdir -p "$PG_DIR/run"
   is_root && chown "$PG_OS_USER" "$PG_DIR/run"
   pg_ctl_ -l "$PG_DIR/postgres.log" -w -t 60 \
     -o "-c port=$PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$PG_DIR/run" start >/dev/null ||
     die "PostgreSQL did not start; see $PG_DIR/postgres.log"
+  record_started "$PG_DIR/data/postmaster.pid"
 }
 
 stop_database() {
-  [ -f "$PG_DIR/data/PG_VERSION" ] || return 0
-  pg_ctl_ status >/dev/null 2>&1 || return 0
+  database_started_here || return 0
   say "stopping PostgreSQL"
   pg_ctl_ stop -m fast -w >/dev/null
+  rm -f "$(started_record "$PG_DIR/data/postmaster.pid")"
 }
 
 psql_superuser() {
@@ -131,13 +140,15 @@ register_service() {
 
 start_service() {
   local service=$1 port=$2
-  local pidfile="$STATE/run/$service.pid"
-  pid_alive "$pidfile" && return 0
+  local pidfile
+  pidfile=$(gunicorn_pidfile "$service")
+  gunicorn_started_here "$service" && return 0
   register_service "$service"
   say "starting System ${service^^} (gunicorn on 127.0.0.1:$port)"
   mkdir -p "$STATE/run" "$STATE/log"
   with_service_env "$service" "$VENV/bin/gunicorn" -c gunicorn.conf.py --bind "127.0.0.1:$port" \
     --daemon --pid "$pidfile" --access-logfile "$STATE/log/$service.log" --error-logfile "$STATE/log/$service.log"
+  record_started "$pidfile"
 }
 
 render_nginx_config() {
@@ -155,13 +166,14 @@ proxy_ports() {
 
 start_proxy() {
   local dir="$STATE/nginx"
-  pid_alive "$dir/nginx.pid" && return 0
+  nginx_started_here && return 0
   say "starting nginx on 127.0.0.1:$(proxy_ports)"
   mkdir -p "$dir" "$STATE/log"
   render_nginx_config "$dir/nginx.conf" "$dir" "$STATE/log/nginx-error.log" "$STATE/log/nginx-access.log"
   nginx -q -t -p "$dir" -c "$dir/nginx.conf" -g 'error_log stderr;' 2>/dev/null ||
     nginx -t -p "$dir" -c "$dir/nginx.conf" -g 'error_log stderr;' || die "nginx refused its configuration."
   nginx -p "$dir" -c "$dir/nginx.conf"
+  record_started "$dir/nginx.pid"
 }
 
 wait_until_answering() {
@@ -170,13 +182,13 @@ wait_until_answering() {
     die "the stack did not answer within ${timeout}s; logs are in $STATE/log/"
 }
 
-stop_pidfile() {
-  local pidfile=$1 name=$2 pid
-  pid_alive "$pidfile" || {
-    rm -f "$pidfile"
-    return 0
-  }
-  pid=$(cat "$pidfile")
+# stop_started NAME PIDFILE CHECK...: stop the process of PIDFILE once CHECK (one of
+# the *_started_here above) has vouched that it is the one ./stack started.
+stop_started() {
+  local name=$1 pidfile=$2 pid
+  shift 2
+  "$@" || return 0
+  pid=$(pidfile_pid "$pidfile")
   say "stopping $name (pid $pid)"
   kill -TERM "$pid"
   for _ in $(seq 1 100); do
@@ -184,10 +196,17 @@ stop_pidfile() {
     sleep 0.2
   done
   kill -0 "$pid" 2>/dev/null && die "$name (pid $pid) did not stop within 20 s"
-  rm -f "$pidfile"
+  rm -f "$pidfile" "$(started_record "$pidfile")"
 }
 
-native_running() { pid_alive "$STATE/nginx/nginx.pid" && pid_alive "$STATE/run/a.pid" && pid_alive "$STATE/run/b.pid"; }
+# Every check runs (no short cut), so each stale pid file is reported.
+native_running() {
+  local running=0
+  gunicorn_started_here a || running=1
+  gunicorn_started_here b || running=1
+  nginx_started_here || running=1
+  return "$running"
+}
 
 native_up() {
   ensure_native_packages
@@ -216,9 +235,9 @@ native_up() {
 
 native_down() {
   local wipe=${1:-}
-  stop_pidfile "$STATE/nginx/nginx.pid" nginx
-  stop_pidfile "$STATE/run/b.pid" "System B"
-  stop_pidfile "$STATE/run/a.pid" "System A"
+  stop_started nginx "$STATE/nginx/nginx.pid" nginx_started_here
+  stop_started "System B" "$(gunicorn_pidfile b)" gunicorn_started_here b
+  stop_started "System A" "$(gunicorn_pidfile a)" gunicorn_started_here a
   stop_database
   if [ "$wipe" = --volumes ]; then
     say "removing the native stack's data in $STATE"

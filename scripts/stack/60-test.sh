@@ -39,6 +39,12 @@ unit_tests() {
   )
 }
 
+# Tests of ./stack itself (scripts/tests/): stale pid files, one .env meaning everywhere.
+# The stack they start gets ports of its own, clear of this run's.
+stack_script_tests() {
+  STACK_TESTS_PORT_BASE=$((STACK_PORT + 200)) "$VENV/bin/pytest" -q -p no:cacheprovider "$ROOT/scripts/tests"
+}
+
 # The same suite for every target; e2e/deployment/ checks the Compose deployment itself.
 e2e_tests() {
   local target=$1 base_url=$2 scope=(--ignore "$ROOT/e2e/offline")
@@ -114,6 +120,7 @@ cmd__test_run() {
   run_suite "shared package" unit_tests shared system_a
   run_suite "System A" unit_tests system_a system_a
   run_suite "System B" unit_tests system_b system_b
+  run_suite "./stack itself" stack_script_tests
 
   native_up >/dev/null
   run_suite "end-to-end (native)" e2e_tests native "$(native_url)"

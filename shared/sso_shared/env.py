@@ -1,15 +1,20 @@
 """The one place that reads the environment.
 
 Values come from the process environment, then from a ``.env`` file named by
-``ENV_FILE`` (the native stack sets it). A secret may also be given as a file
-with the Docker-secrets convention: ``SECRET_KEY_FILE=/run/secrets/secret_key``.
+``ENV_FILE``, read with Docker Compose's rules (sso_shared.envfile, the reader ./stack
+uses too). Nothing in this repository sets ENV_FILE: ./stack exports the values and
+Compose passes them, so the services see them in their environment already.
+A secret may also be given as a file with the Docker-secrets convention:
+``SECRET_KEY_FILE=/run/secrets/secret_key``.
 """
 
 import os
 from pathlib import Path
 
-from decouple import Config, Csv, RepositoryEmpty, RepositoryEnv, UndefinedValueError
+from decouple import Config, Csv, RepositoryEmpty, UndefinedValueError
 from django.core.exceptions import ImproperlyConfigured
+
+from .envfile import read_env_file
 
 __all__ = ["Csv", "env", "secret"]
 
@@ -22,10 +27,24 @@ HOW_TO_FIX = (
 )
 
 
+class ComposeEnvRepository(RepositoryEmpty):
+    """A .env file for decouple, parsed like Compose does (decouple's own RepositoryEnv
+    differs on quotes, inline comments and $)."""
+
+    def __init__(self, source):
+        self.data = read_env_file(source)
+
+    def __contains__(self, key):
+        return key in os.environ or key in self.data
+
+    def __getitem__(self, key):
+        return self.data[key]
+
+
 def _repository():
     env_file = os.environ.get("ENV_FILE", "")
     if env_file and Path(env_file).is_file():
-        return RepositoryEnv(env_file)
+        return ComposeEnvRepository(env_file)
     return RepositoryEmpty()
 
 

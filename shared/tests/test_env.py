@@ -1,9 +1,10 @@
 """Secrets come from the environment or a file; missing, short and placeholder values are refused."""
 
 import pytest
+from decouple import Config
 from django.core.exceptions import ImproperlyConfigured
 
-from sso_shared.env import secret, secret_list
+from sso_shared.env import ComposeEnvRepository, secret, secret_list
 
 GOOD = "k" * 60
 
@@ -50,3 +51,13 @@ def test_fallback_keys_are_a_checked_list(monkeypatch):
     monkeypatch.setenv("TEST_FALLBACKS", "change-me")
     with pytest.raises(ImproperlyConfigured):
         secret_list("TEST_FALLBACKS")
+
+
+def test_an_env_file_is_read_with_compose_rules_and_the_environment_wins(monkeypatch, tmp_path):
+    path = tmp_path / ".env"
+    path.write_text("TEST_QUOTED='a # b $HOME'\nTEST_COMMENTED=c # d\nTEST_OVERRIDDEN=from-file\n")
+    monkeypatch.setenv("TEST_OVERRIDDEN", "from-environment")
+    config = Config(ComposeEnvRepository(str(path)))
+    assert config("TEST_QUOTED") == "a # b $HOME"
+    assert config("TEST_COMMENTED") == "c"
+    assert config("TEST_OVERRIDDEN") == "from-environment"

@@ -1,0 +1,71 @@
+"""Tests of ./stack itself: each runs ./stack with a state folder, env file and ports of its own."""
+
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK = ROOT / "stack"
+# Ports of the stack a test starts; ./stack test sets a base clear of its own stack's ports.
+PORT_BASE = int(os.environ.get("STACK_TESTS_PORT_BASE", "18280"))
+PG_OS_USER = "ssostack"  # the user ./stack runs PostgreSQL as when it runs as root
+
+
+def stack_environment(tmp_path: Path, state: Path, **extra: str) -> dict[str, str]:
+    """Only what a user's shell would hold: nothing of the calling ./stack test leaks in."""
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/root"),
+        "LANG": "C.UTF-8",
+        "STACK_STATE": str(state),
+        "STACK_ENV_FILE": str(tmp_path / "stack.env"),
+        "STACK_PORT": str(PORT_BASE),
+        "STACK_A_PORT": str(PORT_BASE + 1),
+        "STACK_B_PORT": str(PORT_BASE + 2),
+        "STACK_PG_PORT": str(PORT_BASE + 3),
+        **extra,
+    }
+
+
+def run_stack(*args: str, env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([str(STACK), *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] != "Z"
+
+
+@pytest.fixture
+def state() -> Path:
+    """A state folder under .stack/ like ./stack's own: PostgreSQL's user must reach it,
+    which it cannot inside pytest's private temporary folders."""
+    (ROOT / ".stack").mkdir(exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix="script-tests-", dir=ROOT / ".stack"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+@pytest.fixture
+def unrelated_process():
+    """A process that has nothing to do with ./stack, as a reused pid would. As root it runs as
+    PostgreSQL's user, so that pg_ctl (run as that user) could signal it if ./stack let it."""
+    user = None
+    if os.geteuid() == 0:
+        try:
+            user = pwd.getpwnam(PG_OS_USER).pw_name
+        except KeyError:
+            user = None
+    process = subprocess.Popen(["sleep", "300"], user=user)
+    yield process.pid
+    process.kill()
+    process.wait()

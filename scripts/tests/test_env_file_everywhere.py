@@ -1,0 +1,78 @@
+"""One .env, one meaning: the values a native service gets from ./stack, the values Docker
+Compose hands a container and the values decouple reads are the same strings."""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, run_stack, stack_environment
+
+ENV_FILE = r"""# Values with every character Compose's .env rules treat specially.
+SERVER_NAMES=example.test  other.test   # two names; this comment is not part of them
+SECRET_KEY='single-quoted: $SERVER_NAMES stays, "double" quotes stay, # stays, \n stays'
+SYSTEM_A_DB_PASSWORD="double-quoted: \"escaped\", it's, \$literal, ${SERVER_NAMES}, # kept, tab\there"
+SYSTEM_B_DB_PASSWORD=unquoted#hash $$dollar ${UNSET_IN_THIS_TEST:-default value} # comment
+POSTGRES_PASSWORD=plain-postgres-password
+"""
+EXPECTED = {
+    "SERVER_NAMES": "example.test  other.test",
+    "SECRET_KEY": 'single-quoted: $SERVER_NAMES stays, "double" quotes stay, # stays, \\n stays',
+    "SYSTEM_A_DB_PASSWORD": 'double-quoted: "escaped", it\'s, $literal, example.test  other.test, # kept, tab\there',
+    "SYSTEM_B_DB_PASSWORD": "unquoted#hash $dollar default value",
+}
+PRINT_VALUES = f"import json, os; print(json.dumps({{k: os.environ[k] for k in {sorted(EXPECTED)!r}}}))"
+READ_WITH_DECOUPLE = (
+    f"import json; from sso_shared.env import env; print(json.dumps({{k: env(k) for k in {sorted(EXPECTED)!r}}}))"
+)
+
+
+@pytest.fixture
+def env_file(tmp_path) -> Path:
+    path = tmp_path / "stack.env"
+    path.write_text(ENV_FILE)
+    return path
+
+
+def test_a_native_service_gets_the_values_compose_rules_give(tmp_path, state, env_file):
+    env = stack_environment(tmp_path, state)
+    (state / "mode").write_text("native\n")  # as ./stack up --native leaves it
+    # The service's own process: manage.py of System A, started by ./stack with its environment.
+    script = f"{PRINT_VALUES}; import django.conf; print(json.dumps(django.conf.settings.SECRET_KEY))"
+    result = run_stack("manage", "a", "shell", "-c", script, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    values_line, secret_key_line = result.stdout.strip().splitlines()[-2:]
+    assert json.loads(values_line) == EXPECTED
+    assert json.loads(secret_key_line) == EXPECTED["SECRET_KEY"]
+
+
+def test_compose_gives_an_app_container_the_same_values(env_file):
+    if not shutil.which("docker") or subprocess.run(["docker", "compose", "version"], capture_output=True).returncode:
+        pytest.skip("Docker Compose v2 is not installed here; the same values are checked for ./stack and decouple")
+    result = subprocess.run(
+        ["docker", "compose", "--project-directory", str(ROOT), "-f", str(ROOT / "compose.yaml")]
+        + ["--env-file", str(env_file), "-p", "sso-env-file-test", "config", "--format", "json"],
+        env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    environment = json.loads(result.stdout)["services"]["system_a"]["environment"]
+    # `config` prints each literal $ as $$, so that its output can be read back as a compose file.
+    assert {key: environment[key].replace("$$", "$") for key in EXPECTED} == EXPECTED
+
+
+def test_decouple_reads_the_same_values_from_env_file(env_file):
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "-c", READ_WITH_DECOUPLE],
+        env={"PATH": os.environ["PATH"], "ENV_FILE": str(env_file)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == EXPECTED
