@@ -23,3 +23,14 @@ def deployed():
         yield services
     finally:
         services.drop()
+
+
+@pytest.fixture
+def fresh_deployment():
+    """Like ``deployed``, but for one test only: it may change records and migrations."""
+    services = TwoServices().create()
+    try:
+        services.migrate_both()
+        yield services
+    finally:
+        services.drop()
