@@ -55,9 +55,7 @@ def test_the_fingerprint_names_each_setting_the_services_must_share():
         "Django version",
     ]
     assert recorded["AUTH_USER_MODEL"] == "sso_shared.User (primary key UUIDField)"
-    assert recorded["SESSION_ENGINE"] == (
-        "django.contrib.sessions.backends.db (store django.contrib.sessions.backends.db.SessionStore)"
-    )
+    assert recorded["SESSION_ENGINE"] == ("sso_shared.sessions (store sso_shared.sessions.SessionStore)")
     assert recorded["PASSWORD_HASHERS"]["default"] == {"algorithm": "pbkdf2_sha256", "iterations": 1_000_000}
 
 
