@@ -62,6 +62,7 @@ def test_deleting_a_user_ends_exactly_their_sessions(erin):
     bystander = User.objects.create_user("frank", password="a-long-password-1")
     erins = {logged_in_session(erin), logged_in_session(erin)}
     others = {logged_in_session(bystander), anonymous_session()}
+    assert set(Session.objects.values_list("pk", flat=True)) == erins | others
     erin.delete()
     assert set(Session.objects.values_list("pk", flat=True)) == others
 
