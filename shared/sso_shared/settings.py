@@ -63,11 +63,14 @@ LOGIN_URL = "/a/accounts/login/"
 LOGOUT_REDIRECT_URL = LOGIN_URL
 
 # ------------------------------------------------------------------------------
-# Sessions: database-backed, one cookie for the whole domain.
+# Sessions: database-backed, one cookie for the whole domain. Django's db engine
+# with the user in a column of its own (table sso_session), so one user's
+# sessions are found without decoding them all.
 # https://docs.djangoproject.com/en/5.2/topics/http/sessions/
+# https://docs.djangoproject.com/en/5.2/topics/http/sessions/#extending-database-backed-session-engines
 # https://docs.djangoproject.com/en/5.2/ref/settings/#sessions
 # ------------------------------------------------------------------------------
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_ENGINE = "sso_shared.sessions"
 SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
 SESSION_COOKIE_NAME = "sso_sessionid"
 SESSION_COOKIE_PATH = "/"
@@ -128,6 +131,8 @@ SHARED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
+    # Its clearsessions command clears whatever SESSION_ENGINE stores; its own
+    # table is where sessions lived before sso_shared 0004 copied them.
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",

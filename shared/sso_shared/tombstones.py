@@ -8,13 +8,11 @@ password, group memberships, permissions and sessions are gone.
 """
 
 from django.contrib.admin.models import LogEntry
-from django.contrib.auth import SESSION_KEY
 from django.contrib.contenttypes.models import ContentType
-from django.contrib.sessions.models import Session
 from django.db import transaction
-from django.utils import timezone
 
 from .routers import SHARED_DB
+from .sessions import end_sessions_of
 
 TOMBSTONE_PREFIX = "deleted-"
 
@@ -33,7 +31,7 @@ def tombstone_users(users) -> int:
     with transaction.atomic(using=SHARED_DB):
         for user in users:
             anonymise(user)
-        end_sessions({str(user.pk) for user in users})
+        end_sessions_of(users)
     return len(users)
 
 
@@ -49,13 +47,3 @@ def anonymise(user) -> None:
     LogEntry.objects.using(SHARED_DB).filter(
         content_type=ContentType.objects.db_manager(SHARED_DB).get_for_model(user), object_id=str(user.pk)
     ).update(object_repr=user.username)
-
-
-def end_sessions(user_ids: set[str]) -> None:
-    """Delete the live sessions of these users (a session row names its user only inside its signed data)."""
-    doomed = [
-        session.pk
-        for session in Session.objects.using(SHARED_DB).filter(expire_date__gt=timezone.now()).iterator()
-        if session.get_decoded().get(SESSION_KEY) in user_ids
-    ]
-    Session.objects.using(SHARED_DB).filter(pk__in=doomed).delete()

@@ -10,10 +10,10 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.utils import timezone
 
+from sso_shared.models import Session
 from sso_shared.routers import SERVICE_DB, SHARED_DB
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)

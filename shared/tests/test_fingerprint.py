@@ -62,9 +62,7 @@ def test_the_fingerprint_names_each_setting_the_services_must_share():
     assert "sso_shared.0001_initial" in recorded["migrations of the shared tables"]
     assert "auth.0012_alter_user_first_name_max_length" in recorded["migrations of the shared tables"]
     assert recorded["AUTH_USER_MODEL"] == "sso_shared.User (primary key UUIDField)"
-    assert recorded["SESSION_ENGINE"] == (
-        "django.contrib.sessions.backends.db (store django.contrib.sessions.backends.db.SessionStore)"
-    )
+    assert recorded["SESSION_ENGINE"] == ("sso_shared.sessions (store sso_shared.sessions.SessionStore)")
     assert recorded["PASSWORD_HASHERS"]["default"] == {"algorithm": "pbkdf2_sha256", "iterations": 1_000_000}
 
 

@@ -5,17 +5,17 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
-from django.contrib.sessions.models import Session
+from django.contrib.sessions.models import Session as DjangosSession
 from django.test import override_settings
 
-from sso_shared.models import ServiceFingerprint
+from sso_shared.models import ServiceFingerprint, Session
 from sso_shared.routers import SERVICE_DB, SHARED_APP_LABELS, SHARED_DB, SharedAuthRouter, database_for_label
 
 router = SharedAuthRouter()
 
 
 @pytest.mark.parametrize(
-    "model", [get_user_model(), Group, Permission, ContentType, Session, LogEntry, ServiceFingerprint]
+    "model", [get_user_model(), Group, Permission, ContentType, Session, DjangosSession, LogEntry, ServiceFingerprint]
 )
 def test_shared_models_read_and_write_the_shared_database(model):
     assert router.db_for_read(model) == SHARED_DB

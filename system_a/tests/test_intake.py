@@ -57,7 +57,7 @@ def test_an_authenticated_page_costs_what_it_would_in_a_single_project(client, a
     with CaptureQueriesContext(connections[SHARED_DB]) as shared, CaptureQueriesContext(connections[SERVICE_DB]) as own:
         assert client.get("/").status_code == 200
     shared_tables = [q["sql"].split(" FROM ")[1].split()[0] for q in shared.captured_queries]
-    assert shared_tables == ['"django_session"', '"sso_user"', '"auth_permission"', '"sso_user"']
+    assert shared_tables == ['"sso_session"', '"sso_user"', '"auth_permission"', '"sso_user"']
     assert len(own.captured_queries) == 1
 
 

@@ -58,7 +58,7 @@ def test_each_service_keeps_its_own_tables_in_its_own_database(deployed):
         return {name for (name,) in rows}
 
     shared, a, b = (tables(name) for name in deployed.databases)
-    assert {"sso_user", "auth_permission", "django_session", "sso_service_fingerprint"} <= shared
+    assert {"sso_user", "auth_permission", "sso_session", "sso_service_fingerprint"} <= shared
     assert not {"intake_request", "review_review"} & shared
     assert "intake_request" in a and "sso_user" not in a
     assert "review_review" in b and "sso_user" not in b

@@ -7,15 +7,15 @@ import json
 
 from .two_services import new_key
 
-LAST_SHARED = "sso_shared.0003_access_groups"
+FORGOTTEN = "sso_shared.0003_access_groups"
 
 
 def forget_last_shared_migration(services, service: str) -> None:
-    """Make ``service``'s record say what a release before LAST_SHARED would know."""
+    """Make ``service``'s record say what a release before FORGOTTEN would know."""
     [(fingerprint,)] = services.query(
         "SELECT fingerprint FROM sso_service_fingerprint WHERE service = %s", [f"system_{service}"]
     )
-    fingerprint["migrations of the shared tables"].remove(LAST_SHARED)
+    fingerprint["migrations of the shared tables"].remove(FORGOTTEN)
     services.query(
         "UPDATE sso_service_fingerprint SET fingerprint = %s WHERE service = %s",
         [json.dumps(fingerprint), f"system_{service}"],
@@ -31,7 +31,7 @@ def test_a_running_service_that_does_not_know_a_shared_migration_blocks_it(fresh
         assert refused.returncode == 1
         assert (
             f"CommandError: system_a will not migrate the shared tables: system_b is running and does not know "
-            f"{LAST_SHARED}.\nStop system_b, or upgrade it to the release of system_a first, then run "
+            f"{FORGOTTEN}.\nStop system_b, or upgrade it to the release of system_a first, then run "
             "sso_migrate again (docs/operations.md, 'Upgrading')." in refused.stderr
         )
         assert services.query("SELECT count(*) FROM django_migrations WHERE name = '0003_access_groups'") == [(0,)]

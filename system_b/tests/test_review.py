@@ -48,7 +48,7 @@ def test_whoami_costs_two_queries_like_any_django_project(client, bob):
     with CaptureQueriesContext(connections[SHARED_DB]) as shared, CaptureQueriesContext(connections[SERVICE_DB]) as own:
         assert client.get("/whoami").json() == {"service": "b", "authenticated": True, "username": "bob"}
     assert [q["sql"].split(" FROM ")[1].split()[0] for q in shared.captured_queries] == [
-        '"django_session"',
+        '"sso_session"',
         '"sso_user"',
     ]
     assert own.captured_queries == []

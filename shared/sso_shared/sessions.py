@@ -1,0 +1,58 @@
+"""The session engine both services use: Django's database sessions, findable by user.
+
+``SESSION_ENGINE = "sso_shared.sessions"``. Sessions live in ``sso_session``
+(``sso_shared.models.Session``), whose ``user_id`` column names the logged-in
+user, so one user's sessions are an index lookup instead of decoding every
+session in the table.
+https://docs.djangoproject.com/en/5.2/topics/http/sessions/#extending-database-backed-session-engines
+"""
+
+from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.backends import db
+from django.utils import timezone
+
+from .routers import SHARED_DB
+
+
+class SessionStore(db.SessionStore):
+    """Django's database store writing to ``sso_session`` and filling ``user_id`` on every save.
+
+    Keep the name: Django signs session data with the salt
+    "django.contrib.sessions." + the class name, so under this name the
+    services read sessions signed by Django's own ``db.SessionStore`` and the
+    reverse (fingerprint.py compares it between services).
+    """
+
+    @classmethod
+    def get_model_class(cls):
+        # Imported here, like Django's own store does, so the engine module
+        # imports before the app registry is ready.
+        from .models import Session
+
+        return Session
+
+    def create_model_instance(self, data):
+        session = super().create_model_instance(data)
+        session.user_id = data.get(SESSION_KEY)
+        return session
+
+
+def session_model():
+    return SessionStore.get_model_class()
+
+
+def sessions_of(user):
+    """The user's live sessions, the one expiring last first."""
+    return (
+        session_model()
+        .objects.using(SHARED_DB)
+        .filter(user_id=str(user.pk), expire_date__gt=timezone.now())
+        .order_by("-expire_date")
+    )
+
+
+def end_sessions_of(users) -> int:
+    """Log these users out everywhere: delete their sessions, live or expired; returns how many."""
+    user_ids = [str(user.pk) for user in users]
+    deleted, _ = session_model().objects.using(SHARED_DB).filter(user_id__in=user_ids).delete()
+    return deleted
