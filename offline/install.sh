@@ -2,8 +2,9 @@
 # Offline installer: run from the unpacked bundle. It makes no network call at all:
 # it checks the bundle, loads its images, installs the files into a prefix, writes
 # .env with fresh random secrets once, and starts the deployment with no pulls and
-# no builds. Running it again (or with a newer bundle) is an upgrade: the database
-# volume and .env are kept, migrations run under the lock, sessions stay valid.
+# no builds. Running it again (or with a newer bundle) is an upgrade: it first
+# backs up all three databases into $PREFIX/backups/, then keeps the database
+# volume and .env, migrations run under the lock, sessions stay valid.
 #
 #   ./install.sh [--prefix DIR]    (default: $SSO_HOME or /opt/sso)
 set -euo pipefail
@@ -70,6 +71,30 @@ load_images() {
   docker load -q -i "$BUNDLE/images/sso-images.tar" >&2
 }
 
+installed_before() { [ -f "$PREFIX/compose.yaml" ] && [ -f "$PREFIX/.env" ]; }
+
+# An upgrade first dumps all three databases of the install it replaces, with that
+# install's own files and images, so the previous bundle plus this backup is a way
+# back (docs/operations.md, "Rolling back an upgrade"). Nothing is changed before.
+backup_databases() {
+  installed_before || return 0
+  local dir db
+  dir="$PREFIX/backups/$(date -u +%Y%m%dT%H%M%SZ)"
+  say "backing up the databases of the current install to $dir"
+  (umask 077 && mkdir -p "$dir")
+  (
+    cd "$PREFIX"
+    unset SSO_VERSION # the installed compose.yaml names its own images
+    docker compose -f compose.yaml -p "$PROJECT" --env-file .env up -d --wait --pull never --no-build db >&2
+    for db in sso_auth system_a system_b; do
+      docker compose -f compose.yaml -p "$PROJECT" --env-file .env exec -T db pg_dump -U postgres -Fc "$db" \
+        >"$dir/$db.dump" || die "the backup of $db failed; nothing was changed."
+    done
+    sed -n 's/^bundle //p' MANIFEST >"$dir/FROM-BUNDLE" 2>/dev/null || true
+  )
+  BACKUP_DIR=$dir
+}
+
 # Copy the release into the prefix; .env and local state there are never touched.
 install_files() {
   say "installing into $PREFIX"
@@ -101,7 +126,9 @@ print_next_steps() {
   port=${STACK_PORT:-$(sed -n 's/^STACK_PORT=//p' "$PREFIX/.env" | tail -1)}
   cat <<TEXT
 
-Installed $(sed -n 's/^bundle //p' "$BUNDLE/MANIFEST") in $PREFIX; all services are healthy.
+Installed $(sed -n 's/^bundle //p' "$BUNDLE/MANIFEST") in $PREFIX; all services are healthy.${BACKUP_DIR:+
+The databases as they were before this upgrade are in $BACKUP_DIR
+(to roll back, see docs/operations.md in $PREFIX, "Rolling back an upgrade").}
 Open http://127.0.0.1:${port:-8080}/a/  (set SERVER_NAMES and STACK_BIND in $PREFIX/.env to serve other names)
 Create the first administrator:
     cd $PREFIX && ./stack manage a createsuperuser
@@ -114,6 +141,7 @@ main() {
   verify_checksums
   check_port
   load_images
+  backup_databases
   install_files
   start_deployment
   print_next_steps

@@ -36,8 +36,8 @@ def offline(*args, **kwargs) -> subprocess.CompletedProcess:
     return run("unshare", "--net", *args, **kwargs)
 
 
-def build_bundle(ref: str, out: Path) -> Path:
-    result = run(ROOT / "stack", "bundle", "--ref", ref, "--out", out)
+def build_bundle(ref: str, out: Path, env=None) -> Path:
+    result = run(ROOT / "stack", "bundle", "--ref", ref, "--out", out, env=env)
     bundle = Path(result.stdout.strip().splitlines()[-1])
     assert bundle.is_file() and bundle.name.endswith("-offline.tar.gz")
     return bundle

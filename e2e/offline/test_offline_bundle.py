@@ -155,10 +155,17 @@ def test_old_docker_or_compose_is_refused(bundle_dir, tmp_path, engine, compose,
     assert not (tmp_path / "opt").exists()
 
 
-def test_upgrade_from_the_previous_commit_keeps_users_logged_in(bundle, tmp_path):
+def django_version(prefix: Path) -> str:
+    shell = run(prefix / "stack", "manage", "a", "shell", "-c", "import django; print(django.get_version())")
+    return shell.stdout.strip()
+
+
+def test_upgrade_from_the_previous_commit_on_the_previous_django_keeps_users_logged_in(bundle, tmp_path):
+    """An install of the previous commit on the previous Django patch release, upgraded with this bundle."""
     if run("git", "-C", ROOT, "rev-parse", "--verify", "-q", "HEAD~1", check=False).returncode != 0:
         pytest.skip("this clone has no previous commit to upgrade from")
-    old_dir = unpack(build_bundle("HEAD~1", tmp_path / "old-dist"), tmp_path / "old")
+    previous = {"SSO_REQUIREMENTS": "e2e/upgrade/requirements-previous-django.txt"}
+    old_dir = unpack(build_bundle("HEAD~1", tmp_path / "old-dist", env=previous), tmp_path / "old")
     new_dir = unpack(bundle, tmp_path / "new")
     prefix, port, project = tmp_path / "opt", PORT_BASE + 20, f"sso-upgrade-{PORT_BASE}"
     env = install_env(port, project)
@@ -169,11 +176,24 @@ def test_upgrade_from_the_previous_commit_keeps_users_logged_in(bundle, tmp_path
             prefix / "stack", "manage", "a", "createsuperuser", "--noinput", "--username", "carol",
             "--email", "carol@example.com", env={"DJANGO_SUPERUSER_PASSWORD": password},
         )  # fmt: skip
+        assert django_version(prefix) == "5.2.18"
         browser = SiteClient(f"http://127.0.0.1:{port}/")
         assert browser.login("carol", password).status_code == 302
         assert browser.whoami("b")["authenticated"] is True
 
-        offline(new_dir / "install.sh", "--prefix", prefix, env=env)
+        upgrade = offline(new_dir / "install.sh", "--prefix", prefix, env=env)
+        assert django_version(prefix) == "5.2.19"
+        [backup] = (prefix / "backups").iterdir()
+        assert f"The databases as they were before this upgrade are in {backup}" in upgrade.stdout
+        assert sorted(path.name for path in backup.glob("*.dump")) == [
+            "sso_auth.dump",
+            "system_a.dump",
+            "system_b.dump",
+        ]
+        db_image = f"sso/db:{manifest(new_dir, 'bundle')[0][1]}"
+        listing = run("docker", "run", "--rm", "--user", "0", "-v", f"{backup}:/backup:ro",
+                      "--entrypoint", "pg_restore", db_image, "--list", "/backup/sso_auth.dump")  # fmt: skip
+        assert "TABLE public sso_user" in listing.stdout
         new_version = manifest(new_dir, "bundle")[0][1]
         images = run("docker", "compose", "-p", project, "ps", "--format", "{{.Image}}", cwd=prefix).stdout.split()
         assert images and all(image.endswith(":" + new_version) for image in images), images

@@ -48,8 +48,12 @@ ensure_test_packages() {
   fi
 }
 
+# The runtime pins: requirements.txt, or the file STACK_REQUIREMENTS names (the upgrade
+# tests start a site on the previous Django patch release that way).
+runtime_requirements() { echo "${STACK_REQUIREMENTS:-$ROOT/requirements.txt}"; }
+
 requirements_digest() {
-  cat "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt" "$ROOT/shared/pyproject.toml" | sha256sum | cut -d' ' -f1
+  cat "$(runtime_requirements)" "$ROOT/requirements-dev.txt" "$ROOT/shared/pyproject.toml" | sha256sum | cut -d' ' -f1
 }
 
 # A virtual environment with the pinned packages, rebuilt when a pin changes:
@@ -72,9 +76,10 @@ ensure_python_env() {
   python3 -m venv "$VENV"
   if [ -n "${STACK_WHEELHOUSE:-}" ]; then
     [ "$kind" = runtime ] || die "the wheelhouse holds runtime packages only; ./stack test needs an index."
-    "$PY" -m pip install -q --no-index --find-links "$STACK_WHEELHOUSE" -r "$ROOT/requirements.txt" sso-shared
+    "$PY" -m pip install -q --no-index --find-links "$STACK_WHEELHOUSE" -r "$(runtime_requirements)" sso-shared
   else
-    local requirements="$ROOT/requirements.txt"
+    local requirements
+    requirements=$(runtime_requirements)
     [ "$kind" = dev ] && requirements="$ROOT/requirements-dev.txt"
     "$PY" -m pip install -q --upgrade pip
     "$PY" -m pip install -q -r "$requirements" -e "$ROOT/shared"

@@ -24,6 +24,8 @@ export_source() {
   mkdir -p "$dir"
   git -C "$ROOT" archive --format=tar "$ref" | tar -x -C "$dir"
   sed -i "s/\${SSO_VERSION:-dev}/\${SSO_VERSION:-$version}/g" "$dir/compose.yaml"
+  # SSO_REQUIREMENTS (upgrade tests only) makes a bundle of the same code on other pins.
+  [ -z "${SSO_REQUIREMENTS:-}" ] || cp "$dir/$SSO_REQUIREMENTS" "$dir/requirements.txt"
   install -m 0755 "$ROOT/offline/install.sh" "$dir/install.sh"
   install -m 0755 "$ROOT/scripts/write-env.sh" "$dir/write-env.sh"
 }
@@ -39,7 +41,7 @@ build_release_images() {
   ensure_base_image
   stage_extra_cas
   cp "$ROOT"/docker/extra-ca/*.crt "$dir/docker/extra-ca/" 2>/dev/null || true
-  SSO_VERSION=$version COMPOSE_BAKE=false docker compose --project-directory "$dir" -f "$dir/compose.yaml" \
+  SSO_REQUIREMENTS=requirements.txt SSO_VERSION=$version COMPOSE_BAKE=false docker compose --project-directory "$dir" -f "$dir/compose.yaml" \
     --env-file "$dir/.env.example" -p "$BUNDLE_NAME-bundle" build -q
   rm -f "$dir"/docker/extra-ca/*.crt
 }
@@ -116,6 +118,8 @@ cmd_bundle() {
   ensure_python_env
   local version name work target
   version=$(bundle_version "$ref")
+  # A bundle on other pins (SSO_REQUIREMENTS, upgrade tests only) gets its own image tags.
+  [ -z "${SSO_REQUIREMENTS:-}" ] || version="$version-$(basename "$SSO_REQUIREMENTS" .txt)"
   name="$BUNDLE_NAME-$version"
   work=$(mktemp -d "${TMPDIR:-/tmp}/sso-bundle.XXXXXX")
   # shellcheck disable=SC2064 # expand now: the folder to remove is known now

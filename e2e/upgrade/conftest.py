@@ -1,0 +1,25 @@
+"""Upgrade tests: a site on the previous Django patch release, upgraded to the pinned one.
+
+Each starts a deployment of its own, next to the one the rest of e2e/ tests, and
+runs only where ./stack test asks for it (E2E_UPGRADE_PORT_BASE, and the target).
+"""
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PREVIOUS_DJANGO = "5.2.18"
+PINNED_DJANGO = "5.2.19"
+PREVIOUS_REQUIREMENTS = "e2e/upgrade/requirements-previous-django.txt"
+PORT_BASE = int(os.environ.get("E2E_UPGRADE_PORT_BASE", "0"))
+
+collect_ignore_glob = []
+if not PORT_BASE or os.environ.get("E2E_TARGET") != "native" or "STACK_STATE" not in os.environ:
+    collect_ignore_glob.append("test_native_upgrade.py")
+if not PORT_BASE or os.environ.get("E2E_TARGET") != "compose":
+    collect_ignore_glob.append("test_compose_upgrade.py")
+
+
+def pinned_django() -> str:
+    pins = dict(line.split("==") for line in (ROOT / "requirements.txt").read_text().splitlines() if "==" in line)
+    return pins["Django"]
