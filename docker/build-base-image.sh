@@ -20,8 +20,9 @@
 #   SECURITY_MIRROR   security mirror (default http://security.debian.org/debian-security)
 #   VERIFY_NETWORK    `docker run --network` for --verify (default: engine default bridge)
 #   HOST_CA_DIR       extra CA certs (*.crt) of this host (default /usr/local/share/ca-certificates)
-#   BAKE_HOST_CAS     auto|1|0: copy those CAs into the base image (default 0: the base stays a
-#                     plain slim equivalent; the Dockerfile takes extra CAs from docker/extra-ca/)
+#   BAKE_HOST_CAS     auto|1|0: copy those CAs into the base image, and so into every image built
+#                     FROM it (default 0: the base stays a plain slim equivalent; the Dockerfile
+#                     takes extra CAs as the build secret extra_ca, which no layer keeps)
 set -euo pipefail
 
 readonly SUITE=bookworm

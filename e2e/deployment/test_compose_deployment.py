@@ -1,10 +1,13 @@
 """The Compose deployment as an operator and an auditor see it."""
 
+import base64
 import concurrent.futures
 import json
 import os
+import re
 import secrets as random
 import subprocess
+from pathlib import Path
 
 import pytest
 import requests
@@ -48,18 +51,58 @@ def test_no_secret_in_any_image_history_or_metadata(images, secrets):
             assert value not in metadata, f"{name} in the metadata of {image}"
 
 
-def test_no_secret_in_any_image_layer(images, secrets):
-    """Every byte of every layer, as `docker save` exports it."""
-    needles = [value.encode() for value in secrets.values()]
+def found_in_layers(image: str, needles: list[bytes]) -> set[bytes]:
+    """The needles that occur anywhere in the image: every byte of every layer, as `docker save` exports it."""
     overlap = max(len(needle) for needle in needles)
+    found, tail = set(), b""
+    saver = subprocess.Popen(["docker", "save", image], stdout=subprocess.PIPE)
+    while chunk := saver.stdout.read(1 << 20):
+        window = tail + chunk
+        found.update(needle for needle in needles if needle in window)
+        tail = window[-overlap:]
+    assert saver.wait() == 0
+    return found
+
+
+def test_no_secret_in_any_image_layer(images, secrets):
+    needles = [value.encode() for value in secrets.values()]
     for image in images:
-        saver = subprocess.Popen(["docker", "save", image], stdout=subprocess.PIPE)
-        tail = b""
-        while chunk := saver.stdout.read(1 << 20):
-            window = tail + chunk
-            assert not any(needle in window for needle in needles), f"a secret is in a layer of {image}"
-            tail = window[-overlap:]
-        assert saver.wait() == 0
+        assert not found_in_layers(image, needles), f"a secret is in a layer of {image}"
+
+
+PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.DOTALL)
+
+
+def certificates(pem: str) -> list[list[bytes]]:
+    """Each certificate in a PEM text as what any copy of it leaves in a file: its DER bytes and its
+    full 64-character base64 lines (not the first, whose header many certificates share)."""
+    found = []
+    for body in PEM_CERTIFICATE.findall(pem):
+        lines = body.split()
+        found.append([base64.b64decode("".join(lines))] + [line.encode() for line in lines[1:] if len(line) == 64])
+    return found
+
+
+def test_no_extra_ca_the_build_was_given_is_in_any_image(images):
+    """Extra CAs (a TLS-intercepting proxy's) are trusted by apt and pip while building, never kept.
+
+    ./stack test gives the build this host's extra CAs plus a throwaway one it made.
+    """
+    config = json.loads(compose("config", "--format", "json").stdout)
+    for name, service in config["services"].items():
+        if "build" in service:
+            assert {"source": "extra_ca"} in service["build"].get("secrets", []), f"{name} builds without extra_ca"
+    given = Path(config["secrets"]["extra_ca"]["file"])
+    extra_cas = certificates(given.read_text())
+    assert extra_cas, f"the build was given no extra CA to check for ({given}; ./stack test adds a throwaway one)"
+    for image in images:
+        # The scan reads the image's trust store as it is stored: it finds Debian's first CA there.
+        trust_store = run("docker", "run", "--rm", "--entrypoint", "cat", image, "/etc/ssl/certs/ca-certificates.crt")
+        debian_ca = certificates(trust_store.stdout)[0]
+        found = found_in_layers(image, debian_ca + [needle for ca in extra_cas for needle in ca])
+        assert set(debian_ca[1:]) <= found, f"the scan of {image} does not see its own trust store"
+        for number, extra_ca in enumerate(extra_cas, 1):
+            assert not found & set(extra_ca), f"extra CA #{number} of {given} is in a layer of {image}"
 
 
 def test_no_secret_in_the_logs(secrets):

@@ -40,13 +40,24 @@ ensure_base_image() {
   export BASE_IMAGE=$LOCAL_BASE_IMAGE
 }
 
-# CA certificates this host added to its own trust store (a TLS-intercepting proxy's,
-# a site CA) go into the builds too, through the optional extra-CA input docker/extra-ca/.
-# STACK_EXTRA_CA_DIR names another folder; an empty value turns this off.
+# CA certificates this host added to its own trust store (a TLS-intercepting proxy's, a site CA)
+# are what the builds need to reach Debian's mirror and PyPI through it. They reach the builds as
+# the build secret extra_ca (compose.yaml): one PEM file in $STATE, outside the build context,
+# which apt and pip trust while building and no image layer holds. STACK_EXTRA_CA_DIR names
+# another folder; an empty value turns this off. An EXTRA_CA_FILE set by hand (environment or
+# .env) is used as it is.
 stage_extra_cas() {
-  local from=${STACK_EXTRA_CA_DIR-/usr/local/share/ca-certificates}
-  [ -n "$from" ] && compgen -G "$from/*.crt" >/dev/null || return 0
-  cp "$from"/*.crt "$ROOT/docker/extra-ca/"
+  [ -z "${EXTRA_CA_FILE:-}" ] || return 0
+  local from=${STACK_EXTRA_CA_DIR-/usr/local/share/ca-certificates} bundle="$STATE/extra-ca.pem" file
+  mkdir -p "$STATE"
+  : >"$bundle"
+  if [ -n "$from" ]; then
+    for file in "$from"/*.crt; do
+      # (An unmatched pattern stays as it is.) The blank line keeps a file without a final newline apart.
+      [ ! -f "$file" ] || { cat "$file" && echo; } >>"$bundle"
+    done
+  fi
+  export EXTRA_CA_FILE=$bundle
 }
 
 compose_up() {
@@ -64,7 +75,8 @@ compose_up() {
     ensure_base_image
     stage_extra_cas
     say "building images from $BASE_IMAGE"
-    COMPOSE_BAKE=false compose build -q
+    # BuildKit (the engine's own, no buildx needed) for the Dockerfile's build secret.
+    DOCKER_BUILDKIT=1 COMPOSE_BAKE=false compose build -q
   fi
   say "starting the deployment (project $COMPOSE_PROJECT)"
   compose up -d --wait --wait-timeout 300 --no-build "${pull[@]}" || {

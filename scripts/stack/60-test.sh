@@ -54,11 +54,24 @@ e2e_tests() {
     "$VENV/bin/pytest" -q -p no:cacheprovider "$ROOT/e2e" "${scope[@]}"
 }
 
+# The builds get an extra CA for real: this host's own (so they still get through a
+# TLS-intercepting proxy) plus a throwaway one made here, which no host trusts and no image
+# may hold (e2e/deployment checks every layer for every certificate the build was given).
+with_throwaway_extra_ca() {
+  stage_extra_cas
+  local bundle="$STATE/extra-ca-with-throwaway.pem"
+  { cat "$EXTRA_CA_FILE" && echo; } >"$bundle"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -keyout /dev/null \
+    -subj "/CN=sso stack test throwaway extra CA $(date -u +%Y%m%dT%H%M%SZ)" 2>/dev/null >>"$bundle"
+  export EXTRA_CA_FILE=$bundle
+}
+
 compose_target() {
   if ! compose_available; then
     say "skipping the Docker Compose target: no Docker engine with Compose v2 answers here (docker/install-engine.sh installs one)"
     return 0
   fi
+  with_throwaway_extra_ca
   compose_up >/dev/null
   run_suite "end-to-end (compose)" e2e_tests compose "$(compose_url)"
   compose_down --volumes

@@ -35,14 +35,18 @@ release_images() {
   printf 'sso/%s:%s\n' app "$version" db "$version" nginx "$version"
 }
 
-# Build REF's images from its own Dockerfile; extra CAs are a build input only.
+# Build REF's images from its own Dockerfile; extra CAs are a build input only: the build
+# secret extra_ca. A release older than that read them from docker/extra-ca/ in its source
+# (and kept them in its images); such a release gets them there, and they leave the bundle again.
 build_release_images() {
   local dir=$1 version=$2
   ensure_base_image
   stage_extra_cas
-  cp "$ROOT"/docker/extra-ca/*.crt "$dir/docker/extra-ca/" 2>/dev/null || true
-  SSO_REQUIREMENTS=requirements.txt SSO_VERSION=$version COMPOSE_BAKE=false docker compose --project-directory "$dir" -f "$dir/compose.yaml" \
-    --env-file "$dir/.env.example" -p "$BUNDLE_NAME-bundle" build -q
+  if [ -d "$dir/docker/extra-ca" ] && [ -s "$EXTRA_CA_FILE" ]; then
+    cp "$EXTRA_CA_FILE" "$dir/docker/extra-ca/extra-ca.crt"
+  fi
+  SSO_REQUIREMENTS=requirements.txt SSO_VERSION=$version DOCKER_BUILDKIT=1 COMPOSE_BAKE=false docker compose --project-directory "$dir" \
+    -f "$dir/compose.yaml" --env-file "$dir/.env.example" -p "$BUNDLE_NAME-bundle" build -q
   rm -f "$dir"/docker/extra-ca/*.crt
 }
 
