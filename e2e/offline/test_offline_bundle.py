@@ -156,7 +156,7 @@ def test_old_docker_or_compose_is_refused(bundle_dir, tmp_path, engine, compose,
 
 
 def django_version(prefix: Path) -> str:
-    shell = run(prefix / "stack", "manage", "a", "shell", "-c", "import django; print(django.get_version())")
+    shell = run(prefix / "stack", "manage", "a", "shell", "-v", "0", "-c", "import django; print(django.get_version())")
     return shell.stdout.strip()
 
 

@@ -13,7 +13,7 @@ PINNED_DJANGO = "5.2.19"
 PREVIOUS_REQUIREMENTS = "e2e/upgrade/requirements-previous-django.txt"
 PORT_BASE = int(os.environ.get("E2E_UPGRADE_PORT_BASE", "0"))
 
-collect_ignore_glob = []
+collect_ignore_glob = [] if PORT_BASE else ["test_*.py"]
 if not PORT_BASE or os.environ.get("E2E_TARGET") != "native" or "STACK_STATE" not in os.environ:
     collect_ignore_glob.append("test_native_upgrade.py")
 if not PORT_BASE or os.environ.get("E2E_TARGET") != "compose":

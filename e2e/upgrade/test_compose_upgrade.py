@@ -14,7 +14,7 @@ from .conftest import PINNED_DJANGO, PORT_BASE, PREVIOUS_DJANGO, PREVIOUS_REQUIR
 
 
 def django_version(project: str, env: dict) -> str:
-    shell = compose("exec", "-T", "system_a", "sso", "manage", "a", "shell", "-c",
+    shell = compose("exec", "-T", "system_a", "sso", "manage", "a", "shell", "-v", "0", "-c",
                     "import django; print(django.get_version())", project=project, env=env)  # fmt: skip
     return shell.stdout.strip()
 

@@ -5,6 +5,7 @@ no hand step, and the person logged in before is still logged in on A and B.
 """
 
 import os
+import shutil
 import subprocess
 
 from e2e.client import SiteClient
@@ -21,16 +22,21 @@ def stack(*args: str, env: dict, timeout: int = 600) -> subprocess.CompletedProc
 
 
 def django_version(env: dict) -> str:
-    return stack("manage", "a", "shell", "-c", "import django; print(django.get_version())", env=env).stdout.strip()
+    return stack(
+        "manage", "a", "shell", "-v", "0", "-c", "import django; print(django.get_version())", env=env
+    ).stdout.strip()
 
 
-def test_native_upgrade_to_the_pinned_django_keeps_everyone_logged_in(tmp_path):
+def test_native_upgrade_to_the_pinned_django_keeps_everyone_logged_in():
+    # Under the checkout (PostgreSQL's own user must reach it), next to ./stack test's state.
+    here = ROOT / ".stack" / f"upgrade-{PORT_BASE}"
+    shutil.rmtree(here, ignore_errors=True)
     port = PORT_BASE
     env = {key: value for key, value in os.environ.items() if not key.startswith(("STACK_", "SSO_"))}
     env |= {
-        "STACK_STATE": str(tmp_path / "state"),
-        "STACK_ENV_FILE": str(tmp_path / "site.env"),
-        "STACK_VENV": str(tmp_path / "venv"),
+        "STACK_STATE": str(here / "state"),
+        "STACK_ENV_FILE": str(here / "site.env"),
+        "STACK_VENV": str(here / "venv"),
         "STACK_PORT": str(port),
         "STACK_HTTPS_PORT": str(port + 1),
         "STACK_A_PORT": str(port + 2),
@@ -58,3 +64,4 @@ def test_native_upgrade_to_the_pinned_django_keeps_everyone_logged_in(tmp_path):
         assert browser.whoami("b") == {"service": "b", "authenticated": True, "username": "nina"}
     finally:
         subprocess.run([str(ROOT / "stack"), "down", "--volumes"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(here, ignore_errors=True)

@@ -51,6 +51,7 @@ e2e_tests() {
   [ "$target" = compose ] || scope+=(--ignore "$ROOT/e2e/deployment")
   E2E_TARGET=$target E2E_BASE_URL=$base_url E2E_STACK="$ROOT/stack" \
     E2E_COMPOSE_PROJECT=$COMPOSE_PROJECT E2E_ENV_FILE=$ENV_PATH E2E_RACE_PORT=$((STACK_PORT + 100)) \
+    E2E_UPGRADE_PORT_BASE=$((STACK_PORT + 150)) \
     "$VENV/bin/pytest" -q -p no:cacheprovider "$ROOT/e2e" "${scope[@]}"
 }
 
