@@ -1,23 +1,220 @@
-"""The native stack as ./stack runs it: a second `up` starts no second copy."""
+"""The native stack as ./stack runs it: a second `up` starts no second copy; each part runs
+with only the rights and secrets it needs (seen in /proc, as a local attacker would)."""
 
+import ipaddress
 import os
+import pwd
+import stat
 import subprocess
+import sys
 from pathlib import Path
 
-from .conftest import STACK
+import requests
+
+from sso_shared.envfile import read_env_file
+
+from .conftest import BASE_URL, STACK, VERIFY
+
+STATE = Path(os.environ.get("STACK_STATE", ""))
+SERVICES = ("a", "b")
+SECRETS = ("SECRET_KEY", "POSTGRES_PASSWORD", "SYSTEM_A_DB_PASSWORD", "SYSTEM_B_DB_PASSWORD")
+AS_ROOT = os.geteuid() == 0
+TCP_LISTEN = "0A"  # the st column of /proc/net/tcp for a listening socket
 
 
 def pidfiles(state: Path) -> dict[str, str]:
-    return {path.name: path.read_text().strip() for path in [*state.glob("run/*.pid"), state / "nginx" / "nginx.pid"]}
+    paths = [*state.glob("run/*/gunicorn.pid"), state / "nginx" / "nginx.pid"]
+    return {str(path.relative_to(state)): path.read_text().strip() for path in paths}
 
 
 def test_starting_again_starts_no_second_copy():
-    state = Path(os.environ["STACK_STATE"])
-    before = pidfiles(state)
-    assert set(before) == {"a.pid", "b.pid", "nginx.pid"}
+    before = pidfiles(STATE)
+    assert set(before) == {"run/a/gunicorn.pid", "run/b/gunicorn.pid", "nginx/nginx.pid"}
     result = subprocess.run([STACK, "up", "--native"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "already running; not starting a second copy." in result.stderr
-    assert pidfiles(state) == before
+    assert pidfiles(STATE) == before
     for pid in before.values():
         os.kill(int(pid), 0)  # still alive
+
+
+# --- what /proc shows about each process -------------------------------------------
+
+
+def env_file_secrets() -> dict[str, str]:
+    path = os.environ.get("E2E_ENV_FILE") or os.environ.get("STACK_ENV_FILE")
+    assert path, "E2E_ENV_FILE (or STACK_ENV_FILE) must name the env file the stack runs with"
+    values = read_env_file(path)
+    return {name: values[name] for name in SECRETS}
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(") ", 1)[1].split()[1])
+            except (OSError, IndexError):
+                continue  # ended meanwhile
+            if ppid == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def gunicorn_processes(service: str) -> list[int]:
+    """The master and its workers."""
+    master = int((STATE / "run" / service / "gunicorn.pid").read_text())
+    workers = children(master)
+    assert workers, f"System {service.upper()}'s gunicorn (pid {master}) has no workers"
+    return [master, *workers]
+
+
+def nginx_processes() -> list[int]:
+    master = int((STATE / "nginx" / "nginx.pid").read_text())
+    return [master, *children(master)]
+
+
+def uids(pid: int) -> set[int]:
+    """Real, effective, saved and filesystem uid."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            return {int(uid) for uid in line.split()[1:]}
+    raise AssertionError(f"no Uid line for pid {pid}")
+
+
+def environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+    return dict(entry.split("=", 1) for entry in raw.split("\0") if "=" in entry)
+
+
+def test_services_run_as_unprivileged_users_of_their_own():
+    owners = {}
+    for service in SERVICES:
+        (owner,) = {frozenset(uids(pid)) for pid in gunicorn_processes(service)}  # master and workers alike
+        (uid,) = owner
+        owners[service] = uid
+        if AS_ROOT:
+            assert uid != 0
+            assert pwd.getpwuid(uid).pw_name == f"ssoapp_{service}"
+        else:
+            assert uid == os.getuid()
+    if AS_ROOT:
+        assert owners["a"] != owners["b"]
+        # nginx's master binds the port as root; its workers, which face the network, do not run as root.
+        master, *workers = nginx_processes()
+        assert workers
+        for pid in workers:
+            assert 0 not in uids(pid)
+            assert uids(pid).isdisjoint(owners.values())
+
+
+def test_each_service_holds_its_own_secrets_and_no_other():
+    secrets = env_file_secrets()
+    for service, other in (("a", "b"), ("b", "a")):
+        for pid in gunicorn_processes(service):
+            env = environ(pid)
+            assert env["DB_USER"] == f"system_{service}"
+            assert env["DB_PASSWORD"] == secrets[f"SYSTEM_{service.upper()}_DB_PASSWORD"]
+            assert env["SECRET_KEY"] == secrets["SECRET_KEY"]
+            values = "\0".join(env.values())
+            assert secrets["POSTGRES_PASSWORD"] not in values, f"System {service.upper()} (pid {pid})"
+            assert secrets[f"SYSTEM_{other.upper()}_DB_PASSWORD"] not in values, f"System {service.upper()} (pid {pid})"
+
+
+def test_postgresql_holds_none_of_the_env_file_secrets():
+    postmaster = int((STATE / "pg" / "data" / "postmaster.pid").read_text().split()[0])
+    values = "\0".join(environ(postmaster).values())
+    for name, value in env_file_secrets().items():
+        assert value not in values, name
+
+
+# --- sockets --------------------------------------------------------------------------
+
+
+def connect_as(user: str, socket_path: Path) -> str:
+    """Connect to a unix socket as USER: 'connected', or the error's name."""
+    script = (
+        "import errno, socket, sys\n"
+        "s = socket.socket(socket.AF_UNIX)\n"
+        "try:\n    s.connect(sys.argv[1])\nexcept OSError as error:\n    print(errno.errorcode[error.errno])\n"
+        "else:\n    print('connected')\n"
+    )
+    python = os.path.realpath(sys.executable)  # the system's Python: any user may run it
+    result = subprocess.run(
+        ["runuser", "-u", user, "--", python, "-c", script, str(socket_path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return result.stdout.strip() or result.stderr.strip()
+
+
+def test_another_local_user_cannot_open_a_gunicorn_socket():
+    for service in SERVICES:
+        socket_path = STATE / "run" / service / "gunicorn.sock"
+        assert stat.S_ISSOCK(socket_path.stat().st_mode)
+        if AS_ROOT:
+            assert connect_as("nobody", socket_path) == "EACCES"
+            assert connect_as("ssoapp_b" if service == "a" else "ssoapp_a", socket_path) == "EACCES"
+            assert connect_as(f"ssoapp_{service}", socket_path) == "connected"
+        else:
+            # Not root, the test cannot become another user: the folder lets nobody else in.
+            folder = socket_path.parent.stat()
+            assert folder.st_uid == os.getuid()
+            assert folder.st_mode & 0o077 == 0
+    # ...while nginx reaches both.
+    for service in SERVICES:
+        assert requests.get(f"{BASE_URL}{service}/health", verify=VERIFY, timeout=10).status_code == 200
+
+
+def listening_tcp_sockets() -> dict[int, tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]]:
+    """inode -> (address, port) of every listening TCP socket of this network namespace."""
+    found = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] != TCP_LISTEN:
+                continue
+            address, port = fields[1].split(":")
+            # Each 32-bit word of the address is printed in the host's (little-endian) byte order.
+            raw = b"".join(bytes.fromhex(address[i : i + 8])[::-1] for i in range(0, len(address), 8))
+            found[int(fields[9])] = (ipaddress.ip_address(raw), int(port, 16))
+    return found
+
+
+def socket_inodes(pid: int) -> set[int]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[len("socket:[") : -1]))
+    return inodes
+
+
+def test_gunicorn_listens_on_no_tcp_port():
+    listening = listening_tcp_sockets()
+    for service in SERVICES:
+        for pid in gunicorn_processes(service):
+            assert not [listening[inode] for inode in socket_inodes(pid) if inode in listening], pid
+
+
+def test_nginx_listens_on_the_bind_address_only():
+    listening = listening_tcp_sockets()
+    master = nginx_processes()[0]
+    addresses = {listening[inode] for inode in socket_inodes(master) if inode in listening}
+    site_port = int(BASE_URL.rsplit(":", 1)[1].split("/")[0])
+    assert site_port in {port for _, port in addresses}
+    assert {str(address) for address, _ in addresses} == {os.environ.get("STACK_BIND", "127.0.0.1")}
+
+
+def test_status_says_where_postgresql_listens():
+    result = subprocess.run([STACK, "status"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    # postmaster.pid: pid, data folder, start time, port, socket folder, listen address, ...
+    lines = (STATE / "pg" / "data" / "postmaster.pid").read_text().splitlines()
+    port, socket_dir, address = lines[3], lines[4], lines[5]
+    assert f"PostgreSQL listens on {address} port {port}, socket directory {socket_dir}" in result.stderr
+    assert stat.S_ISSOCK((Path(socket_dir) / f".s.PGSQL.{port}").stat().st_mode)

@@ -6,14 +6,18 @@
 #
 # Always:
 #   LISTEN_PORT        port for plain HTTP (the site, or with TLS only the redirect to HTTPS)
+#   LISTEN_ADDRESS     address nginx listens on (default: every address; the native stack gives STACK_BIND,
+#                      while inside a container Docker's published port needs every address)
 #   SERVER_NAMES       host names this site answers to; anything else is refused
-#   UPSTREAM_A         host:port of System A's gunicorn
-#   UPSTREAM_B         host:port of System B's gunicorn
+#   UPSTREAM_A         host:port or unix:/path/to/socket of System A's gunicorn
+#   UPSTREAM_B         host:port or unix:/path/to/socket of System B's gunicorn
 #   STATIC_ROOT_A      System A's collected static files
 #   STATIC_ROOT_B      System B's collected static files
 #   RUN_DIR            writable folder for the pid file and temporary files
 #   ERROR_LOG          where errors go (default stderr)
 #   ACCESS_LOG         where the access log goes (default /dev/stdout)
+#   WORKER_USER        user (and group of that name) nginx's workers run as, for a master started as
+#                      root (default: none given, nginx's own default or the user running it)
 # HTTPS, when TLS_CERT and TLS_KEY are both set (HTTP only otherwise):
 #   TLS_CERT           certificate file (with its intermediates), PEM, e.g. from the site's own CA
 #   TLS_KEY            its private key, PEM
@@ -35,7 +39,7 @@ fail() {
 
 : "${LISTEN_PORT:?}" "${SERVER_NAMES:?}" "${UPSTREAM_A:?}" "${UPSTREAM_B:?}"
 : "${STATIC_ROOT_A:?}" "${STATIC_ROOT_B:?}" "${RUN_DIR:?}"
-: "${ERROR_LOG:=stderr}" "${ACCESS_LOG:=/dev/stdout}"
+: "${ERROR_LOG:=stderr}" "${ACCESS_LOG:=/dev/stdout}" "${LISTEN_ADDRESS:=}" "${WORKER_USER:=}"
 : "${TLS_CERT:=}" "${TLS_KEY:=}" "${HTTPS_LISTEN_PORT:=443}" "${HTTPS_PUBLIC_PORT:=$HTTPS_LISTEN_PORT}"
 : "${HSTS_MAX_AGE:=31536000}"
 
@@ -48,16 +52,28 @@ else
   [ -r "$TLS_KEY" ] || fail "cannot read the key TLS_KEY=$TLS_KEY"
   site_template=$templates/site-https.conf.template
 fi
+# listen takes ADDRESS:PORT, an IPv6 address in brackets, or the port alone (every address).
+listen_on() {
+  case "$LISTEN_ADDRESS" in
+    "") echo "$1" ;;
+    \[*) echo "$LISTEN_ADDRESS:$1" ;;
+    *:*) echo "[$LISTEN_ADDRESS]:$1" ;;
+    *) echo "$LISTEN_ADDRESS:$1" ;;
+  esac
+}
+HTTP_LISTEN=$(listen_on "$LISTEN_PORT")
+HTTPS_LISTEN=$(listen_on "$HTTPS_LISTEN_PORT")
+if [ -n "$WORKER_USER" ]; then WORKER_USER_DIRECTIVE="user $WORKER_USER $WORKER_USER;"; else WORKER_USER_DIRECTIVE=""; fi
 # The redirect to HTTPS names the port only when it is not the default one.
 if [ "$HTTPS_PUBLIC_PORT" = 443 ]; then HTTPS_PORT_SUFFIX=""; else HTTPS_PORT_SUFFIX=":$HTTPS_PUBLIC_PORT"; fi
 
 export LISTEN_PORT SERVER_NAMES UPSTREAM_A UPSTREAM_B STATIC_ROOT_A STATIC_ROOT_B RUN_DIR ERROR_LOG ACCESS_LOG
-export TLS_CERT TLS_KEY HTTPS_LISTEN_PORT HTTPS_PORT_SUFFIX HSTS_MAX_AGE
+export TLS_CERT TLS_KEY HTTPS_LISTEN_PORT HTTPS_PORT_SUFFIX HSTS_MAX_AGE HTTP_LISTEN HTTPS_LISTEN WORKER_USER_DIRECTIVE
 
 # shellcheck disable=SC2016 # the variable names are for envsubst, not the shell
 variables='${LISTEN_PORT} ${SERVER_NAMES} ${UPSTREAM_A} ${UPSTREAM_B} ${STATIC_ROOT_A} ${STATIC_ROOT_B}
 ${RUN_DIR} ${ERROR_LOG} ${ACCESS_LOG} ${TLS_CERT} ${TLS_KEY} ${HTTPS_LISTEN_PORT} ${HTTPS_PORT_SUFFIX}
-${HSTS_MAX_AGE} ${SITE_LOCATIONS} ${SITE_SERVERS}'
+${HSTS_MAX_AGE} ${SITE_LOCATIONS} ${SITE_SERVERS} ${HTTP_LISTEN} ${HTTPS_LISTEN} ${WORKER_USER_DIRECTIVE}'
 
 render() { envsubst "$variables" <"$1"; }
 

@@ -39,8 +39,6 @@ def test_native_upgrade_to_the_pinned_django_keeps_everyone_logged_in():
         "STACK_VENV": str(here / "venv"),
         "STACK_PORT": str(port),
         "STACK_HTTPS_PORT": str(port + 1),
-        "STACK_A_PORT": str(port + 2),
-        "STACK_B_PORT": str(port + 3),
         "STACK_PG_PORT": str(port + 4),
     }
     previous = {**env, "STACK_REQUIREMENTS": str(ROOT / PREVIOUS_REQUIREMENTS)}

@@ -3,11 +3,18 @@
 
 STACK_PORT=${STACK_PORT:-8080}
 PG_PORT=${STACK_PG_PORT:-55432}
-A_PORT=${STACK_A_PORT:-18001}
-B_PORT=${STACK_B_PORT:-18002}
 SERVER_NAMES=${SERVER_NAMES:-127.0.0.1 localhost}
-PG_OS_USER=ssostack # PostgreSQL refuses to run as root
+# The address nginx listens on (0.0.0.0 for other machines), as Compose publishes it.
+STACK_BIND=${STACK_BIND:-127.0.0.1}
 PG_DIR="$STATE/pg"
+
+# Started as root, ./stack runs nothing it starts as root but nginx's master (which
+# binds the port and reads the TLS key): each part has an unprivileged user of its own,
+# created here. Started as anyone else, everything runs as that user.
+PG_OS_USER=ssostack # PostgreSQL refuses to run as root
+WEB_OS_USER=ssoweb  # nginx's workers; the only user besides a service's own that may open its socket
+# One user per service, so neither can read the other's environment (/proc/PID/environ) or files.
+service_os_user() { echo "ssoapp_$1"; }
 
 # HTTPS is optional: STACK_TLS_CERT and STACK_TLS_KEY (paths) turn it on, nginx then
 # serves the site on STACK_HTTPS_PORT and STACK_PORT only redirects there. Read
@@ -15,8 +22,18 @@ PG_DIR="$STATE/pg"
 native_tls() { [ -n "${STACK_TLS_CERT:-}${STACK_TLS_KEY:-}" ]; }
 native_https_port() { echo "${STACK_HTTPS_PORT:-8443}"; }
 
+# Where this machine reaches nginx: the bind address, or loopback when nginx listens on every address.
+native_host() {
+  case "$STACK_BIND" in
+    0.0.0.0 | :: | "[::]") echo 127.0.0.1 ;;
+    \[*) echo "$STACK_BIND" ;;
+    *:*) echo "[$STACK_BIND]" ;;
+    *) echo "$STACK_BIND" ;;
+  esac
+}
+
 native_url() {
-  if native_tls; then echo "https://127.0.0.1:$(native_https_port)/"; else echo "http://127.0.0.1:$STACK_PORT/"; fi
+  if native_tls; then echo "https://$(native_host):$(native_https_port)/"; else echo "http://$(native_host):$STACK_PORT/"; fi
 }
 
 # Run a command that checks the site over HTTPS, trusting the CA of its certificate:
@@ -25,19 +42,33 @@ trusting_site_ca() {
   if native_tls; then SSL_CERT_FILE=${STACK_TLS_CA:-$STACK_TLS_CERT} "$@"; else "$@"; fi
 }
 
+# PostgreSQL gets no variable of ./stack's: .env's secrets are none of its business.
 as_pg_user() {
-  if is_root; then runuser -u "$PG_OS_USER" -- "$@"; else "$@"; fi
+  if is_root; then with_bare_env runuser -u "$PG_OS_USER" -- "$@"; else with_bare_env "$@"; fi
 }
 
-ensure_pg_os_user() {
+# Run a command with nothing of ./stack's environment but PATH and LANG (no secret is in
+# either, so env's command line, which every local user can read, shows none).
+with_bare_env() { env -i PATH="$PATH" LANG=C.UTF-8 "$@"; }
+
+ensure_os_user() {
   is_root || return 0
-  id "$PG_OS_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_OS_USER"
+  id "$1" >/dev/null 2>&1 ||
+    useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$1"
 }
+
+ensure_pg_os_user() { ensure_os_user "$PG_OS_USER"; }
 
 pg_ctl_() { as_pg_user "$(find_pg_bin)/pg_ctl" -D "$PG_DIR/data" "$@"; }
 
+# Each service's own folder: its pid file and its socket. Only the service's user and
+# nginx's workers may enter it (as root), or only the invoking user (otherwise), so no
+# other local user can reach gunicorn past nginx.
+service_run_dir() { echo "$STATE/run/$1"; }
+gunicorn_socket() { echo "$(service_run_dir "$1")/gunicorn.sock"; }
+
 # How each process ./stack starts is recognised (see started_here in 10-common.sh).
-gunicorn_pidfile() { echo "$STATE/run/$1.pid"; }
+gunicorn_pidfile() { echo "$(service_run_dir "$1")/gunicorn.pid"; }
 gunicorn_started_here() { started_here "$(gunicorn_pidfile "$1")" "$VENV/bin/gunicorn" "--pid $(gunicorn_pidfile "$1")"; }
 nginx_started_here() { started_here "$STATE/nginx/nginx.pid" "nginx: master process" "-c $STATE/nginx/nginx.conf"; }
 # PostgreSQL writes postmaster.pid itself; a stale one naming a live process of the
@@ -91,7 +122,44 @@ provision_databases() {
     -f "$ROOT/db/provision.sql" >/dev/null
 }
 
-# Run a command in a service's folder with that service's environment.
+# The variables a service process gets, and nothing else (never POSTGRES_PASSWORD, never
+# the other service's password): its database settings, the key, its non-secret settings,
+# DJANGO_* (createsuperuser --noinput reads DJANGO_SUPERUSER_PASSWORD) and a few of the
+# shell's. As root, runuser adds HOME, USER, LOGNAME and SHELL of the service's user.
+SERVICE_VARIABLES=(
+  DB_HOST DB_PORT DB_USER DB_PASSWORD DB_CONN_MAX_AGE DB_CONNECT_TIMEOUT
+  SERVICE_DB_NAME AUTH_DB_NAME AUTH_DB_ROLE
+  SECRET_KEY SECRET_KEY_FILE SECRET_KEY_FALLBACKS
+  STATIC_ROOT ALLOWED_HOSTS SECURE_COOKIES CSRF_TRUSTED_ORIGINS SESSION_COOKIE_AGE WEB_CONCURRENCY
+  PATH LANG LC_ALL TERM TZ HOME
+)
+
+is_service_variable() {
+  local name=$1 allowed
+  [[ $name == DJANGO_* ]] && return 0
+  for allowed in "${SERVICE_VARIABLES[@]}"; do [ "$name" = "$allowed" ] && return 0; done
+  return 1
+}
+
+# Unexport every other variable of this (sub)shell. Not `env -i NAME=VALUE...`: that
+# would put the passwords on a command line, which every local user can read.
+keep_only_service_variables() {
+  local name
+  for name in $(compgen -e); do
+    is_service_variable "$name" || unset -v "$name" || die "cannot drop $name from a service's environment"
+  done
+  # Exported shell functions travel in the environment too.
+  for name in $(compgen -A function); do export -fn "$name"; done
+}
+
+as_service_user() {
+  local service=$1
+  shift
+  if is_root; then runuser -u "$(service_os_user "$service")" -- "$@"; else "$@"; fi
+}
+
+# Run a command in a service's folder, as the service's user, with that service's
+# environment and nothing else.
 with_service_env() {
   local service=$1
   shift
@@ -104,8 +172,46 @@ with_service_env() {
     export ALLOWED_HOSTS=${SERVER_NAMES// /,}
     # Behind HTTPS the session and CSRF cookies are marked Secure.
     if native_tls; then export SECURE_COOKIES=1; fi
-    exec "$@"
+    keep_only_service_variables
+    # Static files and logs are read by nginx's workers and the operator.
+    umask 022
+    as_service_user "$service" "$@"
   )
+}
+
+# As root: the users, and the folders each service writes, owned by its user.
+prepare_service_users() {
+  is_root || return 0
+  local service
+  ensure_os_user "$WEB_OS_USER"
+  for service in a b; do
+    ensure_os_user "$(service_os_user "$service")"
+    as_service_user "$service" test -r "$ROOT/system_$service/manage.py" -a -x "$STATE" ||
+      die "$(service_os_user "$service") cannot read $ROOT or enter $STATE: move them somewhere world-readable."
+    as_service_user "$service" "$PY" -c 'import django, sso_shared' ||
+      die "$(service_os_user "$service") cannot run $PY (its Python is $(readlink -f "$PY")): make the virtual environment with a Python every user may run (/usr/bin/python3)."
+  done
+}
+
+# Folders (and log files) a service writes, owned by its user. A static folder an older
+# ./stack (running services as root) filled is handed over once, as a whole; one the
+# service's user owns already is never walked as root (it may hold links it planted).
+prepare_service_files() {
+  local service=$1 user run_dir log static
+  run_dir=$(service_run_dir "$service")
+  log="$STATE/log/$service.log"
+  static="$STATE/static/$service"
+  install -d -m 0755 "$STATE/run" "$STATE/log" "$STATE/static"
+  if ! is_root; then
+    install -d -m 0700 "$run_dir"
+    return 0
+  fi
+  user=$(service_os_user "$service")
+  install -d -o "$user" -g "$WEB_OS_USER" -m 0750 "$run_dir"
+  [ -e "$log" ] || install -m 0640 /dev/null "$log"
+  chown -h "$user:$user" "$log"
+  [ -d "$static" ] || install -d "$static"
+  [ "$(stat -c %U "$static")" = "$user" ] || chown -hR "$user:$user" "$static"
 }
 
 migrate_databases() {
@@ -139,21 +245,22 @@ register_service() {
 }
 
 start_service() {
-  local service=$1 port=$2
+  local service=$1
   local pidfile
   pidfile=$(gunicorn_pidfile "$service")
   gunicorn_started_here "$service" && return 0
   register_service "$service"
-  say "starting System ${service^^} (gunicorn on 127.0.0.1:$port)"
-  mkdir -p "$STATE/run" "$STATE/log"
-  with_service_env "$service" "$VENV/bin/gunicorn" -c gunicorn.conf.py --bind "127.0.0.1:$port" \
+  say "starting System ${service^^} (gunicorn on $(gunicorn_socket "$service"))"
+  with_service_env "$service" "$VENV/bin/gunicorn" -c gunicorn.conf.py --bind "unix:$(gunicorn_socket "$service")" \
     --daemon --pid "$pidfile" --access-logfile "$STATE/log/$service.log" --error-logfile "$STATE/log/$service.log"
   record_started "$pidfile"
 }
 
 render_nginx_config() {
-  local out=$1 run_dir=$2 error_log=$3 access_log=$4
-  LISTEN_PORT=$STACK_PORT SERVER_NAMES=$SERVER_NAMES UPSTREAM_A="127.0.0.1:$A_PORT" UPSTREAM_B="127.0.0.1:$B_PORT" \
+  local out=$1 run_dir=$2 error_log=$3 access_log=$4 worker_user=""
+  is_root && worker_user=$WEB_OS_USER
+  LISTEN_PORT=$STACK_PORT LISTEN_ADDRESS=$STACK_BIND WORKER_USER=$worker_user SERVER_NAMES=$SERVER_NAMES \
+    UPSTREAM_A="unix:$(gunicorn_socket a)" UPSTREAM_B="unix:$(gunicorn_socket b)" \
     STATIC_ROOT_A="$STATE/static/a" STATIC_ROOT_B="$STATE/static/b" RUN_DIR=$run_dir \
     ERROR_LOG=$error_log ACCESS_LOG=$access_log \
     TLS_CERT=${STACK_TLS_CERT:-} TLS_KEY=${STACK_TLS_KEY:-} HTTPS_LISTEN_PORT=$(native_https_port) \
@@ -167,12 +274,13 @@ proxy_ports() {
 start_proxy() {
   local dir="$STATE/nginx"
   nginx_started_here && return 0
-  say "starting nginx on 127.0.0.1:$(proxy_ports)"
+  say "starting nginx on $STACK_BIND:$(proxy_ports)"
   mkdir -p "$dir" "$STATE/log"
   render_nginx_config "$dir/nginx.conf" "$dir" "$STATE/log/nginx-error.log" "$STATE/log/nginx-access.log"
-  nginx -q -t -p "$dir" -c "$dir/nginx.conf" -g 'error_log stderr;' 2>/dev/null ||
-    nginx -t -p "$dir" -c "$dir/nginx.conf" -g 'error_log stderr;' || die "nginx refused its configuration."
-  nginx -p "$dir" -c "$dir/nginx.conf"
+  # No secret in nginx's environment: its workers face the network.
+  with_bare_env nginx -q -t -p "$dir" -c "$dir/nginx.conf" -g 'error_log stderr;' 2>/dev/null ||
+    with_bare_env nginx -t -p "$dir" -c "$dir/nginx.conf" -g 'error_log stderr;' || die "nginx refused its configuration."
+  with_bare_env nginx -p "$dir" -c "$dir/nginx.conf"
   record_started "$dir/nginx.pid"
 }
 
@@ -199,6 +307,19 @@ stop_started() {
   rm -f "$pidfile" "$(started_record "$pidfile")"
 }
 
+# Where the running PostgreSQL listens, as it wrote it in postmaster.pid (line 4: port,
+# 5: socket directory, 6: listen address).
+database_address() {
+  local lines
+  mapfile -t lines <"$PG_DIR/data/postmaster.pid"
+  echo "${lines[5]} port ${lines[3]}, socket directory ${lines[4]}"
+}
+
+native_status() {
+  if native_running; then say "native stack running at $(native_url)"; else say "native stack partly stopped; ./stack up restarts it"; fi
+  if database_started_here; then say "PostgreSQL listens on $(database_address)"; else say "PostgreSQL is not running"; fi
+}
+
 # Every check runs (no short cut), so each stale pid file is reported.
 native_running() {
   local running=0
@@ -219,13 +340,16 @@ native_up() {
   if native_running; then
     say "already running; not starting a second copy."
   else
+    prepare_service_users
+    prepare_service_files a
+    prepare_service_files b
     start_database
     provision_databases
     migrate_databases
     collect_static
     check_services
-    start_service a "$A_PORT"
-    start_service b "$B_PORT"
+    start_service a
+    start_service b
     start_proxy
   fi
   wait_until_answering "$(native_url)"
@@ -250,5 +374,6 @@ native_manage() {
   shift
   load_env_file
   require_secrets
+  prepare_service_users
   with_service_env "$service" "$PY" manage.py "$@"
 }

@@ -48,7 +48,7 @@ cmd_manage() {
 
 cmd_status() {
   case "$(running_mode)" in
-    native) native_running && say "native stack running at $(native_url)" || say "native stack partly stopped; ./stack up restarts it" ;;
+    native) native_status ;;
     compose) compose_status ;;
     *) say "not running" ;;
   esac

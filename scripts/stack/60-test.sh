@@ -7,7 +7,6 @@ cmd_test() {
   local name=${STACK_TEST_NAME:-test}
   export STACK_STATE="$ROOT/.stack/$name" STACK_ENV_FILE="$ROOT/.stack/$name.env"
   export STACK_PORT=${STACK_TEST_PORT:-18080} STACK_PG_PORT=${STACK_TEST_PG_PORT:-15442}
-  export STACK_A_PORT=${STACK_TEST_A_PORT:-18011} STACK_B_PORT=${STACK_TEST_B_PORT:-18012}
   export STACK_HTTPS_PORT=${STACK_TEST_HTTPS_PORT:-$((STACK_PORT + 363))}
   # Its own Compose project and image tag too, so test runs never touch a deployment's images.
   export STACK_COMPOSE_PROJECT="sso-$name" SSO_VERSION=${STACK_TEST_IMAGE_TAG:-$name}

@@ -25,8 +25,6 @@ def stack_environment(tmp_path: Path, state: Path, **extra: str) -> dict[str, st
         "STACK_STATE": str(state),
         "STACK_ENV_FILE": str(tmp_path / "stack.env"),
         "STACK_PORT": str(PORT_BASE),
-        "STACK_A_PORT": str(PORT_BASE + 1),
-        "STACK_B_PORT": str(PORT_BASE + 2),
         "STACK_PG_PORT": str(PORT_BASE + 3),
         **extra,
     }

@@ -24,7 +24,8 @@ EXPECTED = {
     "SYSTEM_A_DB_PASSWORD": 'double-quoted: "escaped", it\'s, $literal, example.test  other.test, # kept, tab\there',
     "SYSTEM_B_DB_PASSWORD": "unquoted#hash $dollar default value",
 }
-PRINT_VALUES = f"import json, os; print(json.dumps({{k: os.environ[k] for k in {sorted(EXPECTED)!r}}}))"
+SERVICE_VARIABLES = ["ALLOWED_HOSTS", "DB_PASSWORD", "SECRET_KEY"]
+PRINT_SERVICE_VALUES = f"import json, os; print(json.dumps({{k: os.environ[k] for k in {SERVICE_VARIABLES!r}}}))"
 READ_WITH_DECOUPLE = (
     f"import json; from sso_shared.env import env; print(json.dumps({{k: env(k) for k in {sorted(EXPECTED)!r}}}))"
 )
@@ -40,13 +41,19 @@ def env_file(tmp_path) -> Path:
 def test_a_native_service_gets_the_values_compose_rules_give(tmp_path, state, env_file):
     env = stack_environment(tmp_path, state)
     (state / "mode").write_text("native\n")  # as ./stack up --native leaves it
-    # The service's own process: manage.py of System A, started by ./stack with its environment.
-    script = f"{PRINT_VALUES}; import django.conf; print(json.dumps(django.conf.settings.SECRET_KEY))"
-    result = run_stack("manage", "a", "shell", "-c", script, env=env, timeout=120)
-    assert result.returncode == 0, result.stderr
-    values_line, secret_key_line = result.stdout.strip().splitlines()[-2:]
-    assert json.loads(values_line) == EXPECTED
-    assert json.loads(secret_key_line) == EXPECTED["SECRET_KEY"]
+    for service in ("a", "b"):
+        # The service's own process: its manage.py, started by ./stack with its environment,
+        # which holds its own password as DB_PASSWORD and SERVER_NAMES as ALLOWED_HOSTS.
+        script = f"{PRINT_SERVICE_VALUES}; import django.conf; print(json.dumps(django.conf.settings.SECRET_KEY))"
+        result = run_stack("manage", service, "shell", "-c", script, env=env, timeout=120)
+        assert result.returncode == 0, result.stderr
+        values_line, secret_key_line = result.stdout.strip().splitlines()[-2:]
+        assert json.loads(values_line) == {
+            "ALLOWED_HOSTS": EXPECTED["SERVER_NAMES"].replace(" ", ","),
+            "DB_PASSWORD": EXPECTED[f"SYSTEM_{service.upper()}_DB_PASSWORD"],
+            "SECRET_KEY": EXPECTED["SECRET_KEY"],
+        }
+        assert json.loads(secret_key_line) == EXPECTED["SECRET_KEY"]
 
 
 def test_compose_gives_an_app_container_the_same_values(env_file):

@@ -12,8 +12,8 @@ ANOTHER_BOOT = "00000000-0000-0000-0000-000000000000 12345\n"
 
 def pidfiles(state: Path) -> dict[str, Path]:
     return {
-        "System A": state / "run" / "a.pid",
-        "System B": state / "run" / "b.pid",
+        "System A": state / "run" / "a" / "gunicorn.pid",
+        "System B": state / "run" / "b" / "gunicorn.pid",
         "nginx": state / "nginx" / "nginx.pid",
         "PostgreSQL": state / "pg" / "data" / "postmaster.pid",
     }
