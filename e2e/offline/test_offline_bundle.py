@@ -74,15 +74,17 @@ def test_install_with_no_network_then_the_e2e_suite_passes(bundle_dir, tmp_path)
         stack_down(prefix)
 
 
-def test_native_stack_from_the_wheelhouse_with_no_network(bundle_dir, tmp_path):
+def test_native_stack_from_the_wheelhouse_with_no_network(bundle, tmp_path):
     arch = os.uname().machine
-    # PostgreSQL runs as an unprivileged user, who must reach its data folder.
+    # PostgreSQL and the services run as unprivileged users, who must reach the
+    # release, its venv and the data folder: none of them under pytest's 0700 tmp_path.
     state = Path(tempfile.mkdtemp(prefix="sso-native-"))
     state.chmod(0o755)
+    bundle_dir = unpack(bundle, state / "unpacked")
     port = PORT_BASE + 10
     env = {
         "STACK_WHEELHOUSE": str(bundle_dir / "wheels" / f"linux_{arch}"),
-        "STACK_VENV": str(tmp_path / "venv"),
+        "STACK_VENV": str(state / "venv"),
         "STACK_STATE": str(state / "state"),
         "STACK_ENV_FILE": str(tmp_path / "env"),
         "STACK_PORT": str(port),
@@ -96,12 +98,12 @@ def test_native_stack_from_the_wheelhouse_with_no_network(bundle_dir, tmp_path):
     script = f"ip link set lo up && ./stack up --native && {{ {suite}; status=$?; ./stack down; exit $status; }}"
     try:
         result = offline("bash", "-c", script, env=env, cwd=bundle_dir, check=False)
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
+        assert re.search(r"\d+ passed", result.stdout)
+        pip_list = run(state / "venv" / "bin" / "pip", "list", "--format=freeze").stdout
+        assert "Django==5.2.19" in pip_list
     finally:
         shutil.rmtree(state, ignore_errors=True)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
-    assert re.search(r"\d+ passed", result.stdout)
-    pip_list = run(tmp_path / "venv" / "bin" / "pip", "list", "--format=freeze").stdout
-    assert "Django==5.2.19" in pip_list
 
 
 def test_a_corrupted_file_stops_the_install_before_any_change(bundle_dir, tmp_path):

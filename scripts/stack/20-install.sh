@@ -16,7 +16,7 @@ find_pg_bin() {
 
 native_tools_present() {
   find_pg_bin >/dev/null && command -v nginx >/dev/null && command -v envsubst >/dev/null &&
-    command -v psql >/dev/null && python3 -c 'import ensurepip, venv' 2>/dev/null
+    command -v psql >/dev/null && "$(venv_python)" -c 'import ensurepip, venv' 2>/dev/null
 }
 
 apt_install() {
@@ -60,20 +60,33 @@ requirements_digest() {
 # "runtime" (requirements.txt: enough to run the native stack) or "dev" (plus
 # the test and lint tools). With STACK_WHEELHOUSE set, packages come only from
 # that folder (the offline bundle's wheels), never from an index.
+# The interpreter the venv is made from. As root the services run as users of their
+# own, who cannot reach a Python under root's home (pyenv, say): Debian's, then.
+venv_python() {
+  if [ -n "${STACK_PYTHON:-}" ]; then echo "$STACK_PYTHON"
+  elif is_root && [ -x /usr/bin/python3 ]; then echo /usr/bin/python3
+  else command -v python3; fi
+}
+
 ensure_python_env() {
-  local kind=${1:-runtime} stamp="$VENV/.requirements" digest
+  local kind=${1:-runtime} stamp="$VENV/.requirements" digest python recorded
   digest=$(requirements_digest)
-  case "$(cat "$stamp" 2>/dev/null)" in
-    "dev:$digest") return 0 ;;
-    "runtime:$digest") [ "$kind" = runtime ] && return 0 ;;
+  python=$(venv_python)
+  recorded=$(cat "$stamp" 2>/dev/null || true)
+  case "$recorded" in
+    "dev:$digest:$python") return 0 ;;
+    "runtime:$digest:$python") [ "$kind" = runtime ] && return 0 ;;
   esac
-  if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+  if ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then
     if is_root && command -v apt-get >/dev/null; then apt_install python3-venv; else
       die "Python's venv module is missing. Install it with: sudo apt-get install -y python3-venv"
     fi
   fi
-  say "preparing the Python environment in $VENV ($kind packages)"
-  python3 -m venv "$VENV"
+  say "preparing the Python environment in $VENV ($kind packages, $python)"
+  local clear=()
+  # Made from another interpreter (or before it was recorded): start it afresh.
+  [ -z "$recorded" ] || [ "${recorded##*:}" = "$python" ] || clear=(--clear)
+  "$python" -m venv "${clear[@]}" "$VENV"
   if [ -n "${STACK_WHEELHOUSE:-}" ]; then
     [ "$kind" = runtime ] || die "the wheelhouse holds runtime packages only; ./stack test needs an index."
     "$PY" -m pip install -q --no-index --find-links "$STACK_WHEELHOUSE" -r "$(runtime_requirements)" sso-shared
@@ -84,5 +97,5 @@ ensure_python_env() {
     "$PY" -m pip install -q --upgrade pip
     "$PY" -m pip install -q -r "$requirements" -e "$ROOT/shared"
   fi
-  echo "$kind:$digest" >"$stamp"
+  echo "$kind:$digest:$python" >"$stamp"
 }
