@@ -1,11 +1,31 @@
 -- Roles and databases of the deployment; safe to run again (passwords are re-set).
--- Run as the PostgreSQL superuser with: psql -v a_password=... -v b_password=... -f provision.sql
+-- Run as the PostgreSQL superuser with SYSTEM_A_DB_PASSWORD and SYSTEM_B_DB_PASSWORD in
+-- psql's environment: psql -f provision.sql (never on a command line, where every
+-- local user could read them in /proc/*/cmdline).
 --
 --   sso_auth  (no login)  owns the shared auth/session database and its tables
 --   system_a  (login)     owns database system_a; member of sso_auth
 --   system_b  (login)     owns database system_b; member of sso_auth
 -- Each service role reaches its own database and the shared one, and nothing else.
 \set ON_ERROR_STOP on
+\getenv a_password SYSTEM_A_DB_PASSWORD
+\getenv b_password SYSTEM_B_DB_PASSWORD
+-- A missing or empty password stops here, before any role changes.
+\if :{?a_password}
+\else
+  \set a_password ''
+\endif
+\if :{?b_password}
+\else
+  \set b_password ''
+\endif
+SELECT coalesce(:'a_password', '') = '' AS a_missing, coalesce(:'b_password', '') = '' AS b_missing \gset
+\if :a_missing
+  DO $$ BEGIN RAISE EXCEPTION 'SYSTEM_A_DB_PASSWORD is not set in psql''s environment'; END $$;
+\endif
+\if :b_missing
+  DO $$ BEGIN RAISE EXCEPTION 'SYSTEM_B_DB_PASSWORD is not set in psql''s environment'; END $$;
+\endif
 
 SELECT 'CREATE ROLE sso_auth NOLOGIN'
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sso_auth') \gexec
@@ -30,3 +50,5 @@ REVOKE ALL ON DATABASE sso_auth, system_a, system_b FROM PUBLIC;
 GRANT CONNECT, TEMPORARY ON DATABASE sso_auth TO system_a, system_b;
 GRANT CONNECT, TEMPORARY ON DATABASE system_a TO system_a;
 GRANT CONNECT, TEMPORARY ON DATABASE system_b TO system_b;
+-- The service roles reach no other database: not the maintenance database, not the template.
+REVOKE CONNECT ON DATABASE postgres, template1 FROM PUBLIC;

@@ -26,13 +26,25 @@ init_cluster() {
   initdb -D "$PGDATA" -U postgres --pwfile="$pwfile" -E UTF8 --no-locale \
     --auth-local=peer --auth-host=scram-sha-256 >/dev/null
   rm -f "$pwfile"
-  echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
+}
+
+# Who may connect to what, rewritten on every start so an older volume gets it too: the
+# superuser only over the local socket (provisioning, backups); each service role only
+# its own database and the shared one, from the network. provision.sql's grants agree.
+write_pg_hba() {
+  cat >"$PGDATA/pg_hba.conf" <<'HBA'
+# Written by the db image's entrypoint on every start (docker/db-entrypoint.sh).
+local   all                 postgres           peer
+host    sso_auth,system_a   system_a    all    scram-sha-256
+host    sso_auth,system_b   system_b    all    scram-sha-256
+HBA
 }
 
 provision() {
   pg_ctl -D "$PGDATA" -w -o "-c listen_addresses=''" start >/dev/null
-  PGOPTIONS="-c client_min_messages=warning" psql -X -q -U postgres -d postgres \
-    -v a_password="$(read_secret SYSTEM_A_DB_PASSWORD)" -v b_password="$(read_secret SYSTEM_B_DB_PASSWORD)" \
+  # The passwords reach psql through its environment (provision.sql reads them with \getenv).
+  SYSTEM_A_DB_PASSWORD=$(read_secret SYSTEM_A_DB_PASSWORD) SYSTEM_B_DB_PASSWORD=$(read_secret SYSTEM_B_DB_PASSWORD) \
+    PGOPTIONS="-c client_min_messages=warning" psql -X -q -U postgres -d postgres \
     -f /usr/local/share/sso/provision.sql
   pg_ctl -D "$PGDATA" -w -m fast stop >/dev/null
 }
@@ -41,6 +53,7 @@ require POSTGRES_PASSWORD
 require SYSTEM_A_DB_PASSWORD
 require SYSTEM_B_DB_PASSWORD
 init_cluster
+write_pg_hba
 provision
 echo "sso-db: roles and databases ready; starting PostgreSQL"
 exec postgres -D "$PGDATA" -c listen_addresses='*'

@@ -1,19 +1,23 @@
 """The native stack as ./stack runs it: a second `up` starts no second copy; each part runs
 with only the rights and secrets it needs (seen in /proc, as a local attacker would)."""
 
+import functools
 import ipaddress
 import os
 import pwd
+import shutil
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
+import psycopg2
+import pytest
 import requests
 
 from sso_shared.envfile import read_env_file
 
-from .conftest import BASE_URL, STACK, VERIFY
+from .conftest import BASE_URL, ROOT, STACK, VERIFY
 
 STATE = Path(os.environ.get("STACK_STATE", ""))
 SERVICES = ("a", "b")
@@ -218,3 +222,45 @@ def test_status_says_where_postgresql_listens():
     port, socket_dir, address = lines[3], lines[4], lines[5]
     assert f"PostgreSQL listens on {address} port {port}, socket directory {socket_dir}" in result.stderr
     assert stat.S_ISSOCK((Path(socket_dir) / f".s.PGSQL.{port}").stat().st_mode)
+
+
+# --- what each database role may reach ---------------------------------------------
+
+ROLE_REACHES = {"system_a": {"sso_auth", "system_a"}, "system_b": {"sso_auth", "system_b"}}
+
+
+@pytest.mark.parametrize("role", sorted(ROLE_REACHES))
+@pytest.mark.parametrize("database", ["sso_auth", "system_a", "system_b", "postgres", "template1"])
+def test_each_service_role_reaches_only_its_own_database_and_the_shared_one(role, database):
+    password = env_file_secrets()[f"SYSTEM_{role[-1].upper()}_DB_PASSWORD"]
+    connect = functools.partial(
+        psycopg2.connect, host="127.0.0.1", port=os.environ["STACK_PG_PORT"], user=role, password=password
+    )
+    if database in ROLE_REACHES[role]:
+        connect(dbname=database).close()
+        return
+    with pytest.raises(psycopg2.OperationalError) as refused:
+        connect(dbname=database)
+    assert f'no pg_hba.conf entry for host "127.0.0.1", user "{role}", database "{database}"' in str(refused.value)
+
+
+def test_provisioning_puts_no_password_on_a_command_line(tmp_path):
+    """Every local user can read /proc/*/cmdline: psql gets the passwords in its environment."""
+    log = tmp_path / "psql-argv"
+    shim = tmp_path / "bin" / "psql"
+    shim.parent.mkdir()
+    real_psql = shutil.which("psql")
+    shim.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >>{log}\nexec {real_psql} "$@"\n')
+    shim.chmod(0o755)
+    steps = ROOT / "scripts" / "stack"
+    script = (
+        f"ROOT={ROOT}; source {steps}/10-common.sh; load_env_file; "
+        f'for part in {steps}/[2-9]*.sh; do source "$part"; done; provision_databases'
+    )
+    env = {**os.environ, "PATH": f"{shim.parent}:{os.environ['PATH']}"}
+    result = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    calls = log.read_text()
+    assert "provision.sql" in calls
+    for value in env_file_secrets().values():
+        assert value not in calls

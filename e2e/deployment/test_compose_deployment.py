@@ -238,3 +238,20 @@ def test_secret_key_from_a_file_reaches_both_services_as_a_docker_secret(tmp_pat
         assert answer.json() == {"service": "b", "authenticated": False, "username": None}
     finally:
         compose("down", "--volumes", project=project, env_file=env_file, env=env, check=False)
+
+
+ROLE_REACHES = {"system_a": {"sso_auth", "system_a"}, "system_b": {"sso_auth", "system_b"}}
+
+
+@pytest.mark.parametrize("role", sorted(ROLE_REACHES))
+def test_each_service_role_reaches_only_its_own_database_and_the_shared_one(role, secrets):
+    """Over the network, as a compromised service would try, with its own password."""
+    password = {"PGPASSWORD": secrets[f"SYSTEM_{role[-1].upper()}_DB_PASSWORD"]}
+    for database in ("sso_auth", "system_a", "system_b", "postgres", "template1"):
+        attempt = compose("exec", "-T", "-e", "PGPASSWORD", "db", "psql", "-h", "127.0.0.1", "-U", role,
+                          "-d", database, "-tAc", "SELECT 1", env=password, check=False)  # fmt: skip
+        if database in ROLE_REACHES[role]:
+            assert attempt.stdout.strip() == "1", attempt.stderr
+        else:
+            assert attempt.returncode != 0
+            assert f'no pg_hba.conf entry for host "127.0.0.1", user "{role}", database "{database}"' in attempt.stderr

@@ -92,9 +92,26 @@ init_database_cluster() {
   rm -f "$pwfile"
 }
 
+# Who may connect to what, rewritten on every start so an older cluster gets it too:
+# the superuser (./stack, the unit tests) anywhere; each service role only its own
+# database and the shared one. provision.sql's grants say the same a second time.
+write_pg_hba() {
+  as_pg_user tee "$PG_DIR/data/pg_hba.conf" >/dev/null <<'HBA'
+# Written by ./stack on every start (scripts/stack/30-native.sh, write_pg_hba).
+local   all                 postgres                   scram-sha-256
+host    all                 postgres    127.0.0.1/32   scram-sha-256
+host    sso_auth,system_a   system_a    127.0.0.1/32   scram-sha-256
+host    sso_auth,system_b   system_b    127.0.0.1/32   scram-sha-256
+HBA
+}
+
 start_database() {
   init_database_cluster
-  database_started_here && return 0
+  write_pg_hba
+  if database_started_here; then
+    pg_ctl_ reload >/dev/null
+    return 0
+  fi
   say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
   mkdir -p "$PG_DIR/run"
   is_root && chown "$PG_OS_USER" "$PG_DIR/run"
@@ -118,8 +135,9 @@ psql_superuser() {
 provision_databases() {
   psql_superuser -d postgres -c 'SELECT 1' >/dev/null 2>&1 ||
     die "cannot log in to PostgreSQL on port $PG_PORT as postgres: was $PG_DIR made with another POSTGRES_PASSWORD? (./stack down --volumes starts over)"
-  psql_superuser -d postgres -v a_password="$SYSTEM_A_DB_PASSWORD" -v b_password="$SYSTEM_B_DB_PASSWORD" \
-    -f "$ROOT/db/provision.sql" >/dev/null
+  # The passwords reach psql through its environment (provision.sql reads them with \getenv).
+  SYSTEM_A_DB_PASSWORD=$SYSTEM_A_DB_PASSWORD SYSTEM_B_DB_PASSWORD=$SYSTEM_B_DB_PASSWORD \
+    psql_superuser -d postgres -f "$ROOT/db/provision.sql" >/dev/null
 }
 
 # The variables a service process gets, and nothing else (never POSTGRES_PASSWORD, never
