@@ -2,11 +2,14 @@
 
 import base64
 import concurrent.futures
+import io
 import json
 import os
 import re
 import secrets as random
+import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -159,6 +162,54 @@ def test_only_the_migrate_job_and_the_database_hold_both_service_passwords(secre
     assert {"system_a_db_password", "system_b_db_password"} <= sources["migrate"]
     assert "system_b_db_password" not in sources["system_a"] and "system_a_db_password" not in sources["system_b"]
     assert not sources.get("nginx")
+
+
+def test_keys_and_env_files_stay_out_of_the_build_context(tmp_path):
+    """A key, certificate or .env dropped anywhere, even in a folder the images copy whole (nginx/),
+    never reaches a build: the real .dockerignore over a copy of the tracked files plus planted ones,
+    built the way the deployment builds (Compose, BuildKit) into an image that copies everything."""
+    context = tmp_path / "context"
+    for name in run("git", "ls-files").stdout.splitlines():
+        if (ROOT / name).is_file():
+            (context / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, context / name)
+    planted = [
+        "nginx/planted.key",
+        "nginx/cert.pem",
+        "nginx/site.crt",
+        "docker/build-ca/site-ca.crt",
+        "shared/sso_shared/.env",
+        "system_a/.env.local",
+        ".env",
+        "docker/extra-ca.pem",
+    ]
+    for name in planted:
+        (context / name).write_text("planted\n")
+    (context / "probe.Dockerfile").write_text("FROM scratch\nCOPY . /context/\n")
+    image = f"sso-context-probe:{random.token_hex(4)}"
+    probe = tmp_path / "probe.yaml"
+    build = {"context": str(context), "dockerfile": "probe.Dockerfile"}
+    probe.write_text(json.dumps({"name": "sso-context-probe", "services": {"probe": {"image": image, "build": build}}}))
+    run("docker", "compose", "-f", str(probe), "build", "-q", env={"DOCKER_BUILDKIT": "1", "COMPOSE_BAKE": "false"})
+    try:
+        container = run("docker", "create", image, "none").stdout.strip()
+        try:
+            exported = subprocess.run(["docker", "export", container], capture_output=True, check=True).stdout
+        finally:
+            run("docker", "rm", container)
+    finally:
+        run("docker", "image", "rm", image)
+    with tarfile.open(fileobj=io.BytesIO(exported)) as archive:
+        given = {name.removeprefix("context/") for name in archive.getnames() if name.startswith("context/")}
+    # What the images do need still gets in (so the listing is a real one).
+    needed = {
+        "nginx/sso.conf.template",
+        "nginx/make-test-cert.sh",
+        "docker/build-ca/use-extra-ca.sh",
+        "db/provision.sql",
+    }
+    assert needed <= given
+    assert not given & set(planted), sorted(given & set(planted))
 
 
 def test_no_secret_in_any_image_history_or_metadata(images, secrets):
