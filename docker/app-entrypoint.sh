@@ -4,9 +4,17 @@
 #                         which registers its fingerprint first
 #   sso migrate           migrate the shared database and both service databases, under the lock
 #   sso manage a|b ARGS   run manage.py of A or B
-# Each service connects with its own role: SYSTEM_A_DB_PASSWORD / SYSTEM_B_DB_PASSWORD
-# become DB_USER/DB_PASSWORD for that service only.
+# Each service connects with its own role: SYSTEM_A_DB_PASSWORD / SYSTEM_B_DB_PASSWORD (or their
+# *_FILE, as compose.yaml gives them) become DB_USER/DB_PASSWORD(_FILE) for that service only.
 set -euo pipefail
+
+# Compose writes no file for a secret whose variable is empty (SECRET_KEY= in .env), yet names it
+# in SECRET_KEY_FILE: such a secret is simply not set, and the settings then say what to do.
+for secret_file_var in SECRET_KEY_FILE SECRET_KEY_FALLBACKS_FILE; do
+  case "${!secret_file_var:-}" in
+    /run/secrets/*) [ -e "${!secret_file_var}" ] || unset "$secret_file_var" ;;
+  esac
+done
 
 with_service_env() {
   local service=$1

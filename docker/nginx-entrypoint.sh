@@ -10,7 +10,14 @@ export ERROR_LOG=stderr ACCESS_LOG=/dev/stdout
 # HTTPS when compose mounts a certificate and key (STACK_TLS_CERT/STACK_TLS_KEY in .env); see render-config.sh.
 export TLS_CERT=${TLS_CERT:-} TLS_KEY=${TLS_KEY:-} HTTPS_LISTEN_PORT=${HTTPS_LISTEN_PORT:-8443}
 export HTTPS_PUBLIC_PORT=${HTTPS_PUBLIC_PORT:-$HTTPS_LISTEN_PORT}
+# nginx runs as the image's user nginx, not root: the key must be readable by it.
+if [ -n "$TLS_KEY" ] && [ -e "$TLS_KEY" ] && [ ! -r "$TLS_KEY" ]; then
+  echo "sso-nginx: cannot read the TLS key (STACK_TLS_KEY): nginx runs as uid $(id -u)." \
+    "Make the key readable by it, e.g. chown $(id -u) KEYFILE (keep mode 0600)." >&2
+  exit 1
+fi
 mkdir -p "$RUN_DIR"
 /etc/nginx/sso/render-config.sh /etc/nginx/sso/sso.conf.template >"$RUN_DIR/nginx.conf"
-nginx -t -q -c "$RUN_DIR/nginx.conf"
-exec nginx -c "$RUN_DIR/nginx.conf" -g 'daemon off;'
+# -e: errors to stderr from the start, not to /var/log/nginx (which this user cannot write).
+nginx -e stderr -t -q -c "$RUN_DIR/nginx.conf"
+exec nginx -e stderr -c "$RUN_DIR/nginx.conf" -g 'daemon off;'

@@ -2,17 +2,20 @@
 
 import base64
 import concurrent.futures
+import io
 import json
 import os
 import re
 import secrets as random
+import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
 import requests
 
-from .conftest import ROOT, compose, container_id, inspect, run
+from .conftest import ENV_FILE, ROOT, compose, container_id, inspect, run
 
 APP_SERVICES = ("system_a", "system_b")
 
@@ -30,16 +33,183 @@ def test_only_nginx_publishes_a_port():
 
 
 @pytest.mark.parametrize("service", APP_SERVICES)
-def test_app_containers_run_read_only_as_a_non_root_user_with_init_and_restart(service):
+def test_app_containers_run_as_a_non_root_user_who_can_write_only_to_tmp(service):
+    """Not read-only (Compose hands secrets to no read-only container), yet nothing to write to."""
     details = inspect(container_id(service))
-    assert details["HostConfig"]["ReadonlyRootfs"] is True
-    assert details["HostConfig"]["Init"] is True
     assert details["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
     assert "/tmp" in details["HostConfig"]["Tmpfs"]
     assert compose("exec", "-T", service, "id", "-u").stdout.strip() == "10001"
     denied = compose("exec", "-T", service, "touch", "/app/written", check=False)
     assert denied.returncode != 0
-    assert "Read-only file system" in denied.stderr
+    assert "Permission denied" in denied.stderr
+    # Every folder and file of the root filesystem (-xdev: not /proc, /dev, nor into /tmp) the user may
+    # write, but /tmp, the tmpfs's mount point. With no fallback keys their secret is /dev/null.
+    found = compose(
+        "exec",
+        "-T",
+        service,
+        "find",
+        "/",
+        "-xdev",
+        "(",
+        "-type",
+        "d",
+        "-o",
+        "-type",
+        "f",
+        ")",
+        "-writable",
+        check=False,
+    ).stdout.split()
+    assert "/tmp" in found
+    for path in set(found) - {"/tmp"}:
+        kind = compose("exec", "-T", service, "stat", "-L", "-c", "%F", path).stdout.strip()
+        assert kind == "character special file", f"{path} ({kind}) is writable by the user app"
+    assert compose("exec", "-T", service, "touch", "/tmp/written").returncode == 0
+
+
+SERVICES = ("db", *APP_SERVICES, "nginx")
+# The limits as the kernel applies them, in cgroup v1 or v2.
+CGROUP_LIMITS = (
+    "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes;"
+    " cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max"
+)
+
+
+def status_fields(status: str) -> dict[str, str]:
+    return {key: value.strip() for key, _, value in (line.partition(":") for line in status.splitlines())}
+
+
+@pytest.mark.parametrize("service", (*SERVICES, "migrate"))
+def test_every_container_is_unprivileged_and_limited(service):
+    details = inspect(compose("ps", "-aq", service).stdout.strip())
+    host = details["HostConfig"]
+    assert details["Config"]["User"] not in ("", "0", "root", "root:root")
+    assert host["CapDrop"] == ["ALL"] and not host["CapAdd"]
+    assert "no-new-privileges:true" in host["SecurityOpt"]
+    assert host["Init"] is True
+    assert host["Memory"] > 0 and host["PidsLimit"] > 0
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_process_of_every_service_runs_unprivileged_within_its_limits(service):
+    """What the kernel says of the running processes, not only what Docker was asked for."""
+    ident = container_id(service)
+    host = inspect(ident)["HostConfig"]
+    # docker top: every process of the container, seen from the host (init, master and workers).
+    processes = run("docker", "top", ident, "-eo", "pid,uid,args").stdout.splitlines()[1:]
+    assert processes and all(line.split()[1] != "0" for line in processes), processes
+    init = status_fields(compose("exec", "-T", service, "cat", "/proc/1/status").stdout)
+    assert init["Uid"].split()[0] != "0"
+    assert int(init["CapEff"], 16) == 0 and int(init["CapBnd"], 16) == 0
+    assert init["NoNewPrivs"] == "1"
+    memory, pids = compose("exec", "-T", service, "sh", "-c", CGROUP_LIMITS).stdout.split()
+    assert (int(memory), int(pids)) == (host["Memory"], host["PidsLimit"])
+
+
+def test_the_limits_come_from_the_env_file(tmp_path):
+    """SYSTEM_A_MEMORY, NGINX_PIDS and the like in .env are what Compose gives Docker."""
+    env_file = tmp_path / "env"
+    env_file.write_text(Path(ENV_FILE).read_text() + "SYSTEM_A_MEMORY=300m\nNGINX_PIDS=77\n")
+    config = json.loads(compose("config", "--format", "json", env_file=str(env_file)).stdout)["services"]
+    assert config["system_a"]["mem_limit"] in ("300m", 300 * 1024 * 1024, str(300 * 1024 * 1024))
+    assert config["nginx"]["pids_limit"] == 77
+    defaults = json.loads(compose("config", "--format", "json").stdout)["services"]
+    assert defaults["system_a"]["mem_limit"] != config["system_a"]["mem_limit"]
+
+
+def secret_files(service: str) -> dict[str, str]:
+    """What each file in the container's /run/secrets holds."""
+    names = compose("exec", "-T", service, "ls", "/run/secrets").stdout.split()
+    return {name: compose("exec", "-T", service, "cat", f"/run/secrets/{name}").stdout.strip() for name in names}
+
+
+OWN_PASSWORD = {"system_a": "SYSTEM_A_DB_PASSWORD", "system_b": "SYSTEM_B_DB_PASSWORD"}
+
+
+@pytest.mark.parametrize("service", APP_SERVICES)
+def test_each_app_container_holds_only_its_own_secrets_and_as_files(service, secrets, base_url):
+    """docker inspect and every process environment show no secret; /run/secrets holds its own only."""
+    own = OWN_PASSWORD[service]
+    others = {name for name in secrets if name not in (own, "SECRET_KEY")}
+    details = json.dumps(inspect(container_id(service)))
+    for name, value in secrets.items():
+        assert value not in details, f"{name} in docker inspect of {service}"
+    environments = compose("exec", "-T", service, "sh", "-c", "cat /proc/[0-9]*/environ").stdout
+    assert "DB_PASSWORD_FILE=/run/secrets/" in environments  # the environments are really there
+    for name, value in secrets.items():
+        assert value not in environments, f"{name} in a process environment of {service}"
+    files = secret_files(service)
+    assert files[own.lower()] == secrets[own]
+    assert files["secret_key"] == secrets["SECRET_KEY"]
+    held = "\n".join(files.values())
+    for name in others:
+        assert secrets[name] not in held, f"{service} holds {name}"
+    answer = requests.get(f"{base_url}{service[-1]}/whoami", timeout=10)
+    assert answer.json() == {"service": service[-1], "authenticated": False, "username": None}
+
+
+def test_only_the_migrate_job_and_the_database_hold_both_service_passwords(secrets):
+    for service in ("migrate", "db"):
+        details = json.dumps(inspect(compose("ps", "-aq", service).stdout.strip()))
+        for name, value in secrets.items():
+            assert value not in details, f"{name} in docker inspect of {service}"
+    held = "\n".join(secret_files("db").values())
+    assert all(secrets[name] in held for name in ("POSTGRES_PASSWORD", *OWN_PASSWORD.values()))
+    assert secrets["SECRET_KEY"] not in held
+    config = json.loads(compose("config", "--format", "json").stdout)["services"]
+    sources = {service: {entry["source"] for entry in config[service].get("secrets", [])} for service in config}
+    assert {"system_a_db_password", "system_b_db_password"} <= sources["migrate"]
+    assert "system_b_db_password" not in sources["system_a"] and "system_a_db_password" not in sources["system_b"]
+    assert not sources.get("nginx")
+
+
+def test_keys_and_env_files_stay_out_of_the_build_context(tmp_path):
+    """A key, certificate or .env dropped anywhere, even in a folder the images copy whole (nginx/),
+    never reaches a build: the real .dockerignore over a copy of the tracked files plus planted ones,
+    built the way the deployment builds (Compose, BuildKit) into an image that copies everything."""
+    context = tmp_path / "context"
+    for name in run("git", "ls-files").stdout.splitlines():
+        if (ROOT / name).is_file():
+            (context / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, context / name)
+    planted = [
+        "nginx/planted.key",
+        "nginx/cert.pem",
+        "nginx/site.crt",
+        "docker/build-ca/site-ca.crt",
+        "shared/sso_shared/.env",
+        "system_a/.env.local",
+        ".env",
+        "docker/extra-ca.pem",
+    ]
+    for name in planted:
+        (context / name).write_text("planted\n")
+    (context / "probe.Dockerfile").write_text("FROM scratch\nCOPY . /context/\n")
+    image = f"sso-context-probe:{random.token_hex(4)}"
+    probe = tmp_path / "probe.yaml"
+    build = {"context": str(context), "dockerfile": "probe.Dockerfile"}
+    probe.write_text(json.dumps({"name": "sso-context-probe", "services": {"probe": {"image": image, "build": build}}}))
+    run("docker", "compose", "-f", str(probe), "build", "-q", env={"DOCKER_BUILDKIT": "1", "COMPOSE_BAKE": "false"})
+    try:
+        container = run("docker", "create", image, "none").stdout.strip()
+        try:
+            exported = subprocess.run(["docker", "export", container], capture_output=True, check=True).stdout
+        finally:
+            run("docker", "rm", container)
+    finally:
+        run("docker", "image", "rm", image)
+    with tarfile.open(fileobj=io.BytesIO(exported)) as archive:
+        given = {name.removeprefix("context/") for name in archive.getnames() if name.startswith("context/")}
+    # What the images do need still gets in (so the listing is a real one).
+    needed = {
+        "nginx/sso.conf.template",
+        "nginx/make-test-cert.sh",
+        "docker/build-ca/use-extra-ca.sh",
+        "db/provision.sql",
+    }
+    assert needed <= given
+    assert not given & set(planted), sorted(given & set(planted))
 
 
 def test_no_secret_in_any_image_history_or_metadata(images, secrets):
@@ -120,6 +290,25 @@ def test_starting_again_changes_nothing():
     assert after == before
 
 
+def test_a_changed_secret_reaches_the_containers_on_the_next_up():
+    """Compose alone does not see a secret's new value; ./stack up recreates the containers for it.
+    (The environment wins over .env in ./stack, so the deployment's .env stays as it is.)"""
+    services = ("db", *APP_SERVICES, "nginx")
+    before = {service: container_id(service) for service in services}
+    fallback = random.token_urlsafe(50)
+    try:
+        run(str(ROOT / "stack"), "up", "--compose", env={"SECRET_KEY_FALLBACKS": fallback})
+        assert all(container_id(service) != before[service] for service in services)
+        for service in APP_SERVICES:
+            held = compose("exec", "-T", service, "cat", "/run/secrets/secret_key_fallbacks").stdout
+            assert held.strip() == fallback
+    finally:
+        run(str(ROOT / "stack"), "up", "--compose", env={"SECRET_KEY_FALLBACKS": None})
+    for service in APP_SERVICES:
+        held = compose("exec", "-T", service, "cat", "/run/secrets/secret_key_fallbacks").stdout
+        assert held == ""
+
+
 def test_migrations_and_services_started_together_on_an_empty_database():
     """Three migrate runs and both services race on a fresh database; all succeed, history stays single."""
     project = f"sso-race-{random.token_hex(3)}"
@@ -162,6 +351,8 @@ def test_the_deployment_serves_https_with_the_sites_certificate(tmp_path):
     """STACK_TLS_CERT/STACK_TLS_KEY in .env: HTTPS with HSTS and Secure cookies, HTTP redirects."""
     certs = tmp_path / "tls"
     run(str(ROOT / "nginx" / "make-test-cert.sh"), str(certs))
+    # What README "HTTPS" asks of an operator: nginx runs as uid 10002, the key stays 0600.
+    os.chown(certs / "key.pem", 10002, -1)
     http_port = int(os.environ.get("E2E_RACE_PORT", "18180")) + 1
     https_port = http_port + 1
     project = f"sso-tls-{random.token_hex(3)}"
@@ -200,22 +391,31 @@ def test_a_missing_database_password_stops_compose_before_anything_starts(tmp_pa
     assert run("docker", "ps", "-aq", "--filter", "label=com.docker.compose.project=sso-nopass").stdout == ""
 
 
-def test_a_missing_secret_key_stops_the_deployment_with_what_to_do(tmp_path, secrets):
+@pytest.mark.parametrize("missing", ["absent", "empty"])
+def test_a_missing_secret_key_stops_the_deployment_with_what_to_do(tmp_path, secrets, missing):
+    """Absent from .env, Compose itself refuses to start `migrate`; empty (SECRET_KEY=), `migrate`
+    starts and says what to do. Either way nothing else starts."""
     env_file, env = without(secrets, "SECRET_KEY", tmp_path)
+    if missing == "empty":
+        Path(env_file).write_text(Path(env_file).read_text() + "SECRET_KEY=\n")
     project = f"sso-nokey-{random.token_hex(3)}"
     env["STACK_PORT"] = str(int(os.environ.get("E2E_RACE_PORT", "18180")) + 5)
     env["STACK_HTTPS_PORT"] = str(int(env["STACK_PORT"]) + 1)
     try:
         up = compose("up", "-d", "--wait", project=project, env_file=env_file, env=env, check=False)
         assert up.returncode != 0
-        assert 'service "migrate" didn\'t complete successfully' in up.stdout + up.stderr
-        logs = compose("logs", "--no-log-prefix", "migrate", project=project, env_file=env_file, env=env).stdout
-        assert "SECRET_KEY is not set. Run `./stack env`" in logs
         listing = compose(
             "ps", "-a", "--format", "{{.Service}} {{.State}}", project=project, env_file=env_file, env=env
         )
         states = dict(line.split() for line in listing.stdout.splitlines())
-        assert states["migrate"] == "exited"
+        if missing == "absent":
+            assert 'environment variable "SECRET_KEY" required by secret' in up.stderr
+            assert states["migrate"] == "created"
+        else:
+            assert 'service "migrate" didn\'t complete successfully' in up.stdout + up.stderr
+            logs = compose("logs", "--no-log-prefix", "migrate", project=project, env_file=env_file, env=env).stdout
+            assert "SECRET_KEY is not set. Run `./stack env`" in logs
+            assert states["migrate"] == "exited"
         assert {states[service] for service in ("system_a", "system_b", "nginx")} == {"created"}  # never started
     finally:
         compose("down", "--volumes", project=project, env_file=env_file, env=env, check=False)
@@ -234,6 +434,8 @@ def test_secret_key_from_a_file_reaches_both_services_as_a_docker_secret(tmp_pat
         for service in APP_SERVICES:
             service_id = compose("ps", "-q", service, project=project, env_file=env_file, env=env).stdout.strip()
             assert secrets["SECRET_KEY"] not in json.dumps(inspect(service_id))
+            mounted = run("docker", "exec", service_id, "cat", "/run/secrets/secret_key").stdout
+            assert mounted.strip() == secrets["SECRET_KEY"]
         answer = requests.get(f"http://127.0.0.1:{env['STACK_PORT']}/b/whoami", timeout=10)
         assert answer.json() == {"service": "b", "authenticated": False, "username": None}
     finally:

@@ -60,6 +60,20 @@ stage_extra_cas() {
   export EXTRA_CA_FILE=$bundle
 }
 
+# Compose recreates a container when its settings change, but the value of a secret is not one of
+# them: after a change of a secret in .env (a rotation), `up` alone would leave every container
+# with the old one. So ./stack keeps a digest of the secrets it last started with and recreates
+# everything when they differ (by hand: docker compose up -d --force-recreate).
+secrets_digest() {
+  local name
+  {
+    for name in SECRET_KEY SECRET_KEY_FALLBACKS POSTGRES_PASSWORD SYSTEM_A_DB_PASSWORD SYSTEM_B_DB_PASSWORD; do
+      printf '%s=%s\0' "$name" "${!name:-}"
+    done
+    [ -z "${SECRET_KEY_FILE:-}" ] || cat "$SECRET_KEY_FILE"
+  } | sha256sum | cut -d' ' -f1
+}
+
 compose_up() {
   compose_available || die "no Docker engine with Compose v2 answers (docker/install-engine.sh installs one as root)."
   mkdir -p "$STATE"
@@ -78,8 +92,15 @@ compose_up() {
     # BuildKit (the engine's own, no buildx needed) for the Dockerfile's build secret.
     DOCKER_BUILDKIT=1 COMPOSE_BAKE=false compose build -q
   fi
+  local digest recreate=()
+  digest=$(secrets_digest)
+  if [ -s "$STATE/compose-secrets" ] && [ "$(cat "$STATE/compose-secrets")" != "$digest" ] &&
+    [ -n "$(compose ps -aq)" ]; then
+    say "secrets in $ENV_PATH changed: recreating every container"
+    recreate=(--force-recreate)
+  fi
   say "starting the deployment (project $COMPOSE_PROJECT)"
-  compose up -d --wait --wait-timeout 300 --no-build "${pull[@]}" || {
+  compose up -d --wait --wait-timeout 300 --no-build "${pull[@]}" "${recreate[@]}" || {
     compose logs --no-log-prefix --tail 3 migrate system_a system_b >&2 || true
     die "the deployment did not become healthy (last log lines above; all: docker compose -p $COMPOSE_PROJECT logs)"
   }
@@ -88,6 +109,7 @@ compose_up() {
     python3 "$ROOT/scripts/wait_for_http.py" --timeout 60 "$(compose_url)a/health" "$(compose_url)b/health" ||
       die "nginx does not answer on $(compose_url)"
   fi
+  echo "$digest" >"$STATE/compose-secrets"
   say "System A: $(compose_url)a/   System B: $(compose_url)b/"
   compose_url
 }

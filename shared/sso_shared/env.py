@@ -5,7 +5,8 @@ Values come from the process environment, then from a ``.env`` file named by
 uses too). Nothing in this repository sets ENV_FILE: ./stack exports the values and
 Compose passes them, so the services see them in their environment already.
 A secret may also be given as a file with the Docker-secrets convention:
-``SECRET_KEY_FILE=/run/secrets/secret_key``.
+``SECRET_KEY_FILE=/run/secrets/secret_key`` (and ``SECRET_KEY_FALLBACKS_FILE``,
+``DB_PASSWORD_FILE``); the file wins over the variable.
 """
 
 import os
@@ -76,8 +77,10 @@ def secret(variable: str, *, required: bool = True, min_length: int = MIN_SECRET
 
 
 def secret_list(variable: str) -> list[str]:
-    """Comma-separated secrets (SECRET_KEY_FALLBACKS); each one checked like ``secret``."""
-    raw = env(variable, default="")
+    """Comma-separated secrets (SECRET_KEY_FALLBACKS), from VARIABLE or VARIABLE_FILE; each one
+    checked like ``secret``. Unlike ``secret``, none at all is fine (and an empty file says so)."""
+    file_path = env(f"{variable}_FILE", default="")
+    raw = _read_file(variable, file_path) if file_path else env(variable, default="")
     values = [item.strip() for item in raw.split(",") if item.strip()]
     for value in values:
         if PLACEHOLDER_MARK in value or len(value) < MIN_SECRET_LENGTH:

@@ -53,6 +53,22 @@ def test_fallback_keys_are_a_checked_list(monkeypatch):
         secret_list("TEST_FALLBACKS")
 
 
+def test_fallback_keys_are_read_from_a_file_first(monkeypatch, tmp_path):
+    path = tmp_path / "fallbacks"
+    path.write_text(f"{GOOD},{'j' * 60}\n")
+    monkeypatch.setenv("TEST_FALLBACKS", "change-me")  # ignored: the file wins, as with secret()
+    monkeypatch.setenv("TEST_FALLBACKS_FILE", str(path))
+    assert secret_list("TEST_FALLBACKS") == [GOOD, "j" * 60]
+    path.write_text("")  # Compose mounts an empty file when there are no fallbacks
+    assert secret_list("TEST_FALLBACKS") == []
+    path.write_text("short")
+    with pytest.raises(ImproperlyConfigured, match="TEST_FALLBACKS holds a placeholder or too short key"):
+        secret_list("TEST_FALLBACKS")
+    monkeypatch.setenv("TEST_FALLBACKS_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ImproperlyConfigured, match="TEST_FALLBACKS_FILE=.*missing cannot be read"):
+        secret_list("TEST_FALLBACKS")
+
+
 def test_an_env_file_is_read_with_compose_rules_and_the_environment_wins(monkeypatch, tmp_path):
     path = tmp_path / ".env"
     path.write_text("TEST_QUOTED='a # b $HOME'\nTEST_COMMENTED=c # d\nTEST_OVERRIDDEN=from-file\n")
