@@ -19,6 +19,9 @@ write_env_file() { "$ROOT/scripts/write-env.sh" "$1"; }
 # Export the settings of the env file, read with Docker Compose's .env rules by the one
 # reader every mode shares (shared/sso_shared/envfile.py: stdlib only, so the system
 # python3 runs it before .venv exists). A variable already set here wins, as in Compose.
+# Names load_env_file exported, so ./stack test can drop a deployment's settings.
+LOADED_FROM_ENV_FILE=()
+
 load_env_file() {
   [ -f "$ENV_PATH" ] || return 0
   command -v python3 >/dev/null || die "reading $ENV_PATH needs python3 (sudo apt-get install -y python3)."
@@ -34,6 +37,7 @@ load_env_file() {
     [[ $key =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || continue
     [ -z "${!key+x}" ] || continue
     export "$entry"
+    LOADED_FROM_ENV_FILE+=("$key")
   done <"$entries"
   rm -f "$entries"
 }

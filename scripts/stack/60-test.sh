@@ -3,6 +3,9 @@
 # It runs in its own state folder and ports, so a running dev stack is left alone.
 
 cmd_test() {
+  # The tests write their own env file with fresh secrets: nothing read from this
+  # checkout's .env (or STACK_ENV_FILE) may leak into them.
+  [ ${#LOADED_FROM_ENV_FILE[@]} -eq 0 ] || unset "${LOADED_FROM_ENV_FILE[@]}"
   # Its own state folder and ports (each overridable, to run several at once).
   local name=${STACK_TEST_NAME:-test}
   export STACK_STATE="$ROOT/.stack/$name" STACK_ENV_FILE="$ROOT/.stack/$name.env"

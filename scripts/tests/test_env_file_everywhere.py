@@ -56,21 +56,56 @@ def test_a_native_service_gets_the_values_compose_rules_give(tmp_path, state, en
         assert json.loads(secret_key_line) == EXPECTED["SECRET_KEY"]
 
 
-def test_compose_gives_an_app_container_the_same_values(env_file):
+# A container of the base image receiving each value the way compose.yaml hands it over:
+# secrets from .env variables as files in /run/secrets, other settings as its environment.
+PROBE_COMPOSE = r"""
+services:
+  probe:
+    image: ${BASE_IMAGE}
+    environment:
+      SERVER_NAMES: ${SERVER_NAMES}
+    secrets: [secret_key, system_a_db_password, system_b_db_password]
+    entrypoint: ["bash", "-c"]
+    command:
+      - |
+        for name in secret_key system_a_db_password system_b_db_password; do
+          printf '%s\0' "$$(cat /run/secrets/$$name)"
+        done
+        printf '%s\0' "$$SERVER_NAMES"
+secrets:
+  secret_key: {environment: SECRET_KEY}
+  system_a_db_password: {environment: SYSTEM_A_DB_PASSWORD}
+  system_b_db_password: {environment: SYSTEM_B_DB_PASSWORD}
+"""
+
+
+def base_image() -> str | None:
+    for image in (os.environ.get("BASE_IMAGE"), "sso-base/debian:bookworm-slim", "debian:bookworm-slim"):
+        if image and subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode == 0:
+            return image
+    return None
+
+
+def test_compose_gives_a_container_the_same_values(env_file, tmp_path):
     if not shutil.which("docker") or subprocess.run(["docker", "compose", "version"], capture_output=True).returncode:
         pytest.skip("Docker Compose v2 is not installed here; the same values are checked for ./stack and decouple")
+    image = base_image()
+    if image is None:
+        pytest.skip("no base image here (docker/build-base-image.sh builds it); ./stack and decouple are checked")
+    compose_file = tmp_path / "probe.yaml"
+    compose_file.write_text(PROBE_COMPOSE)
     result = subprocess.run(
-        ["docker", "compose", "--project-directory", str(ROOT), "-f", str(ROOT / "compose.yaml")]
-        + ["--env-file", str(env_file), "-p", "sso-env-file-test", "config", "--format", "json"],
-        env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root")},
+        ["docker", "compose", "-f", str(compose_file), "--env-file", str(env_file), "-p", "sso-env-file-test"]
+        + ["run", "--rm", "-T", "probe"],
+        env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "BASE_IMAGE": image},
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    environment = json.loads(result.stdout)["services"]["system_a"]["environment"]
-    # `config` prints each literal $ as $$, so that its output can be read back as a compose file.
-    assert {key: environment[key].replace("$$", "$") for key in EXPECTED} == EXPECTED
+    received = dict(zip(["SECRET_KEY", "SYSTEM_A_DB_PASSWORD", "SYSTEM_B_DB_PASSWORD", "SERVER_NAMES"],
+                        result.stdout.split("\0")[:4], strict=True))  # fmt: skip
+    assert received == EXPECTED
 
 
 def test_decouple_reads_the_same_values_from_env_file(env_file):
