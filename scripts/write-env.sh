@@ -4,7 +4,7 @@
 set -euo pipefail
 
 path=${1:?usage: write-env.sh PATH}
-if [ -e "$path" ]; then
+if [ -e "$path" ] || [ -L "$path" ]; then
   echo "$path exists; keeping it (delete it yourself to start over)." >&2
   exit 0
 fi
@@ -12,7 +12,12 @@ fi
 # 64 random letters and digits from the kernel.
 random_secret() { head -c 96 /dev/urandom | base64 -w0 | tr -d '+/=' | cut -c1-64; }
 
+# The secrets go into a file that did not exist before (mktemp creates it, mode 0600,
+# with O_EXCL), never through a name someone else may have planted (a symlink or a
+# world-readable file), and reach their name in one rename.
 umask 077
+tmp=$(mktemp "$(dirname "$path")/.$(basename "$path").XXXXXXXXXX")
+trap 'rm -f "$tmp"' EXIT
 {
   echo "# Written on $(date -u +%Y-%m-%dT%H:%M:%SZ) with fresh random secrets. Never commit or share it."
   echo "# Every variable is described in .env.example."
@@ -20,6 +25,9 @@ umask 077
   echo "POSTGRES_PASSWORD=$(random_secret)"
   echo "SYSTEM_A_DB_PASSWORD=$(random_secret)"
   echo "SYSTEM_B_DB_PASSWORD=$(random_secret)"
-} >"$path.tmp"
-mv "$path.tmp" "$path"
+} >"$tmp"
+chmod 0600 "$tmp"
+# -T: PATH itself is the target, even if a directory appeared there meanwhile.
+mv -T "$tmp" "$path"
+trap - EXIT
 echo "wrote $path with fresh random secrets." >&2

@@ -1,0 +1,59 @@
+"""scripts/write-env.sh: the secrets go into a fresh file of mode 0600, never through a path
+someone else prepared (a planted .env.tmp symlink or world-readable file)."""
+
+import subprocess
+from pathlib import Path
+
+from .conftest import ROOT
+
+WRITE_ENV = ROOT / "scripts" / "write-env.sh"
+
+
+def write_env(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(WRITE_ENV), str(path)], capture_output=True, text=True, timeout=30)
+
+
+def secrets(path: Path) -> dict[str, str]:
+    lines = [line for line in path.read_text().splitlines() if line and not line.startswith("#")]
+    return dict(line.split("=", 1) for line in lines)
+
+
+def test_writes_fresh_secrets_readable_by_the_owner_only(tmp_path):
+    result = write_env(tmp_path / ".env")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / ".env").stat().st_mode & 0o777 == 0o600
+    values = secrets(tmp_path / ".env")
+    assert set(values) == {"SECRET_KEY", "POSTGRES_PASSWORD", "SYSTEM_A_DB_PASSWORD", "SYSTEM_B_DB_PASSWORD"}
+    assert all(len(value) == 64 for value in values.values())
+    assert [path.name for path in tmp_path.iterdir()] == [".env"]  # no temporary file left
+
+
+def test_a_planted_tmp_symlink_is_not_written_through(tmp_path):
+    target = tmp_path / "elsewhere"
+    target.write_text("untouched\n")
+    (tmp_path / ".env.tmp").symlink_to(target)
+    result = write_env(tmp_path / ".env")
+    assert result.returncode == 0, result.stderr
+    assert target.read_text() == "untouched\n"
+    assert not (tmp_path / ".env").is_symlink()
+    assert (tmp_path / ".env").stat().st_mode & 0o777 == 0o600
+    assert "SECRET_KEY" in secrets(tmp_path / ".env")
+
+
+def test_a_planted_world_readable_tmp_file_does_not_become_the_env_file(tmp_path):
+    planted = tmp_path / ".env.tmp"
+    planted.write_text("")
+    planted.chmod(0o666)
+    result = write_env(tmp_path / ".env")
+    assert result.returncode == 0, result.stderr
+    assert planted.read_text() == ""  # the secrets never passed through it
+    assert (tmp_path / ".env").stat().st_ino != planted.stat().st_ino
+    assert (tmp_path / ".env").stat().st_mode & 0o777 == 0o600
+
+
+def test_an_existing_env_file_is_kept(tmp_path):
+    (tmp_path / ".env").write_text("SECRET_KEY=mine\n")
+    result = write_env(tmp_path / ".env")
+    assert result.returncode == 0
+    assert "keeping it" in result.stderr
+    assert (tmp_path / ".env").read_text() == "SECRET_KEY=mine\n"
