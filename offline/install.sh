@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# Offline installer: run from the unpacked bundle. It makes no network call at all:
-# it checks the bundle, loads its images, installs the files into a prefix, writes
-# .env with fresh random secrets once, and starts the deployment with no pulls and
-# no builds. Running it again (or with a newer bundle) is an upgrade: it first
-# backs up all three databases into $PREFIX/backups/, then keeps the database
+# Offline installer: run as root from the unpacked bundle. It makes no network call
+# at all: it copies the bundle into a private folder, checks the signature of its
+# SHA256SUMS with the site's public key and every file against it (refusing any file
+# it does not list), loads the images, installs the files into a prefix (owned by
+# root), writes .env with fresh random secrets once, and starts the deployment with
+# no pulls and no builds. Running it again (or with a newer bundle) is an upgrade: it
+# first backs up all three databases into $PREFIX/backups/, then keeps the database
 # volume and .env, migrations run under the lock, sessions stay valid.
 #
-#   ./install.sh [--prefix DIR]    (default: $SSO_HOME or /opt/sso)
+#   ./install.sh --public-key FILE [--prefix DIR]   (prefix: $SSO_HOME or /opt/sso)
+#   The key is pinned in the prefix: later installs there may leave --public-key out.
 set -euo pipefail
 
 BUNDLE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PREFIX=${SSO_HOME:-/opt/sso}
+PUBLIC_KEY=
+# Signed by the builder: the signature covers SHA256SUMS, and SHA256SUMS every other file.
+SIGNED_FILES=(SHA256SUMS SHA256SUMS.minisig)
 PROJECT=${STACK_COMPOSE_PROJECT:-sso}
 MIN_DOCKER=20.10
 MIN_COMPOSE=2.20
@@ -26,8 +32,9 @@ parse_arguments() {
   while [ $# -gt 0 ]; do
     case "$1" in
       --prefix) PREFIX=${2:?--prefix needs a folder} && shift ;;
-      -h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' && exit 0 ;;
-      *) die "unknown option $1 (usage: ./install.sh [--prefix DIR])" ;;
+      --public-key) PUBLIC_KEY=${2:?--public-key needs a public key file} && shift ;;
+      -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' && exit 0 ;;
+      *) die "unknown option $1 (usage: ./install.sh --public-key FILE [--prefix DIR])" ;;
     esac
     shift
   done
@@ -45,12 +52,82 @@ require_docker() {
   version_at_least "${compose%%[-+]*}" "$MIN_COMPOSE" || die "Docker Compose $compose is too old: $MIN_COMPOSE or newer is needed."
 }
 
+pinned_key() { echo "$PREFIX/bundle-signing.pub"; }
+
+# The key that decides what may be installed: the one given, or the one the first
+# install pinned. A different key than the pinned one is refused: replacing the site's
+# key is a decision someone makes by removing the pinned one.
+choose_public_key() {
+  local pinned
+  pinned=$(pinned_key)
+  if [ -z "$PUBLIC_KEY" ]; then
+    [ -f "$pinned" ] || die "no public key to check the bundle with. Give the site's bundle-signing public key: ./install.sh --public-key FILE (it was made with ./stack bundle-key on the build machine). Nothing was changed."
+    PUBLIC_KEY=$pinned
+    return 0
+  fi
+  [ -f "$PUBLIC_KEY" ] || die "no such public key file: $PUBLIC_KEY. Nothing was changed."
+  if [ -f "$pinned" ] && ! cmp -s "$PUBLIC_KEY" "$pinned"; then
+    die "$PUBLIC_KEY is not the key pinned in $pinned by an earlier install. If the site's signing key was replaced on purpose, remove $pinned first. Nothing was changed."
+  fi
+}
+
+# Everything below reads the bundle from a copy only root can change, so what was
+# verified is what gets installed, whoever owns (and may still change) the unpacked bundle.
+stage_bundle() {
+  STAGE=$(mktemp -d "${TMPDIR:-/var/tmp}/sso-install.XXXXXX")
+  # shellcheck disable=SC2064 # expand now: the folder to remove is known now
+  trap "rm -rf '$STAGE'" EXIT
+  tar -C "$BUNDLE" -cf - . | tar -C "$STAGE" --no-same-owner --no-same-permissions -xf -
+}
+
+verify_signature() {
+  command -v minisign >/dev/null ||
+    die "checking the bundle's signature needs minisign: install the Debian package minisign (apt-get install minisign, from your site's Debian mirror or media). Nothing was changed."
+  [ -f "$STAGE/SHA256SUMS.minisig" ] ||
+    die "the bundle is not signed (no SHA256SUMS.minisig). Install only bundles made by ./stack bundle with the site's key. Nothing was changed."
+  local output
+  if ! output=$(minisign -V -q -p "$PUBLIC_KEY" -m "$STAGE/SHA256SUMS" -x "$STAGE/SHA256SUMS.minisig" 2>&1); then
+    printf '%s\n' "$output" >&2
+    die "the bundle's signature does not match the public key $PUBLIC_KEY: it was not signed with the site's key, or SHA256SUMS was changed. Nothing was changed."
+  fi
+  say "the signature of SHA256SUMS is good (key $PUBLIC_KEY)"
+}
+
 verify_checksums() {
-  say "verifying $(wc -l <"$BUNDLE/SHA256SUMS") files against SHA256SUMS"
+  say "verifying $(wc -l <"$STAGE/SHA256SUMS") files against SHA256SUMS"
   local failures
-  if ! failures=$(cd "$BUNDLE" && sha256sum --quiet -c SHA256SUMS 2>&1); then
+  if ! failures=$(cd "$STAGE" && sha256sum --quiet --strict -c SHA256SUMS 2>&1); then
     printf '%s\n' "$failures" >&2
     die "the bundle is damaged (checksum failed above). Nothing was changed; copy the bundle again."
+  fi
+}
+
+# sha256sum -c checks only what SHA256SUMS lists; anything else (a planted .env, a
+# script, a symlink, an extra folder) would be installed unchecked, so it is refused.
+listed_paths() {
+  cut -c67- "$STAGE/SHA256SUMS"
+  printf '%s\n' "${SIGNED_FILES[@]}"
+}
+
+listed_folders() {
+  listed_paths | sed -n 's|/[^/]*$||p' | while IFS= read -r dir; do
+    while [ -n "$dir" ]; do
+      echo "$dir"
+      [[ $dir == */* ]] && dir=${dir%/*} || dir=
+    done
+  done
+}
+
+refuse_unlisted_files() {
+  local unlisted
+  unlisted=$(
+    cd "$STAGE"
+    comm -13 <(listed_paths | LC_ALL=C sort -u) <(find . -mindepth 1 ! -type d -printf '%P\n' | LC_ALL=C sort)
+    comm -13 <(listed_folders | LC_ALL=C sort -u) <(find . -mindepth 1 -type d -printf '%P\n' | LC_ALL=C sort)
+  )
+  if [ -n "$unlisted" ]; then
+    sed 's/^/  not in SHA256SUMS: /' <<<"$unlisted" >&2
+    die "the bundle holds files its signed SHA256SUMS does not list (above): someone added them after it was built. Nothing was changed; use an untouched copy of the bundle."
   fi
 }
 
@@ -68,7 +145,7 @@ check_port() {
 
 load_images() {
   say "loading the images"
-  docker load -q -i "$BUNDLE/images/sso-images.tar" >&2
+  docker load -q -i "$STAGE/images/sso-images.tar" >&2
 }
 
 installed_before() { [ -f "$PREFIX/compose.yaml" ] && [ -f "$PREFIX/.env" ]; }
@@ -95,12 +172,24 @@ backup_databases() {
   BACKUP_DIR=$dir
 }
 
-# Copy the release into the prefix; .env and local state there are never touched.
+# The prefix and the release in it belong to root and only root may change them
+# (root runs them later), whoever owned the bundle; .env and backups/ keep their own modes.
 install_files() {
   say "installing into $PREFIX"
-  mkdir -p "$PREFIX"
-  tar -C "$BUNDLE" --exclude=./images -cf - . | tar -C "$PREFIX" -xf -
-  "$BUNDLE/write-env.sh" "$PREFIX/.env"
+  (umask 022 && mkdir -p "$PREFIX")
+  chown root:root "$PREFIX" && chmod go-w "$PREFIX"
+  tar -C "$STAGE" --exclude=./images --exclude=./SHA256SUMS.minisig -cf - . |
+    (umask 022 && tar -C "$PREFIX" --no-same-owner --no-same-permissions -xf -)
+  local entry
+  for entry in "$STAGE"/* "$STAGE"/.[!.]*; do
+    [ -e "$entry" ] || continue
+    entry=${entry##*/}
+    [ "$entry" = images ] || [ "$entry" = SHA256SUMS.minisig ] && continue
+    chown -R root:root "$PREFIX/$entry" && chmod -R go-w "$PREFIX/$entry"
+  done
+  # The first install pins the key; later ones were checked against it (choose_public_key).
+  [ -f "$(pinned_key)" ] || install -m 0644 -o root -g root "$PUBLIC_KEY" "$(pinned_key)"
+  "$STAGE/write-env.sh" "$PREFIX/.env"
 }
 
 start_deployment() {
@@ -110,7 +199,7 @@ start_deployment() {
   local files=(-f compose.yaml)
   # HTTPS when .env names a certificate (README "HTTPS").
   grep -q '^STACK_TLS_CERT=.' .env && files+=(-f compose.https.yaml)
-  SSO_VERSION=$(sed -n 's/^bundle [^ ]* //p' "$BUNDLE/MANIFEST") \
+  SSO_VERSION=$(sed -n 's/^bundle [^ ]* //p' "$STAGE/MANIFEST") \
     docker compose "${files[@]}" -p "$PROJECT" --env-file .env up -d --wait --wait-timeout 300 --pull never --no-build || {
     docker compose -p "$PROJECT" --env-file .env logs --no-log-prefix --tail 5 migrate >&2 || true
     die "the deployment did not become healthy; see: cd $PREFIX && docker compose -p $PROJECT logs"
@@ -126,7 +215,7 @@ print_next_steps() {
   port=${STACK_PORT:-$(sed -n 's/^STACK_PORT=//p' "$PREFIX/.env" | tail -1)}
   cat <<TEXT
 
-Installed $(sed -n 's/^bundle //p' "$BUNDLE/MANIFEST") in $PREFIX; all services are healthy.${BACKUP_DIR:+
+Installed $(sed -n 's/^bundle //p' "$STAGE/MANIFEST") in $PREFIX; all services are healthy.${BACKUP_DIR:+
 The databases as they were before this upgrade are in $BACKUP_DIR
 (to roll back, see docs/operations.md in $PREFIX, "Rolling back an upgrade").}
 Open http://127.0.0.1:${port:-8080}/a/  (set SERVER_NAMES and STACK_BIND in $PREFIX/.env to serve other names)
@@ -135,10 +224,19 @@ Create the first administrator:
 TEXT
 }
 
+require_root() {
+  [ "$(id -u)" -eq 0 ] || die "run it as root (sudo ./install.sh ...): the installed files must belong to root."
+}
+
 main() {
   parse_arguments "$@"
-  require_docker
+  require_root
+  choose_public_key
+  stage_bundle
+  verify_signature
   verify_checksums
+  refuse_unlisted_files
+  require_docker
   check_port
   load_images
   backup_databases

@@ -1,7 +1,11 @@
 """Fixtures for the offline-bundle tests: bundles built by ./stack bundle, unpacked."""
 
 import os
+import pwd
+import shutil
 import subprocess
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -35,7 +39,25 @@ def offline(*args, **kwargs) -> subprocess.CompletedProcess:
     return run("unshare", "--net", *args, **kwargs)
 
 
-def build_bundle(ref: str, out: Path, env=None) -> Path:
+@dataclass(frozen=True)
+class SigningKey:
+    secret: Path
+    public: Path
+
+
+def make_signing_key(folder: Path) -> SigningKey:
+    """A throwaway key pair made by ./stack bundle-key, as an operator makes the site's."""
+    secret = folder / "bundle-signing.key"
+    run(ROOT / "stack", "bundle-key", env={"STACK_SIGNING_KEY": str(secret)})
+    return SigningKey(secret, folder / "bundle-signing.pub")
+
+
+def sign(file: Path, key: SigningKey) -> None:
+    run("minisign", "-S", "-s", key.secret, "-m", file, "-x", f"{file}.minisig", "-t", file.name)
+
+
+def build_bundle(ref: str, out: Path, key: SigningKey, env=None) -> Path:
+    env = {"STACK_SIGNING_KEY": str(key.secret), **(env or {})}
     result = run(ROOT / "stack", "bundle", "--ref", ref, "--out", out, env=env)
     bundle = Path(result.stdout.strip().splitlines()[-1])
     assert bundle.is_file() and bundle.name.endswith("-offline.tar.gz")
@@ -48,6 +70,46 @@ def unpack(bundle: Path, into: Path) -> Path:
     run("tar", "-xzf", bundle, "-C", into)
     (folder,) = into.iterdir()
     return folder
+
+
+UNPRIVILEGED_USER = "nobody"
+
+
+def unpack_as_unprivileged_user(bundle: Path, into: Path) -> Path:
+    """Unpack as an ordinary user would, careless about modes: every file group- and world-writable."""
+    script = 'umask 000 && tar -xzf - -C "$1" && chmod -R go+w "$1"'
+    with bundle.open("rb") as tarball:
+        run("runuser", "-u", UNPRIVILEGED_USER, "--", "sh", "-c", script, "sh", into, stdin=tarball)
+    (folder,) = into.iterdir()
+    return folder
+
+
+def unprivileged_ids() -> tuple[int, int]:
+    entry = pwd.getpwnam(UNPRIVILEGED_USER)
+    return entry.pw_uid, entry.pw_gid
+
+
+@pytest.fixture
+def unprivileged_folder():
+    """A folder of the unprivileged user's own, which it can reach (pytest's tmp_path it cannot)."""
+    folder = Path(tempfile.mkdtemp(prefix="sso-unpacked-"))
+    folder.chmod(0o755)
+    os.chown(folder, *unprivileged_ids())
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def not_root_safe(prefix: Path) -> list[str]:
+    """Installed paths that are not root's or that group or others may change (.env and backups/ aside)."""
+    found = []
+    for path in [prefix, *prefix.rglob("*")]:
+        relative = path.relative_to(prefix)
+        if relative.parts[:1] in ((".env",), ("backups",)) or path.is_symlink():
+            continue
+        status = path.stat()
+        if status.st_uid != 0 or status.st_gid != 0 or status.st_mode & 0o022:
+            found.append(f"{relative} uid={status.st_uid} mode={oct(status.st_mode & 0o7777)}")
+    return found
 
 
 def manifest(bundle_dir: Path, kind: str) -> list[list[str]]:
@@ -77,9 +139,21 @@ def stack_down(prefix: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def bundle(tmp_path_factory) -> Path:
-    """This commit's bundle, as ./stack bundle builds it."""
-    return build_bundle("HEAD", tmp_path_factory.mktemp("dist"))
+def signing_key(tmp_path_factory) -> SigningKey:
+    """The test run's own key pair: never the operator's (STACK_SIGNING_KEY points here)."""
+    return make_signing_key(tmp_path_factory.mktemp("signing-key"))
+
+
+@pytest.fixture(scope="session")
+def other_key(tmp_path_factory) -> SigningKey:
+    """A key pair that is not the site's: what an attacker could sign with."""
+    return make_signing_key(tmp_path_factory.mktemp("other-key"))
+
+
+@pytest.fixture(scope="session")
+def bundle(tmp_path_factory, signing_key) -> Path:
+    """This commit's bundle, as ./stack bundle builds and signs it."""
+    return build_bundle("HEAD", tmp_path_factory.mktemp("dist"), signing_key)
 
 
 @pytest.fixture
@@ -88,10 +162,12 @@ def bundle_dir(bundle, tmp_path) -> Path:
 
 
 def e2e_suite(bundle_dir: Path, base_url: str, stack: Path, env=None) -> subprocess.CompletedProcess:
-    """The bundle's own end-to-end suite (the one matching its code) against an installed system."""
+    """The bundle's own end-to-end suite (the one matching its code) against an installed system.
+    It leaves nothing in the bundle (screenshots, bytecode): install.sh refuses a bundle with added files."""
     return run(
         PYTEST, "-q", "-p", "no:cacheprovider", bundle_dir / "e2e",
         "--ignore", bundle_dir / "e2e" / "deployment", "--ignore", bundle_dir / "e2e" / "offline",
-        env={"E2E_BASE_URL": base_url, "E2E_STACK": str(stack), **(env or {})},
+        env={"E2E_BASE_URL": base_url, "E2E_STACK": str(stack), "PYTHONDONTWRITEBYTECODE": "1",
+             "E2E_SCREENSHOTS": str(bundle_dir.parent / "screenshots"), **(env or {})},
         check=False,
     )  # fmt: skip

