@@ -178,8 +178,6 @@ def test_native_stack_from_the_wheelhouse_with_no_network(bundle, tmp_path):
         "STACK_ENV_FILE": str(tmp_path / "env"),
         "STACK_PORT": str(port),
         "STACK_PG_PORT": str(port + 1),
-        "STACK_A_PORT": str(port + 2),
-        "STACK_B_PORT": str(port + 3),
         "E2E_BASE_URL": f"http://127.0.0.1:{port}/",
         "E2E_STACK": str(bundle_dir / "stack"),
     }
