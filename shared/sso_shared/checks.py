@@ -8,10 +8,11 @@ https://docs.djangoproject.com/en/5.2/topics/checks/
 
 from django.core import checks
 
+from .access_groups import access_groups_granting_more, violation
 from .agreement import disagreements
 from .cross_database_keys import cross_database_keys
 from .permission_rows import missing_permissions
-from .records import SharedDatabaseUnavailable, running_others, this_record, this_service
+from .records import SharedDatabaseUnavailable, running_others, shared_database_errors, this_record, this_service
 from .routers import SHARED_DB
 
 TAG = "sso"
@@ -66,3 +67,23 @@ def missing_permissions_message(missing: list[str]) -> str:
         f"No group can grant them. Run `manage.py sso_migrate` of {this_service()}: it creates them "
         "(a plain `migrate` alone does not)."
     )
+
+
+# A database check too: it reads the groups in the shared database.
+@checks.register(TAG, checks.Tags.database)
+def access_groups_grant_only_their_service(app_configs=None, databases=None, **kwargs):
+    if not databases or SHARED_DB not in databases:
+        return []
+    try:
+        with shared_database_errors():
+            found = access_groups_granting_more()
+    except SharedDatabaseUnavailable:
+        return []
+    return [
+        checks.Error(
+            violation(name, extra),
+            hint="Remove them from the group as a superuser, in either service's admin. README, 'Per-service access'.",
+            id="sso_shared.E005",
+        )
+        for name, extra in found.items()
+    ]

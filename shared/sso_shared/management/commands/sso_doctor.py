@@ -9,11 +9,19 @@ from django.conf import settings
 from django.core.management import BaseCommand, CommandError
 from django.utils.timesince import timesince
 
+from sso_shared.access_groups import access_groups_granting_more, violation
 from sso_shared.agreement import compare_setting, label_clashes
 from sso_shared.checks import missing_permissions_message
 from sso_shared.fingerprint import SHARED_SETTINGS
 from sso_shared.permission_rows import missing_permissions
-from sso_shared.records import SharedDatabaseUnavailable, other_records, stored_records, this_record, this_service
+from sso_shared.records import (
+    SharedDatabaseUnavailable,
+    other_records,
+    shared_database_errors,
+    stored_records,
+    this_record,
+    this_service,
+)
 from sso_shared.routers import SHARED_DB
 from sso_shared.services import service_label
 
@@ -45,6 +53,7 @@ class Command(BaseCommand):
         self.missing_records(others)
         for theirs in others:
             self.compare(mine, theirs)
+        self.access_groups()
         self.permissions()
         return self.finish()
 
@@ -120,6 +129,18 @@ class Command(BaseCommand):
             self.line(FAIL, missing_permissions_message(missing))
         else:
             self.line(PASS, f"permissions of {this_service()}'s models exist in the shared database")
+
+    def access_groups(self) -> None:
+        try:
+            with shared_database_errors():
+                found = access_groups_granting_more()
+        except SharedDatabaseUnavailable as error:
+            self.line(FAIL, f"access groups: {error}")
+            return
+        for name, extra in found.items():
+            self.line(FAIL, violation(name, extra), "remove them from the group as a superuser, in either admin")
+        if not found:
+            self.line(PASS, "the access groups grant only their own service")
 
     def finish(self) -> None:
         if self.failures:
