@@ -17,5 +17,15 @@ def home(request):
         messages.success(request, f"Request “{form.instance.title}” recorded.")
         return redirect("home")
     # prefetch, not select_related: the owners live in another database.
-    recent = Request.objects.prefetch_related("owner")[:RECENT]
-    return render(request, "intake/home.html", {"form": form, "requests": recent})
+    recent = visible_requests(request.user).prefetch_related("owner")[:RECENT]
+    return render(request, "intake/home.html", {"form": form, "requests": recent, "sees_all": request.user.is_staff})
+
+
+def visible_requests(user):
+    """Staff see every request, as B's reviewers see every review; everyone else sees their own.
+
+    A request is between the person who filed it and the staff who handle it.
+    """
+    if user.is_staff:
+        return Request.objects.all()
+    return Request.objects.filter(owner=user)

@@ -1,6 +1,9 @@
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connections
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from intake.models import Request
@@ -34,6 +37,30 @@ def test_a_request_records_its_owner_from_the_shared_database(client, alice):
     page = client.get("/").content.decode()
     assert "New laptop" in page
     assert '<td class="owner">alice</td>' in page
+
+
+def titles_on_home_page(user) -> list[str]:
+    client = Client()
+    client.force_login(user)
+    page = client.get("/").content.decode()
+    return re.findall(r'<td class="title">([^<]*)</td>', page)
+
+
+def test_each_user_sees_only_their_own_requests_and_staff_see_all(alice):
+    bob = User.objects.create_user("bob", password="a-long-password-1")
+    Request.objects.create(title="Chair for Alice", owner=alice)
+    Request.objects.create(title="Desk for Bob", owner=bob)
+    stan = User.objects.create_user("stan", password="a-long-password-1", is_staff=True)
+    assert titles_on_home_page(alice) == ["Chair for Alice"]
+    assert titles_on_home_page(bob) == ["Desk for Bob"]
+    assert titles_on_home_page(stan) == ["Desk for Bob", "Chair for Alice"]
+
+
+def test_the_list_says_whose_requests_it_shows(client, alice):
+    assert "<h2>Your recent requests</h2>" in client.get("/").content.decode()
+    alice.is_staff = True
+    alice.save()
+    assert "<h2>Everyone's recent requests</h2>" in client.get("/").content.decode()
 
 
 def test_records_can_be_filtered_by_their_owner(alice):
