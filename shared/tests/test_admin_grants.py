@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core import checks
+from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.test import Client, override_settings
 
@@ -267,3 +268,18 @@ def test_the_database_check_reports_an_access_group_granting_more():
         "every new user joins it, so every member holds them."
     )
     assert checks.run_checks(tags=["sso"]) == []  # a database check: plain `check` does not read the groups
+
+
+def test_the_doctor_fails_on_an_access_group_granting_more(capsys):
+    call_command("sso_doctor")
+    assert "PASS  the access groups grant only their own service" in capsys.readouterr().out.splitlines()
+    group = Group.objects.get(name=GROUP_A)
+    Group.permissions.through.objects.bulk_create(
+        [Group.permissions.through(group=group, permission=permission("change_group"))]
+    )
+    with pytest.raises(CommandError, match=r"1 check\(s\) failed"):
+        call_command("sso_doctor")
+    assert (
+        "FAIL  The group “Access to System A · Intake” grants auth.change_group besides sso_shared.access_service_a: "
+        "every new user joins it, so every member holds them." in capsys.readouterr().out.splitlines()
+    )
