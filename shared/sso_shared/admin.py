@@ -57,6 +57,9 @@ class SharedUserAdmin(UserAdmin):
     Only superusers grant (see the module's docstring).
     """
 
+    delete_confirmation_template = "admin/sso_shared/user/delete_confirmation.html"
+    delete_selected_confirmation_template = "admin/sso_shared/user/delete_selected_confirmation.html"
+
     def get_readonly_fields(self, request, obj=None):
         fields = super().get_readonly_fields(request, obj)
         if request.user.is_superuser:
@@ -68,9 +71,6 @@ class SharedUserAdmin(UserAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and not (obj and outranks(obj, request.user))
-
-    delete_confirmation_template = "admin/sso_shared/user/delete_confirmation.html"
-    delete_selected_confirmation_template = "admin/sso_shared/user/delete_selected_confirmation.html"
 
     def get_deleted_objects(self, objs, request):
         users = [f"{self.opts.verbose_name.capitalize()}: {user}" for user in objs]
