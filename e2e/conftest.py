@@ -145,6 +145,20 @@ def page(browser_context):
     return browser_context.new_page()
 
 
+@pytest.fixture
+def csp_violations(browser_context) -> list[str]:
+    """What Chromium refused under the Content-Security-Policy, in any tab of the profile; a test
+    asserts it empty at its end (Chromium reports each refusal as a console error)."""
+    refused = []
+
+    def on_console(message) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            refused.append(f"{message.location.get('url')}: {message.text}")
+
+    browser_context.on("console", on_console)
+    return refused
+
+
 @pytest.fixture(scope="session")
 def screenshots() -> Screenshots:
     return Screenshots(SCREENSHOTS)

@@ -1,4 +1,4 @@
-"""The site over HTTPS: the redirect from HTTP, HSTS, Secure cookies, unknown hosts.
+"""The site over HTTPS: the redirect from HTTP, HSTS (error pages too), Secure cookies, unknown hosts.
 
 They are collected only when E2E_BASE_URL is an https:// address (./stack test's
 HTTPS pass; see conftest.py); the redirect checks also need E2E_HTTP_URL, the same site's plain-HTTP address.
@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 
 from .client import CSRF_COOKIE, SESSION_COOKIE, SiteClient
 from .conftest import BASE_URL, HTTP_URL, VERIFY
+from .raw import RawSite
 
 needs_http_url = pytest.mark.skipif(not HTTP_URL, reason="E2E_HTTP_URL (the site's plain-HTTP address) is not set")
 
@@ -37,6 +38,26 @@ def test_every_answer_carries_hsts(path):
     response = requests.get(BASE_URL + path, timeout=15, verify=VERIFY)
     assert response.status_code == 200
     assert re.fullmatch(r"max-age=\d{7,}", response.headers["Strict-Transport-Security"])
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/index.html", 404),  # nginx's own error page
+        ("/a/no-such-page/", 404),  # Django's
+        ("//b/", 400),  # a path refused before it reaches a service
+        ("/a/%00", 400),  # refused while nginx reads the request line, before it knows the host
+        ("/b/" + "x" * 9000, 414),
+    ],
+)
+def test_error_answers_carry_hsts_too(path, status):
+    site = RawSite(BASE_URL, verify=VERIFY)
+    try:
+        answer, headers, _ = site.request("GET", path)
+    finally:
+        site.close()
+    assert answer == status
+    assert re.fullmatch(r"max-age=\d{7,}", headers["strict-transport-security"])
 
 
 def test_session_and_csrf_cookies_are_secure(user):

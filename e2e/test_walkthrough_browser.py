@@ -55,7 +55,9 @@ def session_cookie(context: BrowserContext) -> dict | None:
     return next((cookie for cookie in context.cookies() if cookie["name"] == SESSION_COOKIE), None)
 
 
-def test_one_login_for_both_services(page: Page, browser_context: BrowserContext, make_user, screenshots):
+def test_one_login_for_both_services(
+    page: Page, browser_context: BrowserContext, make_user, screenshots, csp_violations
+):
     username, password = make_user("alice")
     subject = f"Laptop for the new starter #{secrets.token_hex(2)}"
 
@@ -118,6 +120,9 @@ def test_one_login_for_both_services(page: Page, browser_context: BrowserContext
     expect(page).to_have_url(login_page_for("/b/"))
     expect_logged_out_login_page(page)
     screenshots.take(page, "07-b-after-logout-on-a")
+
+    # Every page above worked under the Content-Security-Policy, with nothing refused.
+    assert csp_violations == []
 
 
 def test_a_wrong_password_shows_the_error_and_sets_no_session(

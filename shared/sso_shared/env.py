@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from decouple import Config, Csv, RepositoryEmpty, UndefinedValueError
+from django.core.checks.security.base import SECRET_KEY_INSECURE_PREFIX, SECRET_KEY_MIN_UNIQUE_CHARACTERS
 from django.core.exceptions import ImproperlyConfigured
 
 from .envfile import read_env_file
@@ -22,6 +23,10 @@ __all__ = ["Csv", "env", "secret"]
 # Values a fresh .env.example carries; running with one of them is refused.
 PLACEHOLDER_MARK = "change-me"
 MIN_SECRET_LENGTH = 50
+# Django's own deploy check (security.W009, W025 for fallbacks) judges a key by these too; it only
+# warns, and only under `check --deploy`, so a key of one repeated letter would sign every session.
+MIN_UNIQUE_CHARACTERS = SECRET_KEY_MIN_UNIQUE_CHARACTERS
+INSECURE_PREFIX = SECRET_KEY_INSECURE_PREFIX
 HOW_TO_FIX = (
     "Run `./stack env` to write a .env with fresh random secrets, or set "
     "SECRET_KEY (or SECRET_KEY_FILE) in the environment of both services."
@@ -73,7 +78,20 @@ def secret(variable: str, *, required: bool = True, min_length: int = MIN_SECRET
         raise ImproperlyConfigured(
             f"{variable} is too short ({len(value)} characters, at least {min_length} needed). {HOW_TO_FIX}"
         )
+    if weakness := _weakness(value):
+        raise ImproperlyConfigured(f"{variable} {weakness}. {HOW_TO_FIX}")
     return value
+
+
+def _weakness(value: str) -> str:
+    """Why Django's security.W009 would call this key weak, or "" (length is checked apart)."""
+    if value.startswith(INSECURE_PREFIX):
+        return f"starts with {INSECURE_PREFIX!r}, the mark of a key made by startproject for development"
+    unique = len(set(value))
+    if unique < MIN_UNIQUE_CHARACTERS:
+        noun = "character" if unique == 1 else "characters"
+        return f"has too little variety ({unique} different {noun}, at least {MIN_UNIQUE_CHARACTERS} needed)"
+    return ""
 
 
 def secret_list(variable: str) -> list[str]:
@@ -85,6 +103,9 @@ def secret_list(variable: str) -> list[str]:
     for value in values:
         if PLACEHOLDER_MARK in value or len(value) < MIN_SECRET_LENGTH:
             raise ImproperlyConfigured(f"{variable} holds a placeholder or too short key. {HOW_TO_FIX}")
+        # An old key still verifies sessions, so it must be as hard to guess as the current one.
+        if weakness := _weakness(value):
+            raise ImproperlyConfigured(f"{variable} holds a key that {weakness}. {HOW_TO_FIX}")
     return values
 
 

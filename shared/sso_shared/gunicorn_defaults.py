@@ -18,6 +18,13 @@ errorlog = "-"
 # Recycle workers now and then, staggered so they never restart together.
 max_requests = 1000
 max_requests_jitter = 100
+# nginx already bounds requests (a request line or header over 8k gets its 414/400), and passes
+# on what it accepted. gunicorn's own, smaller limits (a 4094-byte request line) made it drop such
+# a request mid-way, which nginx reported as a 502. 0 means no limit of gunicorn's own.
+# https://docs.gunicorn.org/en/stable/settings.html#limit-request-line
+limit_request_line = 0
+limit_request_field_size = 0
+limit_request_fields = 32768  # gunicorn's maximum; nginx's 32k of headers hold fewer
 # Only nginx may set X-Forwarded-* headers.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 

@@ -111,6 +111,7 @@ SSO_NEW_USERS_ACCESS = list(SERVICES)
 SSO_ACCESS_EXEMPT_VIEWS = frozenset(
     {
         "django.contrib.auth.views.LoginView",
+        "sso_shared.views.LoginView",
         "django.contrib.auth.views.LogoutView",
         "django.contrib.auth.views.PasswordChangeView",
         "django.contrib.auth.views.PasswordChangeDoneView",

@@ -1,8 +1,12 @@
+from urllib.parse import unquote, urlsplit
+
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.db import connections
 from django.http import JsonResponse
+from django.shortcuts import resolve_url
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -43,3 +47,25 @@ def admin_login(request, extra_context=None):
         return admin.site.login(request, extra_context)
     next_url = request.GET.get("next") or reverse("admin:index")
     return redirect_to_login(next_url, settings.LOGIN_URL)
+
+
+class LoginView(auth_views.LoginView):
+    """The one login page: Django's, except that a ``next`` leading back to this page is dropped.
+
+    Django sends a logged-in visitor on to ``next``: ``?next=/a/accounts/login/`` made it raise
+    "Redirection loop" (a 500), and nested ``next`` values bounced through this page once per level.
+    Such a ``next`` counts as none, so the visitor lands on LOGIN_REDIRECT_URL (after logging in,
+    too: the form's hidden ``next`` is left empty).
+    """
+
+    redirect_authenticated_user = True
+
+    def get_redirect_url(self):
+        url = super().get_redirect_url()  # "" unless it is on this site
+        return "" if url and leads_to_login(url) else url
+
+
+def leads_to_login(url: str) -> bool:
+    """True when the URL's path is the login page, however it is spelled (encoded, no final slash)."""
+    login_path = urlsplit(resolve_url(settings.LOGIN_URL)).path
+    return unquote(urlsplit(url).path).rstrip("/") == login_path.rstrip("/")

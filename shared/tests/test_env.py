@@ -1,4 +1,4 @@
-"""Secrets come from the environment or a file; missing, short and placeholder values are refused."""
+"""Secrets come from the environment or a file; missing, short, placeholder and weak values are refused."""
 
 import pytest
 from decouple import Config
@@ -6,7 +6,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 from sso_shared.env import ComposeEnvRepository, secret, secret_list
 
-GOOD = "k" * 60
+GOOD = "k7Vq-Xz2mP" * 6
+OTHER = "j3Rw_Lt8Ns" * 6
 
 
 def test_a_secret_is_read_from_the_environment(monkeypatch):
@@ -45,9 +46,35 @@ def test_a_short_secret_is_refused(monkeypatch):
         secret("TEST_SECRET")
 
 
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("k" * 60, r"TEST_SECRET has too little variety \(1 different character, at least 5 needed\)"),
+        ("abcd" * 15, r"TEST_SECRET has too little variety \(4 different characters, at least 5 needed\)"),
+        ("django-insecure-" + GOOD, r"TEST_SECRET starts with 'django-insecure-'"),
+    ],
+)
+def test_a_key_django_would_call_weak_is_refused_with_the_fix(monkeypatch, value, says):
+    # Django's security.W009 only warns, and only under `check --deploy`; here it stops the start.
+    monkeypatch.setenv("TEST_SECRET", value)
+    with pytest.raises(ImproperlyConfigured, match=says + r".*\./stack env"):
+        secret("TEST_SECRET")
+
+
+def test_five_different_characters_are_enough_variety(monkeypatch):
+    monkeypatch.setenv("TEST_SECRET", "abcde" * 10)
+    assert secret("TEST_SECRET") == "abcde" * 10
+
+
+def test_a_weak_fallback_key_is_refused(monkeypatch):
+    monkeypatch.setenv("TEST_FALLBACKS", f"{GOOD},{'o' * 60}")
+    with pytest.raises(ImproperlyConfigured, match=r"TEST_FALLBACKS holds a key that has too little variety"):
+        secret_list("TEST_FALLBACKS")
+
+
 def test_fallback_keys_are_a_checked_list(monkeypatch):
-    monkeypatch.setenv("TEST_FALLBACKS", f"{GOOD}, {'j' * 60}")
-    assert secret_list("TEST_FALLBACKS") == [GOOD, "j" * 60]
+    monkeypatch.setenv("TEST_FALLBACKS", f"{GOOD}, {OTHER}")
+    assert secret_list("TEST_FALLBACKS") == [GOOD, OTHER]
     monkeypatch.setenv("TEST_FALLBACKS", "change-me")
     with pytest.raises(ImproperlyConfigured):
         secret_list("TEST_FALLBACKS")
@@ -55,10 +82,10 @@ def test_fallback_keys_are_a_checked_list(monkeypatch):
 
 def test_fallback_keys_are_read_from_a_file_first(monkeypatch, tmp_path):
     path = tmp_path / "fallbacks"
-    path.write_text(f"{GOOD},{'j' * 60}\n")
+    path.write_text(f"{GOOD},{OTHER}\n")
     monkeypatch.setenv("TEST_FALLBACKS", "change-me")  # ignored: the file wins, as with secret()
     monkeypatch.setenv("TEST_FALLBACKS_FILE", str(path))
-    assert secret_list("TEST_FALLBACKS") == [GOOD, "j" * 60]
+    assert secret_list("TEST_FALLBACKS") == [GOOD, OTHER]
     path.write_text("")  # Compose mounts an empty file when there are no fallbacks
     assert secret_list("TEST_FALLBACKS") == []
     path.write_text("short")

@@ -21,7 +21,11 @@ def run_check(**overrides):
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [(None, "SECRET_KEY is not set"), (PLACEHOLDER, "SECRET_KEY still holds the placeholder from .env.example")],
+    [
+        (None, "SECRET_KEY is not set"),
+        (PLACEHOLDER, "SECRET_KEY still holds the placeholder from .env.example"),
+        ("k" * 50, "SECRET_KEY has too little variety (1 different character, at least 5 needed)"),
+    ],
 )
 def test_check_refuses_without_a_real_secret_key(value, message):
     result = run_check(SECRET_KEY=value, SECRET_KEY_FILE=None)
