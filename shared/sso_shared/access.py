@@ -21,6 +21,7 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.shortcuts import render
 
+from .audit import ACCESS_DENIED, record
 from .models import ServiceAccess, access_codename
 from .routers import SHARED_DB
 
@@ -147,6 +148,7 @@ def view_path(view_func) -> str:
 
 
 def no_access(request, service: str):
+    record(ACCESS_DENIED, request, user=request.user, service=service)
     usable = [
         {"name": name, **details}
         for name, details in settings.SSO_SERVICES.items()

@@ -17,7 +17,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db.models import Q
 
 from .access_groups import AccessGroupPermissionError, is_access_group, refuse_beyond_access
-from .models import User
+from .models import AuditEvent, User
 from .routers import SHARED_DB
 from .tombstones import tombstone_users
 
@@ -150,3 +150,23 @@ class SharedUserReferencesAdmin(admin.ModelAdmin):
     def __init__(self, model, admin_site):
         super().__init__(model, admin_site)
         self.raw_id_fields = (*self.raw_id_fields, *self.shared_user_fields)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit trail (sso_shared.audit), read-only: nobody adds, changes or deletes an event here."""
+
+    list_display = ("time", "kind", "service", "username", "address", "user_agent")
+    list_filter = ("kind", "service", "time")
+    search_fields = ("username", "address")
+    date_hierarchy = "time"
+    readonly_fields = ("time", "kind", "service", "user_id", "username", "address", "user_agent")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -7,5 +7,5 @@ class SsoSharedConfig(AppConfig):
     verbose_name = "Shared sign-on"
 
     def ready(self):
-        # Registers the system checks and the default service access of new users.
-        from . import access, checks  # noqa: F401
+        # Registers the system checks, the default service access of new users and the audit trail's receivers.
+        from . import access, audit, checks  # noqa: F401

@@ -3,7 +3,9 @@ import uuid
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
+from django.utils import timezone
 
+from . import audit
 from .services import SERVICES
 
 
@@ -113,3 +115,34 @@ class Session(AbstractBaseSession):
         from .sessions import SessionStore
 
         return SessionStore
+
+
+class AuditEvent(models.Model):
+    """One event of the audit trail (sso_shared.audit): what, when, on which service, who, from where.
+
+    ``user_id`` names the user by id with no constraint (NULL for a failed login
+    or an event without a user); ``username`` is the user's name at the time, or
+    the name tried in a failed login. Written only by ``sso_shared.audit.record``;
+    read-only everywhere else.
+    """
+
+    KIND_CHOICES = [(kind, kind) for kind in audit.KINDS]
+
+    time = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=20, choices=KIND_CHOICES)
+    service = models.CharField(max_length=40)
+    user_id = models.UUIDField(null=True, blank=True)
+    username = models.CharField(max_length=audit.USERNAME_LENGTH, blank=True)
+    address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=audit.USER_AGENT_LENGTH, blank=True)
+
+    class Meta:
+        db_table = "sso_audit_event"
+        ordering = ["time", "id"]
+        indexes = [
+            models.Index(fields=["time"], name="sso_audit_event_time_idx"),
+            models.Index(fields=["user_id", "time"], name="sso_audit_event_user_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.time.isoformat()} {self.kind} service={self.service} user={self.username} address={self.address}"

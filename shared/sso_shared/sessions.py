@@ -52,7 +52,14 @@ def sessions_of(user):
 
 
 def end_sessions_of(users) -> int:
-    """Log these users out everywhere: delete their sessions, live or expired; returns how many."""
+    """Log these users out everywhere: delete their sessions, live or expired; returns how many.
+
+    Each user's ending is recorded in the audit trail (``session_revoked``).
+    """
+    from .audit import record_sessions_revoked
+
+    users = list(users)
     user_ids = [str(user.pk) for user in users]
     deleted, _ = session_model().objects.using(SHARED_DB).filter(user_id__in=user_ids).delete()
+    record_sessions_revoked(users)
     return deleted

@@ -81,6 +81,8 @@ SESSION_COOKIE_AGE = env("SESSION_COOKIE_AGE", cast=int, default=60 * 60 * 12)
 # Flash messages ride in the session, so a message from A never renders on B by cookie accident.
 # https://docs.djangoproject.com/en/5.2/ref/settings/#message-storage
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+# The audit trail (sso_shared.audit) keeps events this many days; `sso_audit --prune` deletes older ones.
+SSO_AUDIT_RETENTION_DAYS = env("SSO_AUDIT_RETENTION_DAYS", cast=int, default=365)
 
 # ------------------------------------------------------------------------------
 # HTTPS and the proxy. nginx always overwrites X-Forwarded-Proto, so trusting it is safe.
@@ -114,6 +116,7 @@ SSO_ACCESS_EXEMPT_VIEWS = frozenset(
         "sso_shared.views.LoginView",
         "django.contrib.auth.views.LogoutView",
         "django.contrib.auth.views.PasswordChangeView",
+        "sso_shared.views.PasswordChangeView",
         "django.contrib.auth.views.PasswordChangeDoneView",
         "sso_shared.views.whoami",
         "sso_shared.views.health",

@@ -4,13 +4,15 @@ Each service's records point at users by id, in another database, with no
 constraint and no cascade: removing the row would leave them pointing at
 nothing (and the pages showing them failing). A tombstone keeps every owner
 column valid and shows as "deleted-<8 hex>", while the person's name, email,
-password, group memberships, permissions and sessions are gone.
+password, group memberships, permissions and sessions are gone; the audit
+trail names them by the tombstone too.
 """
 
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 
+from .audit import forget_username
 from .routers import SHARED_DB
 from .sessions import end_sessions_of
 
@@ -47,3 +49,4 @@ def anonymise(user) -> None:
     LogEntry.objects.using(SHARED_DB).filter(
         content_type=ContentType.objects.db_manager(SHARED_DB).get_for_model(user), object_id=str(user.pk)
     ).update(object_repr=user.username)
+    forget_username(user)

@@ -11,6 +11,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from .audit import PASSWORD_CHANGE, record
+
 
 @require_GET
 @never_cache
@@ -69,3 +71,12 @@ def leads_to_login(url: str) -> bool:
     """True when the URL's path is the login page, however it is spelled (encoded, no final slash)."""
     login_path = urlsplit(resolve_url(settings.LOGIN_URL)).path
     return unquote(urlsplit(url).path).rstrip("/") == login_path.rstrip("/")
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's password change, recorded in the audit trail (Django sends no signal for it)."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        record(PASSWORD_CHANGE, self.request, user=form.user)
+        return response

@@ -1,14 +1,15 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from sso_shared.views import LoginView
+from sso_shared.views import LoginView, PasswordChangeView
 
 urlpatterns = [
     path("", include("intake.urls")),
-    # The one login page for every service, and the password change that logs out other sessions.
+    # The one login page for every service, and the password change that logs out other sessions
+    # (recorded in the audit trail).
     path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("accounts/password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/password_change/", PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("", include("sso_shared.urls")),
 ]

@@ -1,0 +1,134 @@
+"""The audit trail: who logged in, failed to, logged out, changed a password, was refused or logged out by others.
+
+One row per event in the shared database (``sso_shared.models.AuditEvent``,
+table ``sso_audit_event``), written only when such an event happens: never on
+an ordinary page view. Recording must never break what it records: a failure
+logs a warning and the login (or logout, or 403 page) goes on.
+
+Where each kind is recorded:
+
+- ``login``, ``login_failed``, ``logout``: Django's auth signals (receivers below).
+- ``password_change``: ``sso_shared.views.PasswordChangeView`` (Django has no
+  password-changed signal; the view is where the request is known).
+- ``access_denied``: ``sso_shared.access.no_access``, the 403 page of every service.
+- ``session_revoked``: ``sso_shared.sessions.end_sessions_of``, once per user
+  (deleting a user ends their sessions through it).
+- ``locked_out``: ``record_locked_out``, for the lockout to come (issue 10, item 1);
+  nothing calls it yet.
+
+The client address is the one nginx saw. nginx sends
+``X-Forwarded-For: $proxy_add_x_forwarded_for``: whatever the client sent, then,
+last, the address nginx itself saw (``$remote_addr``). Only that last entry is
+used; everything before it is the client's own claim. Without the header (a
+request that did not come through nginx, like the test client's) it is
+``REMOTE_ADDR``.
+"""
+
+import ipaddress
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db import transaction
+from django.dispatch import receiver
+from django.utils import timezone
+
+from .routers import SHARED_DB
+
+logger = logging.getLogger(__name__)
+
+LOGIN = "login"
+LOGIN_FAILED = "login_failed"
+LOGOUT = "logout"
+PASSWORD_CHANGE = "password_change"  # noqa: S105 (an event kind, not a password)
+LOCKED_OUT = "locked_out"
+SESSION_REVOKED = "session_revoked"
+ACCESS_DENIED = "access_denied"
+KINDS = (LOGIN, LOGIN_FAILED, LOGOUT, PASSWORD_CHANGE, LOCKED_OUT, SESSION_REVOKED, ACCESS_DENIED)
+
+USERNAME_LENGTH = 150
+USER_AGENT_LENGTH = 300
+
+
+def client_address(request) -> str | None:
+    """The address nginx saw: the last X-Forwarded-For entry (nginx's), else REMOTE_ADDR; None if neither is an IP."""
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    candidates = [forwarded.rsplit(",", 1)[-1].strip()] if forwarded.strip() else []
+    candidates.append(request.META.get("REMOTE_ADDR", ""))
+    for candidate in candidates:
+        try:
+            return str(ipaddress.ip_address(candidate))
+        except ValueError:
+            continue
+    return None
+
+
+def event_model():
+    from .models import AuditEvent
+
+    return AuditEvent
+
+
+def record(kind: str, request=None, user=None, username: str = "", service: str | None = None) -> None:
+    """Write one event; on any failure log a warning and return (never raise)."""
+    try:
+        if user is not None and not getattr(user, "is_authenticated", False):
+            user = None
+        if user is not None and not username:
+            username = user.get_username()
+        event = event_model()(
+            kind=kind,
+            service=service or settings.SSO_SERVICE_NAME,
+            user_id=user.pk if user is not None else None,
+            username=(username or "")[:USERNAME_LENGTH],
+            address=client_address(request) if request is not None else None,
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_LENGTH] if request is not None else "",
+        )
+        # A savepoint: a failed insert must not spoil a transaction the caller is in.
+        with transaction.atomic(using=SHARED_DB):
+            event.save(using=SHARED_DB)
+    except Exception:  # recording never breaks a login, a logout or a 403 page
+        logger.warning("Could not record the audit event %r for %r.", kind, username or user, exc_info=True)
+
+
+def record_locked_out(request, username: str, user=None) -> None:
+    """For the lockout (issue 10, item 1): an account locked after too many failed logins."""
+    record(LOCKED_OUT, request, user=user, username=username)
+
+
+def record_sessions_revoked(users) -> None:
+    for user in users:
+        record(SESSION_REVOKED, user=user)
+
+
+def retention() -> timedelta:
+    return timedelta(days=settings.SSO_AUDIT_RETENTION_DAYS)
+
+
+def prune(now=None) -> int:
+    """Delete the events older than SSO_AUDIT_RETENTION_DAYS; returns how many."""
+    cutoff = (now or timezone.now()) - retention()
+    deleted, _ = event_model().objects.using(SHARED_DB).filter(time__lt=cutoff).delete()
+    return deleted
+
+
+def forget_username(user) -> None:
+    """A deleted user's events name them by their tombstone (sso_shared.tombstones), like the admin history."""
+    event_model().objects.using(SHARED_DB).filter(user_id=user.pk).update(username=user.get_username())
+
+
+@receiver(user_logged_in, dispatch_uid="sso_shared.audit.logged_in")
+def logged_in(sender, request, user, **kwargs):
+    record(LOGIN, request, user=user)
+
+
+@receiver(user_login_failed, dispatch_uid="sso_shared.audit.login_failed")
+def login_failed(sender, credentials, request=None, **kwargs):
+    record(LOGIN_FAILED, request, username=str(credentials.get("username", "")))
+
+
+@receiver(user_logged_out, dispatch_uid="sso_shared.audit.logged_out")
+def logged_out(sender, request, user, **kwargs):
+    if user is not None:
+        record(LOGOUT, request, user=user)
