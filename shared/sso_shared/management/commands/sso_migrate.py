@@ -12,6 +12,7 @@ record of a stopped service, or another service's settings, never block it.
 from django.conf import settings
 from django.core.management import BaseCommand, CommandError, call_command
 
+from sso_shared import audit
 from sso_shared.checks import AGREEMENT_TAG, CROSS_DATABASE_TAG
 from sso_shared.locks import advisory_lock
 from sso_shared.records import this_service
@@ -62,6 +63,10 @@ class Command(BaseCommand):
                 if verbosity:
                     self.stdout.write(f"[{name}] migrating database '{alias}'")
                 call_command("migrate", database=alias, interactive=interactive, verbosity=max(verbosity - 1, 0))
+        # The audit trail's old events go on every deploy (and with `sso_audit --prune`, e.g. daily from cron).
+        pruned = audit.prune()
+        if verbosity and pruned:
+            self.stdout.write(f"[{name}] deleted {pruned} audit events older than SSO_AUDIT_RETENTION_DAYS.")
         if verbosity:
             self.stdout.write(self.style.SUCCESS(f"[{name}] shared and service databases are up to date."))
 
