@@ -91,3 +91,29 @@ def access_groups_grant_only_their_service(app_configs=None, databases=None, **k
         )
         for name, extra in found.items()
     ]
+
+
+SERVER_ERROR_HANDLER = "sso_shared.unavailable.server_error"
+
+
+# Without it, a database that cannot be reached is a 500 with a traceback in the log
+# instead of the 503 page (docs/failures.md).
+@checks.register(TAG)
+def database_away_is_a_503(app_configs=None, **kwargs):
+    from importlib import import_module
+
+    from django.conf import settings
+
+    from . import unavailable
+
+    handler = getattr(import_module(settings.ROOT_URLCONF), "handler500", None)
+    if handler in (SERVER_ERROR_HANDLER, unavailable.server_error):
+        return []
+    return [
+        checks.Warning(
+            f"{settings.ROOT_URLCONF} does not set handler500 = {SERVER_ERROR_HANDLER!r}: while a database "
+            "cannot be reached, requests get a 500 instead of the 503 page.",
+            hint=f'Add handler500 = "{SERVER_ERROR_HANDLER}" to {settings.ROOT_URLCONF}.',
+            id="sso_shared.W003",
+        )
+    ]

@@ -42,3 +42,22 @@ def transaction_lock(alias: str, lock_id: int) -> None:
     """Wait for an advisory lock released at the end of the current transaction."""
     with connections[alias].cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_id])
+
+
+# Held by one housekeeping run (sso_shared.housekeeping); a second run at the same time skips.
+HOUSEKEEPING_LOCK_ID = int.from_bytes(b"sso-hous", "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+@contextlib.contextmanager
+def advisory_lock_or_none(alias: str, lock_id: int):
+    """Take a session-level advisory lock without waiting; yields whether it was taken."""
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock_id])
+        acquired = cursor.fetchone()[0]
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [lock_id])

@@ -184,11 +184,15 @@ USE_TZ = True
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every line carries the request id nginx set (X-Request-ID; sso_shared.request_id), "-" outside a request.
+    "filters": {"request_id": {"()": "sso_shared.request_id.RequestIdFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s rid=%(request_id)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         # "Session data corrupted" lands here: the sign of a SECRET_KEY mismatch.
         "django.security": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        # The housekeeping job's one line per run (sso_shared.housekeeping).
+        "sso_shared.housekeeping": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

@@ -30,7 +30,11 @@ def whoami(request):
 @require_GET
 @never_cache
 def health(request):
-    """200 when both databases answer; used by healthchecks and `stack up`."""
+    """200 when both databases answer; used by healthchecks and `stack up`.
+
+    Otherwise 503, naming each database that does not answer: ``failed`` maps its
+    alias to the error's class, ``missing`` lists "alias (database name)".
+    """
     failures = {}
     for alias in settings.DATABASES:
         try:
@@ -38,8 +42,11 @@ def health(request):
                 cursor.execute("SELECT 1")
         except Exception as error:  # any database failure means unhealthy
             failures[alias] = error.__class__.__name__
-    status = 503 if failures else 200
-    return JsonResponse({"service": settings.SSO_SERVICE_NAME, "ok": not failures, "failed": failures}, status=status)
+    missing = [f"{alias} ({settings.DATABASES[alias]['NAME']})" for alias in failures]
+    return JsonResponse(
+        {"service": settings.SSO_SERVICE_NAME, "ok": not failures, "failed": failures, "missing": missing},
+        status=503 if failures else 200,
+    )
 
 
 @never_cache

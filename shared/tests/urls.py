@@ -10,3 +10,5 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("sso_shared.urls")),
 ]
+
+handler500 = "sso_shared.unavailable.server_error"

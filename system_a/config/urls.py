@@ -13,3 +13,6 @@ urlpatterns = [
     path("accounts/password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("", include("sso_shared.urls")),
 ]
+
+# A database that cannot be reached is a 503 page, not a 500 (sso_shared.unavailable).
+handler500 = "sso_shared.unavailable.server_error"

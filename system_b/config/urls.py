@@ -7,3 +7,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("sso_shared.urls")),
 ]
+
+# A database that cannot be reached is a 503 page, not a 500 (sso_shared.unavailable).
+handler500 = "sso_shared.unavailable.server_error"

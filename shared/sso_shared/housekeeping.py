@@ -1,0 +1,109 @@
+"""Housekeeping: remove what nobody needs any more from the shared database.
+
+- expired sessions (``sso_session``; what Django's ``clearsessions`` removes for
+  this session store), deleted in batches so no single transaction holds a
+  million rows' locks;
+- audit events older than ``SSO_AUDIT_RETENTION_DAYS`` (``sso_shared.audit.prune``);
+- django-axes' lockout rows, when axes is installed (``prune_lockout_rows``;
+  a no-op otherwise).
+
+One run at a time: a run holds a PostgreSQL advisory lock on the shared
+database, and a run that finds it taken skips (nothing is deleted twice, no run
+waits on another). ``manage.py sso_housekeeping`` runs it; the Compose service
+``maintenance`` and the native stack's supervisor run that command every
+``SSO_HOUSEKEEPING_INTERVAL`` seconds (docs/failures.md).
+https://docs.djangoproject.com/en/5.2/topics/http/sessions/#clearing-the-session-store
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.apps import apps
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from . import audit
+from .locks import HOUSEKEEPING_LOCK_ID, advisory_lock_or_none
+from .routers import SHARED_DB
+from .sessions import session_model
+
+logger = logging.getLogger(__name__)
+
+SESSION_BATCH = 20_000
+
+
+@dataclass
+class Report:
+    ran: bool = True
+    sessions: int = 0
+    audit_events: int = 0
+    lockout_rows: dict = field(default_factory=dict)
+
+    def line(self) -> str:
+        if not self.ran:
+            return "housekeeping skipped: another run holds the lock"
+        lockout = (
+            " ".join(f"{name}={count}" for name, count in self.lockout_rows.items()) or "none (axes not installed)"
+        )
+        return (
+            f"housekeeping removed expired_sessions={self.sessions} "
+            f"old_audit_events={self.audit_events} lockout_rows: {lockout}"
+        )
+
+
+def clear_expired_sessions(now=None, batch: int = SESSION_BATCH) -> int:
+    """Delete the sessions past their expiry, a batch per transaction; returns how many."""
+    now = now or timezone.now()
+    model = session_model()
+    expired = model.objects.using(SHARED_DB).filter(expire_date__lt=now)
+    total = 0
+    while True:
+        with transaction.atomic(using=SHARED_DB):
+            keys = expired.values("pk")[:batch]
+            deleted, _ = model.objects.using(SHARED_DB).filter(pk__in=keys).delete()
+        total += deleted
+        if deleted < batch:
+            return total
+
+
+def prune_lockout_rows(now=None) -> dict:
+    """django-axes' rows past their use, when axes is installed; {} when it is not.
+
+    Lockout attempts older than AXES_COOLOFF_TIME no longer lock anyone out; its
+    access logs are kept as long as the audit trail (SSO_AUDIT_RETENTION_DAYS).
+    """
+    if not apps.is_installed("axes"):
+        return {}
+    now = now or timezone.now()
+    removed = {}
+    cooloff = getattr(settings, "AXES_COOLOFF_TIME", None)
+    if isinstance(cooloff, (int, float)):
+        cooloff = timedelta(hours=cooloff)
+    if isinstance(cooloff, timedelta):
+        attempts = apps.get_model("axes", "AccessAttempt")
+        removed["attempts"], _ = attempts.objects.filter(attempt_time__lt=now - cooloff).delete()
+    cutoff = now - audit.retention()
+    for name, time_field in (("AccessLog", "attempt_time"), ("AccessFailureLog", "attempt_time")):
+        try:
+            model = apps.get_model("axes", name)
+        except LookupError:
+            continue
+        removed[name.lower()], _ = model.objects.filter(**{f"{time_field}__lt": cutoff}).delete()
+    return removed
+
+
+def run(now=None) -> Report:
+    """One housekeeping run under the lock; a Report of what it removed (ran=False when skipped)."""
+    with advisory_lock_or_none(SHARED_DB, HOUSEKEEPING_LOCK_ID) as acquired:
+        if not acquired:
+            report = Report(ran=False)
+        else:
+            report = Report(
+                sessions=clear_expired_sessions(now),
+                audit_events=audit.prune(now),
+                lockout_rows=prune_lockout_rows(now),
+            )
+    logger.info(report.line())
+    return report
