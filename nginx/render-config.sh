@@ -25,6 +25,7 @@
 #   HTTPS_PUBLIC_PORT  port browsers reach HTTPS on, for the redirect (default HTTPS_LISTEN_PORT;
 #                      differs behind a published Docker port)
 #   HSTS_MAX_AGE       seconds browsers keep to HTTPS after a visit (default 31536000, one year)
+# The pages nginx answers with for a service that is down are the folder errors/ beside this script.
 #
 # Usage: render-config.sh [MAIN_TEMPLATE] > nginx.conf
 set -eu
@@ -52,6 +53,7 @@ else
   [ -r "$TLS_KEY" ] || fail "cannot read the key TLS_KEY=$TLS_KEY"
   site_template=$templates/site-https.conf.template
 fi
+ERROR_PAGES=$(cd "$templates" && pwd)/errors
 # listen takes ADDRESS:PORT, an IPv6 address in brackets, or the port alone (every address).
 listen_on() {
   case "$LISTEN_ADDRESS" in
@@ -68,12 +70,12 @@ if [ -n "$WORKER_USER" ]; then WORKER_USER_DIRECTIVE="user $WORKER_USER $WORKER_
 if [ "$HTTPS_PUBLIC_PORT" = 443 ]; then HTTPS_PORT_SUFFIX=""; else HTTPS_PORT_SUFFIX=":$HTTPS_PUBLIC_PORT"; fi
 
 export LISTEN_PORT SERVER_NAMES UPSTREAM_A UPSTREAM_B STATIC_ROOT_A STATIC_ROOT_B RUN_DIR ERROR_LOG ACCESS_LOG
-export TLS_CERT TLS_KEY HTTPS_LISTEN_PORT HTTPS_PORT_SUFFIX HSTS_MAX_AGE HTTP_LISTEN HTTPS_LISTEN WORKER_USER_DIRECTIVE
+export ERROR_PAGES TLS_CERT TLS_KEY HTTPS_LISTEN_PORT HTTPS_PORT_SUFFIX HSTS_MAX_AGE HTTP_LISTEN HTTPS_LISTEN WORKER_USER_DIRECTIVE
 
 # shellcheck disable=SC2016 # the variable names are for envsubst, not the shell
 variables='${LISTEN_PORT} ${SERVER_NAMES} ${UPSTREAM_A} ${UPSTREAM_B} ${STATIC_ROOT_A} ${STATIC_ROOT_B}
 ${RUN_DIR} ${ERROR_LOG} ${ACCESS_LOG} ${TLS_CERT} ${TLS_KEY} ${HTTPS_LISTEN_PORT} ${HTTPS_PORT_SUFFIX}
-${HSTS_MAX_AGE} ${SITE_LOCATIONS} ${SITE_SERVERS} ${HTTP_LISTEN} ${HTTPS_LISTEN} ${WORKER_USER_DIRECTIVE}'
+${HSTS_MAX_AGE} ${SITE_LOCATIONS} ${SITE_SERVERS} ${HTTP_LISTEN} ${HTTPS_LISTEN} ${WORKER_USER_DIRECTIVE} ${ERROR_PAGES}'
 
 render() { envsubst "$variables" <"$1"; }
 

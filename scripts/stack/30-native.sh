@@ -270,8 +270,11 @@ start_service() {
   gunicorn_started_here "$service" && return 0
   register_service "$service"
   say "starting System ${service^^} (gunicorn on $(gunicorn_socket "$service"))"
+  # --capture-output: what the workers write to stdout and stderr (Django's log lines, tracebacks
+  # included) goes to the log too, not to the /dev/null of a daemon.
   with_service_env "$service" "$VENV/bin/gunicorn" -c gunicorn.conf.py --bind "unix:$(gunicorn_socket "$service")" \
-    --daemon --pid "$pidfile" --access-logfile "$STATE/log/$service.log" --error-logfile "$STATE/log/$service.log"
+    --daemon --pid "$pidfile" --access-logfile "$STATE/log/$service.log" --error-logfile "$STATE/log/$service.log" \
+    --capture-output
   record_started "$pidfile"
 }
 
@@ -336,6 +339,7 @@ database_address() {
 
 native_status() {
   if native_running; then say "native stack running at $(native_url)"; else say "native stack partly stopped; ./stack up restarts it"; fi
+  if supervisor_started_here; then say "the supervisor restarts a service that stops (log: $STATE/log/supervisor.log)"; else say "the supervisor is not running"; fi
   if database_started_here; then say "PostgreSQL listens on $(database_address)"; else say "PostgreSQL is not running"; fi
 }
 
@@ -359,6 +363,8 @@ native_up() {
   if native_running; then
     say "already running; not starting a second copy."
   else
+    # It would start the services too: not while they are being started here.
+    stop_supervisor
     prepare_service_users
     prepare_service_files a
     prepare_service_files b
@@ -371,6 +377,7 @@ native_up() {
     start_service b
     start_proxy
   fi
+  start_supervisor
   wait_until_answering "$(native_url)"
   say "System A: $(native_url)a/   System B: $(native_url)b/"
   native_url
@@ -378,6 +385,7 @@ native_up() {
 
 native_down() {
   local wipe=${1:-}
+  stop_supervisor
   stop_started nginx "$STATE/nginx/nginx.pid" nginx_started_here
   stop_started "System B" "$(gunicorn_pidfile b)" gunicorn_started_here b
   stop_started "System A" "$(gunicorn_pidfile a)" gunicorn_started_here a

@@ -49,12 +49,20 @@ stack_script_tests() {
 
 # The same suite for every target; e2e/deployment/ checks the Compose deployment itself.
 e2e_tests() {
-  local target=$1 base_url=$2 scope=(--ignore "$ROOT/e2e/offline")
+  local target=$1 base_url=$2 scope=(--ignore "$ROOT/e2e/offline" --ignore "$ROOT/e2e/faults")
   [ "$target" = compose ] || scope+=(--ignore "$ROOT/e2e/deployment")
   E2E_TARGET=$target E2E_BASE_URL=$base_url E2E_STACK="$ROOT/stack" \
     E2E_COMPOSE_PROJECT=$COMPOSE_PROJECT E2E_ENV_FILE=$ENV_PATH E2E_RACE_PORT=$((STACK_PORT + 100)) \
     E2E_UPGRADE_PORT_BASE=$((STACK_PORT + 150)) \
     "$VENV/bin/pytest" -q -p no:cacheprovider "$ROOT/e2e" "${scope[@]}"
+}
+
+# PostgreSQL stopped, a worker and a service killed under load, a 500's traceback found by
+# its request id (e2e/faults/): on the native stack, after its end-to-end suite, which they
+# would disturb. Each test puts back what it stopped.
+fault_tests() {
+  E2E_FAULTS=1 E2E_TARGET=native E2E_BASE_URL=$1 E2E_STACK="$ROOT/stack" E2E_ENV_FILE=$ENV_PATH \
+    "$VENV/bin/pytest" -q -p no:cacheprovider "$ROOT/e2e/faults"
 }
 
 # The builds get an extra CA for real: this host's own (so they still get through a
@@ -140,6 +148,7 @@ cmd__test_run() {
 
   native_up >/dev/null
   run_suite "end-to-end (native)" e2e_tests native "$(native_url)"
+  run_suite "faults (native)" fault_tests "$(native_url)"
   native_down
   native_https_target
   compose_target

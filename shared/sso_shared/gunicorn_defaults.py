@@ -14,6 +14,10 @@ keepalive = 5
 MEMORY_FS = "/dev/shm"  # noqa: S108 (a tmpfs, not a shared temp folder)
 worker_tmp_dir = MEMORY_FS if os.path.isdir(MEMORY_FS) else None
 accesslog = "-"
+# gunicorn's default line plus the request id nginx set (X-Request-ID), as nginx's access log and
+# Django's log lines carry it (sso_shared.request_id), and the time taken.
+# https://docs.gunicorn.org/en/stable/settings.html#access-log-format
+access_log_format = '%(t)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s" rid=%({x-request-id}i)s'
 errorlog = "-"
 # Recycle workers now and then, staggered so they never restart together.
 max_requests = 1000

@@ -15,7 +15,6 @@ waits on another). ``manage.py sso_housekeeping`` runs it; the Compose service
 https://docs.djangoproject.com/en/5.2/topics/http/sessions/#clearing-the-session-store
 """
 
-import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -28,8 +27,6 @@ from . import audit
 from .locks import HOUSEKEEPING_LOCK_ID, advisory_lock_or_none
 from .routers import SHARED_DB
 from .sessions import session_model
-
-logger = logging.getLogger(__name__)
 
 SESSION_BATCH = 20_000
 
@@ -105,5 +102,4 @@ def run(now=None) -> Report:
                 audit_events=audit.prune(now),
                 lockout_rows=prune_lockout_rows(now),
             )
-    logger.info(report.line())
     return report

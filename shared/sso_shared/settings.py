@@ -192,7 +192,5 @@ LOGGING = {
     "loggers": {
         # "Session data corrupted" lands here: the sign of a SECRET_KEY mismatch.
         "django.security": {"handlers": ["console"], "level": "WARNING", "propagate": False},
-        # The housekeeping job's one line per run (sso_shared.housekeeping).
-        "sso_shared.housekeeping": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
