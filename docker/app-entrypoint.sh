@@ -4,6 +4,7 @@
 #                         which registers its fingerprint first
 #   sso migrate           migrate the shared database and both service databases, under the lock
 #   sso manage a|b ARGS   run manage.py of A or B
+#   sso housekeeping      run manage.py sso_housekeeping now and every SSO_HOUSEKEEPING_INTERVAL seconds
 # Each service connects with its own role: SYSTEM_A_DB_PASSWORD / SYSTEM_B_DB_PASSWORD (or their
 # *_FILE, as compose.yaml gives them) become DB_USER/DB_PASSWORD(_FILE) for that service only.
 set -euo pipefail
@@ -57,6 +58,23 @@ migrate() {
   done
 }
 
+# The maintenance container (compose.yaml): expired sessions, old audit and lockout rows removed
+# on a schedule, with System A's role. /tmp/housekeeping-ok (its healthcheck) says the last run worked.
+housekeeping() {
+  local interval=${SSO_HOUSEKEEPING_INTERVAL:-3600}
+  while true; do
+    if (with_service_env a python manage.py sso_housekeeping); then
+      touch /tmp/housekeeping-ok
+    else
+      rm -f /tmp/housekeeping-ok
+      echo "housekeeping failed (see above); trying again in $interval s" >&2
+    fi
+    # In the background, so the TERM of `docker compose stop` ends the wait at once.
+    sleep "$interval" &
+    wait $!
+  done
+}
+
 manage() {
   local service=${1:?usage: sso manage a|b ARGS...}
   shift
@@ -66,9 +84,10 @@ manage() {
 case "${1:-help}" in
   serve) serve "${2:?usage: sso serve a|b}" ;;
   migrate) migrate ;;
+  housekeeping) housekeeping ;;
   manage)
     shift
     manage "$@"
     ;;
-  *) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//' ;;
 esac

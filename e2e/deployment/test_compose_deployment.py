@@ -23,7 +23,13 @@ APP_SERVICES = ("system_a", "system_b")
 def test_every_long_running_service_is_healthy():
     rows = [json.loads(line) for line in compose("ps", "--format", "json").stdout.splitlines() if line.strip()]
     health = {row["Service"]: row["Health"] for row in rows}
-    assert health == {"db": "healthy", "system_a": "healthy", "system_b": "healthy", "nginx": "healthy"}
+    assert health == {
+        "db": "healthy",
+        "system_a": "healthy",
+        "system_b": "healthy",
+        "maintenance": "healthy",
+        "nginx": "healthy",
+    }
 
 
 def test_only_nginx_publishes_a_port():
@@ -68,7 +74,7 @@ def test_app_containers_run_as_a_non_root_user_who_can_write_only_to_tmp(service
     assert compose("exec", "-T", service, "touch", "/tmp/written").returncode == 0
 
 
-SERVICES = ("db", *APP_SERVICES, "nginx")
+SERVICES = ("db", *APP_SERVICES, "maintenance", "nginx")
 # The limits as the kernel applies them, in cgroup v1 or v2.
 CGROUP_LIMITS = (
     "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes;"

@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import time
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -31,7 +32,7 @@ def gunicorn_pid(service: str) -> int:
 def worker_pids(master: int) -> list[int]:
     children = []
     for task in os.listdir(f"/proc/{master}/task"):
-        children += [int(pid) for pid in open(f"/proc/{master}/task/{task}/children").read().split()]
+        children += [int(pid) for pid in Path(f"/proc/{master}/task/{task}/children").read_text().split()]
     return children
 
 
@@ -108,9 +109,13 @@ def test_b_stopped_is_nginxs_page_naming_b_and_a_keeps_working(logged_in_clients
 def test_the_supervisor_starts_a_killed_b_again(logged_in_clients):
     username, client = logged_in_clients[0]
     master = gunicorn_pid("b")
+    orphans = worker_pids(master)
     os.kill(master, signal.SIGKILL)
+    # The killed master's workers notice within a second or so and quit; the supervisor starts a new B.
+    assert wait_until(lambda: not any(alive(pid) for pid in orphans), timeout=20)
     assert wait_until(lambda: gunicorn_pid_or_none("b") not in (None, master), timeout=20)
     assert wait_until(lambda: client.get("/b/", allow_redirects=False).status_code == 200, timeout=20)
+    assert worker_pids(gunicorn_pid("b"))
     assert "System B is not running; starting it again" in (STATE / "log" / "supervisor.log").read_text()
 
 
