@@ -55,6 +55,11 @@ cmd__supervise() {
   trap 'stopping=1' TERM INT
   say "$(date -u +%FT%TZ) supervisor started (pid $$)"
   while [ -z "$stopping" ]; do
+    # A stack taken down (or its state folder removed) without stopping this first: stop too.
+    if [ "$(running_mode)" != native ]; then
+      say "$(date -u +%FT%TZ) the native stack in $STATE is no longer up; supervisor stopping"
+      break
+    fi
     supervise_once
     if [ "$interval" -gt 0 ] && [ "$SECONDS" -ge "$next_housekeeping" ]; then
       run_housekeeping
