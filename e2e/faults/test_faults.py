@@ -58,7 +58,9 @@ def test_postgresql_stopped_for_3_seconds_is_503s_then_200s_and_nobody_logged_ou
     everything = load.statuses()
     during = load.statuses(since=stopped_at, until=back_at)
     after = load.statuses(since=back_at + RECOVERY_SECONDS)
+    last_503 = max((hit.at for hit in load.hits if hit.status == 503), default=back_at) - back_at
     print(f"all: {dict(everything)}  during the outage: {dict(during)}  from 5 s after: {dict(after)}")
+    print(f"last 503 sent {last_503:+.2f} s after PostgreSQL answered again")
     assert everything[500] == 0
     assert set(everything) <= {200, 503}, everything
     assert during[503] > 0
