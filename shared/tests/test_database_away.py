@@ -89,3 +89,11 @@ def test_any_other_error_stays_a_plain_500(settings):
     response = Client(raise_request_exception=False).get("/fails")
     assert response.status_code == 500
     assert "Retry-After" not in response
+
+
+def test_a_root_urlconf_without_the_handler_gets_warning_w003(settings):
+    from sso_shared.checks import database_away_is_a_503
+
+    assert database_away_is_a_503() == []
+    settings.ROOT_URLCONF = "tests.urls_audit"
+    assert [message.id for message in database_away_is_a_503()] == ["sso_shared.W003"]
