@@ -16,7 +16,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from .sessions import end_sessions_of, sessions_of
+from .sessions import end_sessions_of, logged_in_sessions_of
 
 
 def users(count: int) -> str:
@@ -64,6 +64,6 @@ class EndSessionsAdminMixin:
             "title": f"Log {user} out everywhere?",
             "object": user,
             "opts": self.opts,
-            "live_sessions": sessions_of(user).count(),
+            "live_sessions": len(logged_in_sessions_of(user)),
         }
         return TemplateResponse(request, self.end_sessions_template, context)

@@ -10,7 +10,7 @@ https://docs.djangoproject.com/en/5.2/topics/http/sessions/#extending-database-b
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import SESSION_KEY
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.signals import user_logged_in
 from django.contrib.sessions.backends import db
 from django.db.models import Q
@@ -125,6 +125,20 @@ def sessions_of(user):
         .filter(user_id=str(user.pk), expire_date__gt=timezone.now())
         .order_by("-expire_date")
     )
+
+
+def logged_in_sessions_of(user) -> list:
+    """The user's live sessions that still log them in, the one expiring last first.
+
+    A password change leaves the user's other sessions in the table, but signed for
+    the old password: Django logs them out (and deletes them) at their next request.
+    Like Django, a session counts when its hash verifies with SECRET_KEY or a fallback.
+    """
+    store = SessionStore()
+    hashes = {user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()}
+    return [
+        session for session in sessions_of(user) if store.decode(session.session_data).get(HASH_SESSION_KEY) in hashes
+    ]
 
 
 def end_sessions_of(users, request=None) -> int:

@@ -24,7 +24,7 @@ from django.views.decorators.cache import never_cache
 from .audit import SESSION_REVOKED, record
 from .browsers import browser_name
 from .routers import SHARED_DB
-from .sessions import session_model, sessions_of
+from .sessions import logged_in_sessions_of, session_model
 
 PAGE = "sessions"  # the URL name of the page
 PUBLIC_ID_SALT = "sso_shared.your_sessions.public_id"
@@ -61,23 +61,28 @@ def listed(session, current_key: str | None) -> ListedSession:
 
 def listed_sessions(request) -> list[ListedSession]:
     """The user's live sessions: this one first, then the most recently seen."""
-    sessions = [listed(session, request.session.session_key) for session in sessions_of(request.user)]
+    sessions = [listed(session, request.session.session_key) for session in logged_in_sessions_of(request.user)]
     return sorted(sessions, key=lambda s: (not s.current, -s.last_seen.timestamp() if s.last_seen else float("inf")))
 
 
 def end_session(request, session_id: str) -> bool:
     """End one of the user's other sessions, named by its public id; False if there is no such session."""
-    current = request.session.session_key
-    for session in sessions_of(request.user):
-        if session.session_key != current and hmac.compare_digest(public_id(session.session_key), session_id):
+    wanted = session_id.encode()
+    for session in other_sessions(request):
+        if hmac.compare_digest(public_id(session.session_key).encode(), wanted):
             return end(request, [session.session_key]) == 1
     return False
 
 
 def end_other_sessions(request) -> int:
-    """Log out everywhere else: end every live session of the user but this one; returns how many."""
-    others = sessions_of(request.user).exclude(pk=request.session.session_key)
-    return end(request, list(others.values_list("pk", flat=True)))
+    """Log out everywhere else: end every session of the user but this one; returns how many."""
+    return end(request, [session.session_key for session in other_sessions(request)])
+
+
+def other_sessions(request) -> list:
+    """The user's sessions that log them in, this one aside."""
+    current = request.session.session_key
+    return [session for session in logged_in_sessions_of(request.user) if session.session_key != current]
 
 
 def end(request, session_keys: list[str]) -> int:

@@ -140,6 +140,25 @@ def test_a_session_saved_by_the_release_before_shows_what_is_not_known(erin):
     assert rows(client)[1] == "Not known | Not known | Unknown browser | Not known | 0 minutes ago | End"
 
 
+def test_sessions_a_password_change_logged_out_are_not_listed(erin):
+    laptop, phone = browser("erin"), browser("erin")
+    response = laptop.post(
+        "/accounts/password_change/",
+        {"old_password": PASSWORD, "new_password1": "another-long-pass-2", "new_password2": "another-long-pass-2"},
+    )
+    assert response.status_code == 302
+    assert [row.endswith("This session") for row in rows(laptop)] == [True]
+    assert "Log out everywhere else" not in laptop.get(PAGE).content.decode()
+    assert not is_logged_in(phone)
+
+
+def test_users_without_access_to_this_service_still_see_their_sessions(erin):
+    client = browser("erin")
+    erin.groups.clear()
+    assert client.get("/").status_code == 403
+    assert len(rows(client)) == 1
+
+
 def test_anonymous_visitors_are_sent_to_log_in_and_end_nothing(erin):
     logged_in = browser("erin")
     anonymous = Client()
@@ -176,7 +195,7 @@ def test_another_users_session_cannot_be_ended_with_its_id(erin, frank):
 
 def test_made_up_ids_and_this_sessions_own_id_end_nothing(erin):
     laptop, phone = browser("erin"), browser("erin")
-    for made_up in (public_id(key_of(laptop)), key_of(phone), "", "x" * 5000):
+    for made_up in (public_id(key_of(laptop)), key_of(phone), "", "x" * 5000, "é" * 32):
         laptop.post(PAGE, {"end": made_up})
     assert is_logged_in(laptop) and is_logged_in(phone)
     assert revoked_events() == []
