@@ -3,7 +3,10 @@
 ``SESSION_ENGINE = "sso_shared.sessions"``. Sessions live in ``sso_session``
 (``sso_shared.models.Session``), whose ``user_id`` column names the logged-in
 user, so one user's sessions are an index lookup instead of decoding every
-session in the table.
+session in the table. Its other columns say where a logged-in session started
+(service, address, browser, time) and when it was last seen, for the "Your
+sessions" page (sso_shared.your_sessions); last seen is written at most once a
+minute per session, never on every request (docs/sessions.md).
 https://docs.djangoproject.com/en/5.2/topics/http/sessions/#extending-database-backed-session-engines
 """
 
