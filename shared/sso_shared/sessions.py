@@ -148,10 +148,15 @@ def end_sessions_of(users, request=None) -> int:
     """Log these users out everywhere: delete their sessions, live or expired; returns how many.
 
     Each user's ending is recorded in the audit trail (``session_revoked``), with the
-    address and browser of ``request`` when one did it (an admin's, say).
+    address and browser of ``request`` when one did it (an admin's, say). The session of
+    ``request`` itself is kept: an admin logging themselves out everywhere else stays
+    on the page (deleting it under a request that saves it would end in an HTTP 400).
     """
     users = list(users)
     user_ids = [str(user.pk) for user in users]
-    deleted, _ = session_model().objects.using(SHARED_DB).filter(user_id__in=user_ids).delete()
+    sessions = session_model().objects.using(SHARED_DB).filter(user_id__in=user_ids)
+    if request is not None and request.session.session_key:
+        sessions = sessions.exclude(pk=request.session.session_key)
+    deleted, _ = sessions.delete()
     record_sessions_revoked(users, request)
     return deleted

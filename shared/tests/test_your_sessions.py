@@ -370,6 +370,18 @@ def test_the_users_page_asks_then_logs_them_out_everywhere(hank, erin):
     assert [event.username for event in revoked_events()] == ["erin"]
 
 
+def test_an_admin_logging_themselves_out_everywhere_keeps_the_session_in_use(hank):
+    elsewhere = browser("hank")
+    admin = admin_of(hank)
+    response = admin.post(f"/admin/sso_shared/user/{hank.pk}/end-sessions/", follow=True)
+    assert response.status_code == 200
+    assert "Logged hank out everywhere: 1 session ended." in response.content.decode()
+    assert not is_logged_in(elsewhere)
+    assert is_logged_in(admin)
+    assert "Logged out everywhere: 1 user, 0 sessions ended." in run_action(admin, hank).content.decode()
+    assert is_logged_in(admin)
+
+
 def test_staff_cannot_log_out_a_superuser_from_the_users_page(hank, root):
     roots = browser("root")
     admin = admin_of(hank)
