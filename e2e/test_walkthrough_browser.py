@@ -12,6 +12,7 @@ from urllib.parse import urljoin
 
 from playwright.sync_api import BrowserContext, Page, expect
 
+from .browser import VIEWPORT
 from .client import SESSION_COOKIE
 from .conftest import BASE_URL
 
@@ -141,3 +142,57 @@ def test_a_wrong_password_shows_the_error_and_sets_no_session(
     assert session_cookie(browser_context) is None
     page.goto(url("/b/whoami"))
     assert json.loads(page.locator("body").inner_text())["authenticated"] is False
+
+
+def test_your_sessions_ends_another_browsers_session_on_a_and_b(
+    browser, page: Page, make_user, screenshots, csp_violations
+):
+    username, password = make_user("dora")
+
+    # Logged in on A here ...
+    page.goto(url("/a/"))
+    log_in(page, username, password)
+    expect_logged_in_as(page, "a", username)
+
+    # ... and on B in a second browser (another profile: cookies of its own).
+    other_browser = browser.new_context(viewport=VIEWPORT, locale="en-US", timezone_id="UTC")
+    try:
+        other = other_browser.new_page()
+        other.goto(url("/b/"))
+        log_in(other, username, password)
+        expect_logged_in_as(other, "b", username)
+
+        # The header leads to "Your sessions": this one first, the other browser's below it.
+        page.get_by_role("link", name="Your sessions").click()
+        expect(page).to_have_url(url("/a/accounts/sessions/"))
+        sessions = page.get_by_test_id("sessions").locator("tbody tr")
+        expect(sessions).to_have_count(2)
+        expect(sessions.nth(0)).to_have_class("current")
+        expect(sessions.nth(0).locator("td.action")).to_have_text("This session")
+        expect(sessions.nth(0).locator("td.service")).to_have_text("System A · Intake")
+        expect(sessions.nth(1).locator("td.service")).to_have_text("System B · Review")
+        for row in (sessions.nth(0), sessions.nth(1)):
+            expect(row.locator("td.browser")).to_contain_text(re.compile(r"Chrom\w* on Linux"))
+            expect(row.locator("td.address")).to_have_text(re.compile(r"^[0-9a-f.:]+$"))
+            expect(row.locator("td.last-seen")).to_have_text(re.compile(r"ago$"))
+        screenshots.take(page, "09-your-sessions")
+
+        # Ending the other browser's session ...
+        sessions.nth(1).get_by_role("button", name="End").click()
+        expect(page.locator(".messages")).to_contain_text("Session ended: that browser is logged out of every service.")
+        expect(sessions).to_have_count(1)
+
+        # ... logs it out of B and of A at once.
+        other.reload()
+        expect(other).to_have_url(login_page_for("/b/"))
+        expect_logged_out_login_page(other)
+        other.goto(url("/a/"))
+        expect(other).to_have_url(login_page_for("/a/"))
+        expect_logged_out_login_page(other)
+    finally:
+        other_browser.close()
+
+    # This browser is still logged in on both.
+    page.goto(url("/b/"))
+    expect_logged_in_as(page, "b", username)
+    assert csp_violations == []

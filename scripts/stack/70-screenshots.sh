@@ -1,4 +1,4 @@
-# ./stack screenshots: the README's walkthrough pictures (docs/walkthrough/*.png),
+# ./stack screenshots [NAME...]: the README's walkthrough pictures (docs/walkthrough/*.png, or only those named),
 # taken by the browser walkthrough on a fresh native stack of their own, so the
 # pages show only what the walkthrough itself did. A running dev stack is left alone.
 
@@ -24,23 +24,36 @@ discard_screenshots_stack() {
 }
 
 # Taken into the throwaway stack's folder first: the README keeps its pictures unless all steps pass.
+# Given names (like 09-your-sessions), only those pictures are replaced; the others stay as they are.
 take_walkthrough_screenshots() {
-  local base_url=$1 fresh="$STACK_STATE/screenshots"
+  local base_url=$1 fresh="$STACK_STATE/screenshots" name
+  shift
   E2E_TARGET=native E2E_BASE_URL=$base_url E2E_STACK="$ROOT/stack" E2E_SCREENSHOTS="$fresh" \
     "$VENV/bin/pytest" -q -p no:cacheprovider "$ROOT/e2e/test_walkthrough_browser.py" || return 1
   mkdir -p "$SCREENSHOTS_DIR"
-  rm -f "$SCREENSHOTS_DIR"/*.png
-  cp "$fresh"/*.png "$SCREENSHOTS_DIR/"
+  if [ $# -eq 0 ]; then
+    rm -f "$SCREENSHOTS_DIR"/*.png
+    cp "$fresh"/*.png "$SCREENSHOTS_DIR/"
+    return 0
+  fi
+  for name in "$@"; do
+    [ -f "$fresh/$name.png" ] || die "the walkthrough took no picture named '$name' (it took: $(cd "$fresh" && echo *.png))"
+  done
+  for name in "$@"; do cp "$fresh/$name.png" "$SCREENSHOTS_DIR/"; done
 }
 
 cmd_screenshots() {
+  local name
+  for name in "$@"; do
+    [[ $name =~ ^[A-Za-z0-9][A-Za-z0-9_-]*$ ]] || die "'$name' is no picture name: give it as in docs/walkthrough, without .png (e.g. 09-your-sessions)"
+  done
   ensure_python_env dev
   screenshots_stack_env
   discard_screenshots_stack
   trap discard_screenshots_stack EXIT
   local base_url
   base_url=$(screenshots_stack up --native | tail -n 1)
-  take_walkthrough_screenshots "$base_url" || die "the walkthrough failed (see above); the pictures in docs/walkthrough are unchanged."
+  take_walkthrough_screenshots "$base_url" "$@" || die "the walkthrough failed (see above); the pictures in docs/walkthrough are unchanged."
   say "screenshots in ${SCREENSHOTS_DIR#"$ROOT"/}:"
   (cd "$SCREENSHOTS_DIR" && du -k -- *.png | awk '{ printf "  %3d KB  %s\n", $1, $2 }' >&2)
 }

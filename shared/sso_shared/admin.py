@@ -17,6 +17,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db.models import Q
 
 from .access_groups import AccessGroupPermissionError, is_access_group, refuse_beyond_access
+from .admin_sessions import EndSessionsAdminMixin
 from .models import AuditEvent, User
 from .routers import SHARED_DB
 from .tombstones import tombstone_users
@@ -47,14 +48,15 @@ def outranks(user, actor) -> bool:
 
 
 @admin.register(User)
-class SharedUserAdmin(UserAdmin):
+class SharedUserAdmin(EndSessionsAdminMixin, UserAdmin):
     """Deleting a user here keeps a tombstone (sso_shared.tombstones), in both services' admins.
 
     Django's delete confirmation would run its cascade collector over every model
     pointing at the user, including service models in another database; there is
     nothing to cascade, so the page says what happens instead.
 
-    Only superusers grant (see the module's docstring).
+    Only superusers grant (see the module's docstring). Those who may change a user may log
+    them out everywhere (sso_shared.admin_sessions).
     """
 
     delete_confirmation_template = "admin/sso_shared/user/delete_confirmation.html"

@@ -12,7 +12,9 @@ Where each kind is recorded:
   password-changed signal; the view is where the request is known).
 - ``access_denied``: ``sso_shared.access.no_access``, the 403 page of every service.
 - ``session_revoked``: ``sso_shared.sessions.end_sessions_of``, once per user
-  (deleting a user ends their sessions through it).
+  (deleting a user ends their sessions through it, and so does the admin's
+  "end all sessions"), and ``sso_shared.your_sessions``, once per session a user
+  ends on the "Your sessions" page.
 - ``locked_out``: ``record_locked_out``, for the lockout to come (issue 10, item 1);
   nothing calls it yet.
 
@@ -97,9 +99,9 @@ def record_locked_out(request, username: str, user=None) -> None:
     record(LOCKED_OUT, request, user=user, username=username)
 
 
-def record_sessions_revoked(users) -> None:
+def record_sessions_revoked(users, request=None) -> None:
     for user in users:
-        record(SESSION_REVOKED, user=user)
+        record(SESSION_REVOKED, request, user=user)
 
 
 def retention() -> timedelta:

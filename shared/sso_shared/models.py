@@ -103,6 +103,14 @@ class Session(AbstractBaseSession):
 
     # NULL, not "", for "no user": anonymous sessions are not anybody's.
     user_id = models.TextField(null=True, editable=False)  # noqa: DJ001
+    # Where and how a logged-in session started, and when it was last used (the "Your sessions"
+    # page, sso_shared.sessions). Defaults in the database itself, and NULL for "not known", so a
+    # service of the release before (migration 0006), which does not write them, still saves sessions.
+    service = models.CharField(max_length=40, db_default="", editable=False)
+    address = models.GenericIPAddressField(null=True, editable=False)
+    user_agent = models.CharField(max_length=audit.USER_AGENT_LENGTH, db_default="", editable=False)
+    started_at = models.DateTimeField(null=True, editable=False)
+    last_seen = models.DateTimeField(null=True, editable=False)
 
     class Meta(AbstractBaseSession.Meta):
         db_table = "sso_session"

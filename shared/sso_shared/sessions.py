@@ -3,15 +3,32 @@
 ``SESSION_ENGINE = "sso_shared.sessions"``. Sessions live in ``sso_session``
 (``sso_shared.models.Session``), whose ``user_id`` column names the logged-in
 user, so one user's sessions are an index lookup instead of decoding every
-session in the table.
+session in the table. Its other columns say where a logged-in session started
+(service, address, browser, time) and when it was last seen, for the "Your
+sessions" page (sso_shared.your_sessions); last seen is written at most once a
+minute per session, never on every request (docs/sessions.md).
 https://docs.djangoproject.com/en/5.2/topics/http/sessions/#extending-database-backed-session-engines
 """
 
-from django.contrib.auth import SESSION_KEY
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.auth.signals import user_logged_in
 from django.contrib.sessions.backends import db
+from django.db.models import Q
+from django.dispatch import receiver
 from django.utils import timezone
 
+from .audit import USER_AGENT_LENGTH, client_address, record_sessions_revoked
 from .routers import SHARED_DB
+
+# Last seen is written at most once a minute per session: a page view within a minute of the
+# last write reads the session and writes nothing (docs/sessions.md, "Last seen").
+LAST_SEEN_INTERVAL = timedelta(seconds=60)
+# The columns that describe a logged-in session (sso_shared.models.Session), and their values
+# for an anonymous one.
+UNKNOWN_ORIGIN = {"service": "", "address": None, "user_agent": "", "started_at": None, "last_seen": None}
 
 
 class SessionStore(db.SessionStore):
@@ -23,6 +40,12 @@ class SessionStore(db.SessionStore):
     reverse (fingerprint.py compares it between services).
     """
 
+    def __init__(self, session_key=None):
+        super().__init__(session_key)
+        # Where the session started and when it was last seen, as loaded from its row or as set
+        # at login: every save writes them back, since Django's save writes every column.
+        self.origin = dict(UNKNOWN_ORIGIN)
+
     @classmethod
     def get_model_class(cls):
         # Imported here, like Django's own store does, so the engine module
@@ -31,10 +54,66 @@ class SessionStore(db.SessionStore):
 
         return Session
 
+    def _get_session_from_db(self):
+        row = super()._get_session_from_db()
+        self.origin = {name: getattr(row, name) for name in UNKNOWN_ORIGIN} if row else dict(UNKNOWN_ORIGIN)
+        if row is not None and row.user_id is not None:
+            self.note_seen()
+        return row
+
+    def note_seen(self) -> None:
+        """Set last seen to now, unless it was set less than LAST_SEEN_INTERVAL ago.
+
+        One UPDATE of that column alone, never of the session data, so a request that
+        reads the session cannot overwrite what a parallel one wrote. Its condition
+        lets only one of several parallel requests change the row.
+        """
+        now = timezone.now()
+        last_seen = self.origin["last_seen"]
+        if last_seen is not None and now - last_seen < LAST_SEEN_INTERVAL:
+            return
+        stale = Q(last_seen__isnull=True) | Q(last_seen__lt=now - LAST_SEEN_INTERVAL)
+        self.model.objects.using(SHARED_DB).filter(Q(pk=self.session_key) & stale).update(last_seen=now)
+        self.origin["last_seen"] = now
+
     def create_model_instance(self, data):
         session = super().create_model_instance(data)
         session.user_id = data.get(SESSION_KEY)
+        origin = dict(UNKNOWN_ORIGIN)
+        if session.user_id is not None:
+            # Saving writes the whole row anyway: last seen comes along at no cost.
+            origin |= self.origin | {"last_seen": timezone.now()}
+        for name, value in origin.items():
+            setattr(session, name, value)
         return session
+
+    def note_login(self, request) -> None:
+        """Where, from where and with which browser this session starts: the login's request."""
+        now = timezone.now()
+        self.origin = {
+            "service": service_logged_in_for(request),
+            "address": client_address(request),
+            "user_agent": request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_LENGTH],
+            "started_at": now,
+            "last_seen": now,
+        }
+        self.modified = True
+
+
+def service_logged_in_for(request) -> str:
+    """The service the login leads to (its ``next`` page), else the one serving the login page."""
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    for name, details in settings.SSO_SERVICES.items():
+        if next_url == details["prefix"] or next_url.startswith(details["prefix"] + "/"):
+            return name
+    return settings.SSO_SERVICE_NAME
+
+
+@receiver(user_logged_in, dispatch_uid="sso_shared.sessions.note_login")
+def note_login(sender, request, user, **kwargs):
+    session = getattr(request, "session", None)
+    if isinstance(session, SessionStore):
+        session.note_login(request)
 
 
 def session_model():
@@ -51,15 +130,33 @@ def sessions_of(user):
     )
 
 
-def end_sessions_of(users) -> int:
+def logged_in_sessions_of(user) -> list:
+    """The user's live sessions that still log them in, the one expiring last first.
+
+    A password change leaves the user's other sessions in the table, but signed for
+    the old password: Django logs them out (and deletes them) at their next request.
+    Like Django, a session counts when its hash verifies with SECRET_KEY or a fallback.
+    """
+    store = SessionStore()
+    hashes = {user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()}
+    return [
+        session for session in sessions_of(user) if store.decode(session.session_data).get(HASH_SESSION_KEY) in hashes
+    ]
+
+
+def end_sessions_of(users, request=None) -> int:
     """Log these users out everywhere: delete their sessions, live or expired; returns how many.
 
-    Each user's ending is recorded in the audit trail (``session_revoked``).
+    Each user's ending is recorded in the audit trail (``session_revoked``), with the
+    address and browser of ``request`` when one did it (an admin's, say). The session of
+    ``request`` itself is kept: an admin logging themselves out everywhere else stays
+    on the page (deleting it under a request that saves it would end in an HTTP 400).
     """
-    from .audit import record_sessions_revoked
-
     users = list(users)
     user_ids = [str(user.pk) for user in users]
-    deleted, _ = session_model().objects.using(SHARED_DB).filter(user_id__in=user_ids).delete()
-    record_sessions_revoked(users)
+    sessions = session_model().objects.using(SHARED_DB).filter(user_id__in=user_ids)
+    if request is not None and request.session.session_key:
+        sessions = sessions.exclude(pk=request.session.session_key)
+    deleted, _ = sessions.delete()
+    record_sessions_revoked(users, request)
     return deleted

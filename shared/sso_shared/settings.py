@@ -61,6 +61,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # https://docs.djangoproject.com/en/5.2/ref/settings/#login-url
 LOGIN_URL = "/a/accounts/login/"
 LOGOUT_REDIRECT_URL = LOGIN_URL
+# "Your sessions" (sso_shared.your_sessions), also on A, linked from every service's header.
+SSO_SESSIONS_URL = "/a/accounts/sessions/"
 
 # ------------------------------------------------------------------------------
 # Sessions: database-backed, one cookie for the whole domain. Django's db engine
@@ -121,6 +123,7 @@ SSO_ACCESS_EXEMPT_VIEWS = frozenset(
         "sso_shared.views.whoami",
         "sso_shared.views.health",
         "sso_shared.views.admin_login",
+        "sso_shared.your_sessions.SessionsView",
         "django.contrib.admin.sites.AdminSite.logout",
     }
 )

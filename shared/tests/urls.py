@@ -3,11 +3,17 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from django.views.generic import TemplateView
 
+from sso_shared.views import PasswordChangeView
+from sso_shared.your_sessions import SessionsView
+
 urlpatterns = [
     # A page of this service that needs a login, like each service's home page.
     path("", login_required(TemplateView.as_view(template_name="sso_shared/base.html")), name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password_change/", PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("accounts/sessions/", SessionsView.as_view(), name="sessions"),
     path("", include("sso_shared.urls")),
 ]
 

@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from sso_shared.views import LoginView, PasswordChangeView
+from sso_shared.your_sessions import SessionsView
 
 urlpatterns = [
     path("", include("intake.urls")),
@@ -11,6 +12,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password_change/", PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    # "Your sessions" on every service, ending one or all others (docs/sessions.md).
+    path("accounts/sessions/", SessionsView.as_view(), name="sessions"),
     path("", include("sso_shared.urls")),
 ]
 
