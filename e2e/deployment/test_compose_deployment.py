@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from ..shared_table_rights import ALLOWED, FORBIDDEN, SERVICE_ROLES
 from .conftest import ENV_FILE, ROOT, compose, container_id, inspect, run
 
 APP_SERVICES = ("system_a", "system_b")
@@ -457,3 +458,35 @@ def test_each_service_role_reaches_only_its_own_database_and_the_shared_one(role
         else:
             assert attempt.returncode != 0
             assert f'no pg_hba.conf entry for host "127.0.0.1", user "{role}", database "{database}"' in attempt.stderr
+
+
+def psql_in_db_container(role: str, password: str, sql: str) -> subprocess.CompletedProcess:
+    """As a compromised service would, over the network, with its own password."""
+    return compose("exec", "-T", "-e", "PGPASSWORD", "db", "psql", "-X", "-h", "127.0.0.1", "-U", role, "-d",
+                   "sso_auth", "-v", "ON_ERROR_STOP=1", "-tAc", sql, env={"PGPASSWORD": password}, check=False)  # fmt: skip
+
+
+@pytest.mark.parametrize("role", SERVICE_ROLES)
+def test_a_service_role_has_rows_but_no_schema_rights_in_the_shared_database(role, secrets):
+    password = secrets[f"SYSTEM_{role[-1].upper()}_DB_PASSWORD"]
+    for statement, answer in FORBIDDEN.items():
+        attempt = psql_in_db_container(role, password, f"BEGIN; {statement}; ROLLBACK")
+        assert attempt.returncode != 0 and answer in attempt.stderr, (statement, attempt.stderr)
+    allowed = psql_in_db_container(role, password, "BEGIN; " + "; ".join(ALLOWED) + "; ROLLBACK")
+    assert allowed.returncode == 0, allowed.stderr
+
+
+@pytest.mark.parametrize("service", APP_SERVICES)
+def test_no_app_container_can_log_in_as_the_migration_role(service):
+    """The migration role logs in only over the socket in the volume the migrate job alone mounts."""
+    attempt = compose("exec", "-T", service, "python3", "-c", (
+        "import psycopg2\n"
+        "for host in ('db', '/run/postgresql-migrate'):\n"
+        "    try: psycopg2.connect(host=host, user='sso_migrator', dbname='sso_auth', connect_timeout=5)\n"
+        "    except psycopg2.OperationalError as refused: print(str(refused).strip().splitlines()[0])\n"
+        "    else: print('CONNECTED')\n"
+    ), check=False)  # fmt: skip
+    lines = attempt.stdout.strip().splitlines()
+    assert len(lines) == 2, attempt.stderr
+    assert 'no pg_hba.conf entry for host' in lines[0] and 'user "sso_migrator"' in lines[0]
+    assert "No such file or directory" in lines[1]
