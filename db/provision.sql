@@ -3,10 +3,17 @@
 -- psql's environment: psql -f provision.sql (never on a command line, where every
 -- local user could read them in /proc/*/cmdline).
 --
---   sso_auth  (no login)  owns the shared auth/session database and its tables
---   system_a  (login)     owns database system_a; member of sso_auth
---   system_b  (login)     owns database system_b; member of sso_auth
--- Each service role reaches its own database and the shared one, and nothing else.
+--   sso_auth      (no login)  owns the shared auth/session database and its tables
+--   sso_migrator  (login)     the migrate step: member of sso_auth (Django's assume_role), so it
+--                             alone may change the shared tables' schema. No password: it logs
+--                             in over a local socket only, as the OS user of the migrate step
+--                             (peer authentication; pg_hba.conf says which user).
+--   system_a      (login)     owns database system_a; rows only in the shared tables
+--   system_b      (login)     owns database system_b; rows only in the shared tables
+-- Each service role reaches its own database and the shared one, and nothing else; in the
+-- shared one it may read and write rows (SELECT, INSERT, UPDATE, DELETE, sequences), never
+-- create, alter, drop or truncate. Running this over an older deployment, where both service
+-- roles were members of sso_auth, takes that membership away and fixes owners and grants.
 \set ON_ERROR_STOP on
 \getenv a_password SYSTEM_A_DB_PASSWORD
 \getenv b_password SYSTEM_B_DB_PASSWORD
@@ -33,11 +40,17 @@ SELECT 'CREATE ROLE system_a LOGIN'
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'system_a') \gexec
 SELECT 'CREATE ROLE system_b LOGIN'
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'system_b') \gexec
+SELECT 'CREATE ROLE sso_migrator LOGIN'
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sso_migrator') \gexec
 ALTER ROLE system_a WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'a_password';
 ALTER ROLE system_b WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'b_password';
--- Membership lets each service SET ROLE sso_auth (Django's assume_role), so
--- shared tables have one owner whichever service created them.
-GRANT sso_auth TO system_a, system_b;
+ALTER ROLE sso_migrator WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD NULL;
+ALTER ROLE sso_auth WITH NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
+-- Only the migrate step may SET ROLE sso_auth (Django's assume_role), so shared tables have
+-- one owner and no running service holds the right to change them. Older deployments made
+-- the service roles members: that ends here.
+REVOKE sso_auth FROM system_a, system_b;
+GRANT sso_auth TO sso_migrator;
 
 SELECT 'CREATE DATABASE sso_auth OWNER sso_auth'
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'sso_auth') \gexec
@@ -48,7 +61,42 @@ SELECT 'CREATE DATABASE system_b OWNER system_b'
 
 REVOKE ALL ON DATABASE sso_auth, system_a, system_b FROM PUBLIC;
 GRANT CONNECT, TEMPORARY ON DATABASE sso_auth TO system_a, system_b;
+GRANT CONNECT ON DATABASE sso_auth TO sso_migrator;
 GRANT CONNECT, TEMPORARY ON DATABASE system_a TO system_a;
 GRANT CONNECT, TEMPORARY ON DATABASE system_b TO system_b;
 -- The service roles reach no other database: not the maintenance database, not the template.
 REVOKE CONNECT ON DATABASE postgres, template1 FROM PUBLIC;
+
+-- Inside the shared database: rows for the services, schema for the migrate step.
+\connect sso_auth
+-- Anything a service role created there before (an older release) goes to the owner.
+DO $$
+DECLARE
+  object record;
+BEGIN
+  FOR object IN
+    SELECT c.oid::regclass AS name, c.relkind
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'public' AND pg_get_userbyid(c.relowner) IN ('system_a', 'system_b', 'sso_migrator')
+       AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+       -- a sequence owned by a column follows its table
+       AND NOT (c.relkind = 'S' AND EXISTS (SELECT FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')))
+  LOOP
+    EXECUTE format('ALTER %s %s OWNER TO sso_auth',
+                   CASE object.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
+                                       WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END,
+                   object.name);
+  END LOOP;
+END $$;
+ALTER SCHEMA public OWNER TO sso_auth;
+REVOKE ALL ON SCHEMA public FROM PUBLIC;
+REVOKE CREATE ON SCHEMA public FROM system_a, system_b;
+GRANT USAGE ON SCHEMA public TO system_a, system_b;
+REVOKE ALL ON ALL TABLES IN SCHEMA public FROM system_a, system_b;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO system_a, system_b;
+GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO system_a, system_b;
+-- Tables the migrate step creates later (as sso_auth) come with the same grants.
+ALTER DEFAULT PRIVILEGES FOR ROLE sso_auth IN SCHEMA public
+  GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO system_a, system_b;
+ALTER DEFAULT PRIVILEGES FOR ROLE sso_auth IN SCHEMA public
+  GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO system_a, system_b;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Entry point of the app image: one image, three roles.
-#   sso serve a|b         migrate (a no-op when up to date), then run System A or B under gunicorn,
-#                         which registers its fingerprint first
+#   sso serve a|b         wait until the migrate job has migrated, then run System A or B under
+#                         gunicorn, which registers its fingerprint first
 #   sso migrate           migrate the shared database and both service databases, under the lock
+#                         (as the migration role, over the db's migrate socket: compose.yaml)
 #   sso manage a|b ARGS   run manage.py of A or B
 #   sso housekeeping      run manage.py sso_housekeeping now and every SSO_HOUSEKEEPING_INTERVAL seconds
 # Each service connects with its own role: SYSTEM_A_DB_PASSWORD / SYSTEM_B_DB_PASSWORD (or their
@@ -30,7 +31,7 @@ with_service_env() {
   local password_var="SYSTEM_${service^^}_DB_PASSWORD" password_file_var="SYSTEM_${service^^}_DB_PASSWORD_FILE"
   cd "/app/system_$service"
   export DB_USER="system_$service" SERVICE_DB_NAME="system_$service"
-  export AUTH_DB_NAME=${AUTH_DB_NAME:-sso_auth} AUTH_DB_ROLE=${AUTH_DB_ROLE:-sso_auth}
+  export AUTH_DB_NAME=${AUTH_DB_NAME:-sso_auth}
   # The site's names (as nginx serves them), plus the loopback names the healthcheck uses.
   local names=${SERVER_NAMES:-127.0.0.1 localhost}
   export ALLOWED_HOSTS="127.0.0.1,localhost,${names// /,}"
@@ -43,18 +44,20 @@ with_service_env() {
   "$@"
 }
 
-# On an upgrade the migrate job may leave new shared migrations to the services
-# (older ones still ran then); each new service applies them when the old ones
-# have stopped, which Compose does while it replaces them. docs/operations.md
+# A service may not change the shared tables' schema (db/provision.sql): it waits for the
+# migrate job, which on an upgrade waits for the old containers to stop, which Compose does
+# while it replaces them. docs/operations.md
 serve() {
-  (with_service_env "$1" python manage.py sso_migrate --noinput --wait "${MIGRATE_WAIT_SECONDS:-120}")
+  (with_service_env "$1" python manage.py sso_wait_for_migrations --timeout "${SCHEMA_WAIT_SECONDS:-300}")
   with_service_env "$1" exec gunicorn -c gunicorn.conf.py
 }
 
+# Each service's own database as that service's role; the shared one as the migration role.
 migrate() {
   local service
+  export AUTH_DB_USER=sso_migrator AUTH_DB_HOST=${MIGRATE_SOCKET_DIR:-/run/postgresql-migrate} AUTH_DB_ROLE=sso_auth
   for service in a b; do
-    (with_service_env "$service" python manage.py sso_migrate --noinput --skip-if-blocked)
+    (with_service_env "$service" python manage.py sso_migrate --noinput --wait "${MIGRATE_WAIT_SECONDS:-120}")
   done
 }
 

@@ -29,14 +29,17 @@ init_cluster() {
 }
 
 # Who may connect to what, rewritten on every start so an older volume gets it too: the
-# superuser only over the local socket (provisioning, backups); each service role only
-# its own database and the shared one, from the network. provision.sql's grants agree.
+# superuser only over the local socket (provisioning, backups); the migration role only the
+# shared database, over the socket in MIGRATE_SOCKET_DIR (a volume only the migrate job
+# mounts), as the OS user sso_migrator (uid 10003, the migrate job's); each service role
+# only its own database and the shared one, from the network. provision.sql's grants agree.
 write_pg_hba() {
   cat >"$PGDATA/pg_hba.conf" <<'HBA'
 # Written by the db image's entrypoint on every start (docker/db-entrypoint.sh).
-local   all                 postgres           peer
-host    sso_auth,system_a   system_a    all    scram-sha-256
-host    sso_auth,system_b   system_b    all    scram-sha-256
+local   all                 postgres                  peer
+local   sso_auth            sso_migrator              peer
+host    sso_auth,system_a   system_a        all       scram-sha-256
+host    sso_auth,system_b   system_b        all       scram-sha-256
 HBA
 }
 
@@ -56,4 +59,5 @@ init_cluster
 write_pg_hba
 provision
 echo "sso-db: roles and databases ready; starting PostgreSQL"
-exec postgres -D "$PGDATA" -c listen_addresses='*'
+exec postgres -D "$PGDATA" -c listen_addresses='*' \
+  -c unix_socket_directories="/var/run/postgresql,${MIGRATE_SOCKET_DIR:-/run/postgresql-migrate}"

@@ -18,6 +18,7 @@ import requests
 from sso_shared.envfile import read_env_file
 
 from .conftest import BASE_URL, ROOT, STACK, VERIFY
+from .shared_table_rights import ALLOWED, FORBIDDEN, SERVICE_ROLES
 
 STATE = Path(os.environ.get("STACK_STATE", ""))
 SERVICES = ("a", "b")
@@ -264,3 +265,101 @@ def test_provisioning_puts_no_password_on_a_command_line(tmp_path):
     assert "provision.sql" in calls
     for value in env_file_secrets().values():
         assert value not in calls
+
+
+# --- what each service role may do in the shared database --------------------------
+
+
+def connect_as_service_role(role: str, database: str = "sso_auth"):
+    password = env_file_secrets()[f"SYSTEM_{role[-1].upper()}_DB_PASSWORD"]
+    return psycopg2.connect(
+        host="127.0.0.1", port=os.environ["STACK_PG_PORT"], user=role, password=password, dbname=database
+    )
+
+
+@pytest.mark.parametrize("role", SERVICE_ROLES)
+@pytest.mark.parametrize("statement", sorted(FORBIDDEN))
+def test_a_service_role_cannot_change_the_shared_schema(role, statement):
+    connection = connect_as_service_role(role)
+    try:
+        with connection.cursor() as cursor, pytest.raises(psycopg2.Error) as refused:
+            cursor.execute(statement)
+        assert FORBIDDEN[statement] in str(refused.value)
+    finally:
+        connection.rollback()
+        connection.close()
+
+
+@pytest.mark.parametrize("role", SERVICE_ROLES)
+def test_a_service_role_reads_and_writes_rows_of_the_shared_tables(role):
+    connection = connect_as_service_role(role)
+    try:
+        with connection.cursor() as cursor:
+            for statement in ALLOWED:
+                cursor.execute(statement)
+    finally:
+        connection.rollback()
+        connection.close()
+
+
+def superuser_connection(database: str = "sso_auth"):
+    password = read_env_file(os.environ.get("E2E_ENV_FILE") or os.environ["STACK_ENV_FILE"])["POSTGRES_PASSWORD"]
+    connection = psycopg2.connect(
+        host="127.0.0.1", port=os.environ["STACK_PG_PORT"], user="postgres", password=password, dbname=database
+    )
+    connection.autocommit = True
+    return connection
+
+
+def run_stack_function(function: str) -> subprocess.CompletedProcess:
+    steps = ROOT / "scripts" / "stack"
+    script = (
+        f"ROOT={ROOT}; source {steps}/10-common.sh; load_env_file; "
+        f'for part in {steps}/[2-9]*.sh; do source "$part"; done; {function}'
+    )
+    return subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
+
+
+def test_provisioning_an_older_deployment_takes_the_schema_rights_away():
+    """Before, both service roles were members of sso_auth (the owner); running the provisioning of
+    this release over such a database (as `./stack up` and the db image do on every start) fixes it."""
+    with superuser_connection() as connection, connection.cursor() as cursor:
+        cursor.execute("GRANT sso_auth TO system_a, system_b")
+        cursor.execute("CREATE TABLE sso_made_by_an_older_release (id serial PRIMARY KEY)")
+        cursor.execute("ALTER TABLE sso_made_by_an_older_release OWNER TO system_b")
+        cursor.execute("GRANT ALL ON sso_session TO system_a")
+    try:
+        result = run_stack_function("provision_databases")
+        assert result.returncode == 0, result.stderr
+        with superuser_connection() as connection, connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_has_role('system_a', 'sso_auth', 'MEMBER'), pg_has_role('system_b', 'sso_auth', 'MEMBER'),"
+                " pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'sso_made_by_an_older_release'"
+            )
+            assert cursor.fetchone() == (False, False, "sso_auth")
+            cursor.execute("SELECT has_table_privilege('system_a', 'sso_session', 'TRUNCATE')")
+            assert cursor.fetchone() == (False,)
+        test_a_service_role_reads_and_writes_rows_of_the_shared_tables("system_b")
+    finally:
+        with superuser_connection() as connection, connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS sso_made_by_an_older_release")
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="without root every part runs as the one invoking user")
+@pytest.mark.parametrize("os_user", ["ssoapp_a", "ssoapp_b", "ssoweb"])
+def test_only_the_migrate_step_logs_in_as_the_migration_role(os_user):
+    socket_dir = STATE / "pg" / "run"
+    assert socket_dir.is_dir(), socket_dir
+
+    def psql_as(user: str) -> subprocess.CompletedProcess:
+        command = ["psql", "-X", "-h", str(socket_dir), "-p", os.environ["STACK_PG_PORT"]]
+        command += ["-U", "sso_migrator", "-d", "sso_auth", "-tAc", "SELECT current_user"]
+        return subprocess.run(["runuser", "-u", user, "--", *command], capture_output=True, text=True, timeout=30)
+
+    refused = psql_as(os_user)
+    assert refused.returncode != 0
+    assert 'Peer authentication failed for user "sso_migrator"' in refused.stderr
+    assert psql_as("ssomigrate").stdout.strip() == "sso_migrator"
+    with pytest.raises(psycopg2.OperationalError) as over_tcp:
+        psycopg2.connect(host="127.0.0.1", port=os.environ["STACK_PG_PORT"], user="sso_migrator", dbname="sso_auth")
+    assert 'no pg_hba.conf entry for host "127.0.0.1", user "sso_migrator"' in str(over_tcp.value)

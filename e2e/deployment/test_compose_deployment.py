@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from ..shared_table_rights import ALLOWED, FORBIDDEN, SERVICE_ROLES
 from .conftest import ENV_FILE, ROOT, compose, container_id, inspect, run
 
 APP_SERVICES = ("system_a", "system_b")
@@ -399,8 +400,8 @@ def test_a_missing_database_password_stops_compose_before_anything_starts(tmp_pa
 
 @pytest.mark.parametrize("missing", ["absent", "empty"])
 def test_a_missing_secret_key_stops_the_deployment_with_what_to_do(tmp_path, secrets, missing):
-    """Absent from .env, Compose itself refuses to start `migrate`; empty (SECRET_KEY=), `migrate`
-    starts and says what to do. Either way nothing else starts."""
+    """Absent from .env, Compose itself refuses to start anything; empty (SECRET_KEY=), `migrate` and
+    the services start and say what to do, and nginx never starts: the site is never half up."""
     env_file, env = without(secrets, "SECRET_KEY", tmp_path)
     if missing == "empty":
         Path(env_file).write_text(Path(env_file).read_text() + "SECRET_KEY=\n")
@@ -418,11 +419,13 @@ def test_a_missing_secret_key_stops_the_deployment_with_what_to_do(tmp_path, sec
             assert 'environment variable "SECRET_KEY" required by secret' in up.stderr
             assert states["migrate"] == "created"
         else:
-            assert 'service "migrate" didn\'t complete successfully' in up.stdout + up.stderr
-            logs = compose("logs", "--no-log-prefix", "migrate", project=project, env_file=env_file, env=env).stdout
-            assert "SECRET_KEY is not set. Run `./stack env`" in logs
+            for service in ("migrate", "system_a", "system_b"):
+                logs = compose("logs", "--no-log-prefix", service, project=project, env_file=env_file, env=env)
+                assert "SECRET_KEY is not set. Run `./stack env`" in logs.stdout, service
             assert states["migrate"] == "exited"
-        assert {states[service] for service in ("system_a", "system_b", "nginx")} == {"created"}  # never started
+        if missing == "absent":
+            assert {states[service] for service in ("system_a", "system_b")} == {"created"}  # never started
+        assert states["nginx"] == "created"  # never started
     finally:
         compose("down", "--volumes", project=project, env_file=env_file, env=env, check=False)
 
@@ -463,3 +466,35 @@ def test_each_service_role_reaches_only_its_own_database_and_the_shared_one(role
         else:
             assert attempt.returncode != 0
             assert f'no pg_hba.conf entry for host "127.0.0.1", user "{role}", database "{database}"' in attempt.stderr
+
+
+def psql_in_db_container(role: str, password: str, sql: str) -> subprocess.CompletedProcess:
+    """As a compromised service would, over the network, with its own password."""
+    command = ["psql", "-X", "-h", "127.0.0.1", "-U", role, "-d", "sso_auth", "-v", "ON_ERROR_STOP=1", "-tAc", sql]
+    return compose("exec", "-T", "-e", "PGPASSWORD", "db", *command, env={"PGPASSWORD": password}, check=False)
+
+
+@pytest.mark.parametrize("role", SERVICE_ROLES)
+def test_a_service_role_has_rows_but_no_schema_rights_in_the_shared_database(role, secrets):
+    password = secrets[f"SYSTEM_{role[-1].upper()}_DB_PASSWORD"]
+    for statement, answer in FORBIDDEN.items():
+        attempt = psql_in_db_container(role, password, f"BEGIN; {statement}; ROLLBACK")
+        assert attempt.returncode != 0 and answer in attempt.stderr, (statement, attempt.stderr)
+    allowed = psql_in_db_container(role, password, "BEGIN; " + "; ".join(ALLOWED) + "; ROLLBACK")
+    assert allowed.returncode == 0, allowed.stderr
+
+
+@pytest.mark.parametrize("service", APP_SERVICES)
+def test_no_app_container_can_log_in_as_the_migration_role(service):
+    """The migration role logs in only over the socket in the volume the migrate job alone mounts."""
+    attempt = compose("exec", "-T", service, "python3", "-c", (
+        "import psycopg2\n"
+        "for host in ('db', '/run/postgresql-migrate'):\n"
+        "    try: psycopg2.connect(host=host, user='sso_migrator', dbname='sso_auth', connect_timeout=5)\n"
+        "    except psycopg2.OperationalError as refused: print(str(refused).strip().splitlines()[0])\n"
+        "    else: print('CONNECTED')\n"
+    ), check=False)  # fmt: skip
+    lines = attempt.stdout.strip().splitlines()
+    assert len(lines) == 2, attempt.stderr
+    assert "no pg_hba.conf entry for host" in lines[0] and 'user "sso_migrator"' in lines[0]
+    assert "No such file or directory" in lines[1]

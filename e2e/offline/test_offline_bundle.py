@@ -250,11 +250,13 @@ def django_version(prefix: Path) -> str:
 
 
 def test_upgrade_from_the_previous_commit_on_the_previous_django_keeps_users_logged_in(bundle, tmp_path, signing_key):
-    """An install of the previous commit on the previous Django patch release, upgraded with this bundle."""
-    if run("git", "-C", ROOT, "rev-parse", "--verify", "-q", "HEAD~1", check=False).returncode != 0:
-        pytest.skip("this clone has no previous commit to upgrade from")
+    """An install of the previous commit (or E2E_UPGRADE_FROM, any older commit) on the previous
+    Django patch release, upgraded with this bundle."""
+    old_commit = os.environ.get("E2E_UPGRADE_FROM") or "HEAD~1"
+    if run("git", "-C", ROOT, "rev-parse", "--verify", "-q", old_commit, check=False).returncode != 0:
+        pytest.skip(f"this clone has no commit {old_commit} to upgrade from")
     previous = {"SSO_REQUIREMENTS": "e2e/upgrade/requirements-previous-django.txt"}
-    old_dir = unpack(build_bundle("HEAD~1", tmp_path / "old-dist", signing_key, env=previous), tmp_path / "old")
+    old_dir = unpack(build_bundle(old_commit, tmp_path / "old-dist", signing_key, env=previous), tmp_path / "old")
     new_dir = unpack(bundle, tmp_path / "new")
     prefix, port, project = tmp_path / "opt", PORT_BASE + 20, f"sso-upgrade-{PORT_BASE}"
     env = install_env(port, project)

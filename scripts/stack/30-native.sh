@@ -15,6 +15,11 @@ PG_OS_USER=ssostack # PostgreSQL refuses to run as root
 WEB_OS_USER=ssoweb  # nginx's workers; the only user besides a service's own that may open its socket
 # One user per service, so neither can read the other's environment (/proc/PID/environ) or files.
 service_os_user() { echo "ssoapp_$1"; }
+# The migrate step's user: the only one PostgreSQL lets in as the migration role sso_migrator
+# (peer authentication over the local socket, pg_ident.conf), which alone may change the
+# shared tables' schema. Without root, every part runs as the invoking user.
+MIGRATE_OS_USER=ssomigrate
+migrate_os_user() { if is_root; then echo "$MIGRATE_OS_USER"; else id -un; fi; }
 
 # HTTPS is optional: STACK_TLS_CERT and STACK_TLS_KEY (paths) turn it on, nginx then
 # serves the site on STACK_HTTPS_PORT and STACK_PORT only redirects there. Read
@@ -94,15 +99,21 @@ init_database_cluster() {
 
 # Who may connect to what, rewritten on every start so an older cluster gets it too:
 # the superuser (./stack, the unit tests) anywhere; each service role only its own
-# database and the shared one. provision.sql's grants say the same a second time.
+# database and the shared one; the migration role only the shared one, over the local
+# socket, from the migrate step's OS user. provision.sql's grants say the same a second time.
 write_pg_hba() {
   as_pg_user tee "$PG_DIR/data/pg_hba.conf" >/dev/null <<'HBA'
 # Written by ./stack on every start (scripts/stack/30-native.sh, write_pg_hba).
-local   all                 postgres                   scram-sha-256
-host    all                 postgres    127.0.0.1/32   scram-sha-256
-host    sso_auth,system_a   system_a    127.0.0.1/32   scram-sha-256
-host    sso_auth,system_b   system_b    127.0.0.1/32   scram-sha-256
+local   all                 postgres                      scram-sha-256
+local   sso_auth            sso_migrator                  peer map=migrate
+host    all                 postgres       127.0.0.1/32   scram-sha-256
+host    sso_auth,system_a   system_a       127.0.0.1/32   scram-sha-256
+host    sso_auth,system_b   system_b       127.0.0.1/32   scram-sha-256
 HBA
+  printf '# Written by ./stack on every start: who may log in as the migration role.\nmigrate  %s  sso_migrator\n' \
+    "$(migrate_os_user)" | as_pg_user tee "$PG_DIR/data/pg_ident.conf" >/dev/null
+  # The migrate step's user reaches the socket folder (PG_DIR itself stays unlistable).
+  chmod 0711 "$PG_DIR"
 }
 
 start_database() {
@@ -146,7 +157,7 @@ provision_databases() {
 # shell's. As root, runuser adds HOME, USER, LOGNAME and SHELL of the service's user.
 SERVICE_VARIABLES=(
   DB_HOST DB_PORT DB_USER DB_PASSWORD DB_CONN_MAX_AGE DB_CONNECT_TIMEOUT
-  SERVICE_DB_NAME AUTH_DB_NAME AUTH_DB_ROLE
+  SERVICE_DB_NAME AUTH_DB_NAME AUTH_DB_ROLE AUTH_DB_USER AUTH_DB_HOST
   SECRET_KEY SECRET_KEY_FILE SECRET_KEY_FALLBACKS
   STATIC_ROOT ALLOWED_HOSTS SECURE_COOKIES CSRF_TRUSTED_ORIGINS SESSION_COOKIE_AGE WEB_CONCURRENCY
   SSO_AUDIT_RETENTION_DAYS
@@ -177,16 +188,16 @@ as_service_user() {
   if is_root; then runuser -u "$(service_os_user "$service")" -- "$@"; else "$@"; fi
 }
 
-# Run a command in a service's folder, as the service's user, with that service's
-# environment and nothing else.
+# Run a command in a service's folder, as the service's user (or RUN_AS_OS_USER: the
+# migrate step's), with that service's environment and nothing else.
 with_service_env() {
   local service=$1
   shift
-  local password_var="SYSTEM_${service^^}_DB_PASSWORD"
+  local password_var="SYSTEM_${service^^}_DB_PASSWORD" os_user=${RUN_AS_OS_USER:-$(service_os_user "$service")}
   (
     cd "$ROOT/system_$service"
     export DB_HOST=127.0.0.1 DB_PORT=$PG_PORT DB_USER="system_$service" DB_PASSWORD="${!password_var}"
-    export SERVICE_DB_NAME="system_$service" AUTH_DB_NAME=sso_auth AUTH_DB_ROLE=sso_auth
+    export SERVICE_DB_NAME="system_$service" AUTH_DB_NAME=sso_auth
     export STATIC_ROOT="$STATE/static/$service"
     export ALLOWED_HOSTS=${SERVER_NAMES// /,}
     # Behind HTTPS the session and CSRF cookies are marked Secure.
@@ -194,7 +205,7 @@ with_service_env() {
     keep_only_service_variables
     # Static files and logs are read by nginx's workers and the operator.
     umask 022
-    as_service_user "$service" "$@"
+    if is_root; then runuser -u "$os_user" -- "$@"; else "$@"; fi
   )
 }
 
@@ -233,10 +244,14 @@ prepare_service_files() {
   [ "$(stat -c %U "$static")" = "$user" ] || chown -hR "$user:$user" "$static"
 }
 
+# The migrate step: each service's own database as its own role, the shared one as the
+# migration role (over the local socket, as the migrate step's OS user; no password).
 migrate_databases() {
   local service
+  ensure_os_user "$MIGRATE_OS_USER"
   for service in a b; do
-    with_service_env "$service" "$PY" manage.py sso_migrate --noinput
+    AUTH_DB_USER=sso_migrator AUTH_DB_HOST="$PG_DIR/run" AUTH_DB_ROLE=sso_auth RUN_AS_OS_USER=$(migrate_os_user) \
+      with_service_env "$service" "$PY" manage.py sso_migrate --noinput
   done
 }
 

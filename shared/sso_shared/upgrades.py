@@ -17,15 +17,20 @@ from .records import Record, running_others
 from .routers import SHARED_DB, database_for_label
 
 
-def pending_shared_migrations() -> list[str]:
-    """Migrations of the shared apps that migrating the shared database would apply now ("app.name")."""
-    executor = MigrationExecutor(connections[SHARED_DB])
+def unapplied_migrations(alias: str) -> list[str]:
+    """Migrations of this code meant for ``alias`` and not applied there yet ("app.name")."""
+    executor = MigrationExecutor(connections[alias])
     plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
     return [
         f"{migration.app_label}.{migration.name}"
         for migration, backwards in plan
-        if not backwards and database_for_label(migration.app_label) == SHARED_DB
+        if not backwards and database_for_label(migration.app_label) == alias
     ]
+
+
+def pending_shared_migrations() -> list[str]:
+    """Migrations of the shared apps that migrating the shared database would apply now."""
+    return unapplied_migrations(SHARED_DB)
 
 
 def records_table_exists() -> bool:
