@@ -65,6 +65,7 @@ migrate() {
 # on a schedule, with System A's role. /tmp/housekeeping-ok (its healthcheck) says the last run worked.
 housekeeping() {
   local interval=${SSO_HOUSEKEEPING_INTERVAL:-3600}
+  (with_service_env a python manage.py sso_wait_for_migrations --timeout "${SCHEMA_WAIT_SECONDS:-300}")
   while true; do
     if (with_service_env a python manage.py sso_housekeeping); then
       touch /tmp/housekeeping-ok
