@@ -18,6 +18,10 @@
 #   ACCESS_LOG         where the access log goes (default /dev/stdout)
 #   WORKER_USER        user (and group of that name) nginx's workers run as, for a master started as
 #                      root (default: none given, nginx's own default or the user running it)
+# The login throttle (docs/login-protection.md), on POSTs to A's login and both admin logins, per client address:
+#   LOGIN_THROTTLE_RATE   login POSTs one address may send, nginx's NUMBERr/s or NUMBERr/m (default 2r/s)
+#   LOGIN_THROTTLE_BURST  how many more it may send at once (default 20): the first half pass at once, the rest
+#                         are held back to the rate; beyond that an address gets the 429 page (errors/)
 # HTTPS, when TLS_CERT and TLS_KEY are both set (HTTP only otherwise):
 #   TLS_CERT           certificate file (with its intermediates), PEM, e.g. from the site's own CA
 #   TLS_KEY            its private key, PEM
@@ -42,6 +46,14 @@ fail() {
 : "${ERROR_LOG:=stderr}" "${ACCESS_LOG:=/dev/stdout}" "${LISTEN_ADDRESS:=}" "${WORKER_USER:=}"
 : "${TLS_CERT:=}" "${TLS_KEY:=}" "${HTTPS_LISTEN_PORT:=443}" "${HTTPS_PUBLIC_PORT:=$HTTPS_LISTEN_PORT}"
 : "${HSTS_MAX_AGE:=31536000}"
+: "${LOGIN_THROTTLE_RATE:=2r/s}" "${LOGIN_THROTTLE_BURST:=20}"
+rate_refused() { fail "LOGIN_THROTTLE_RATE must be requests per second or minute, like 2r/s or 30r/m; not '$LOGIN_THROTTLE_RATE'"; }
+case "$LOGIN_THROTTLE_RATE" in *r/s | *r/m) ;; *) rate_refused ;; esac
+case "${LOGIN_THROTTLE_RATE%r/?}" in '' | 0* | *[!0-9]*) rate_refused ;; esac
+case "$LOGIN_THROTTLE_BURST" in
+  '' | *[!0-9]* | 0?*) fail "LOGIN_THROTTLE_BURST must be a whole number (0 or more), not '$LOGIN_THROTTLE_BURST'" ;;
+esac
+LOGIN_THROTTLE_DELAY=$((LOGIN_THROTTLE_BURST / 2))
 
 # envsubst cannot choose, so the choice is made here: which server blocks go in.
 if [ -z "$TLS_CERT" ] && [ -z "$TLS_KEY" ]; then
@@ -52,6 +64,7 @@ else
   [ -r "$TLS_KEY" ] || fail "cannot read the key TLS_KEY=$TLS_KEY"
   site_template=$templates/site-https.conf.template
 fi
+ERROR_PAGES=$(cd "$templates" && pwd)/errors
 # listen takes ADDRESS:PORT, an IPv6 address in brackets, or the port alone (every address).
 listen_on() {
   case "$LISTEN_ADDRESS" in
@@ -68,14 +81,18 @@ if [ -n "$WORKER_USER" ]; then WORKER_USER_DIRECTIVE="user $WORKER_USER $WORKER_
 if [ "$HTTPS_PUBLIC_PORT" = 443 ]; then HTTPS_PORT_SUFFIX=""; else HTTPS_PORT_SUFFIX=":$HTTPS_PUBLIC_PORT"; fi
 
 export LISTEN_PORT SERVER_NAMES UPSTREAM_A UPSTREAM_B STATIC_ROOT_A STATIC_ROOT_B RUN_DIR ERROR_LOG ACCESS_LOG
-export TLS_CERT TLS_KEY HTTPS_LISTEN_PORT HTTPS_PORT_SUFFIX HSTS_MAX_AGE HTTP_LISTEN HTTPS_LISTEN WORKER_USER_DIRECTIVE
+export ERROR_PAGES TLS_CERT TLS_KEY HTTPS_LISTEN_PORT HTTPS_PORT_SUFFIX HSTS_MAX_AGE HTTP_LISTEN HTTPS_LISTEN WORKER_USER_DIRECTIVE
 
 # shellcheck disable=SC2016 # the variable names are for envsubst, not the shell
 variables='${LISTEN_PORT} ${SERVER_NAMES} ${UPSTREAM_A} ${UPSTREAM_B} ${STATIC_ROOT_A} ${STATIC_ROOT_B}
 ${RUN_DIR} ${ERROR_LOG} ${ACCESS_LOG} ${TLS_CERT} ${TLS_KEY} ${HTTPS_LISTEN_PORT} ${HTTPS_PORT_SUFFIX}
-${HSTS_MAX_AGE} ${SITE_LOCATIONS} ${SITE_SERVERS} ${HTTP_LISTEN} ${HTTPS_LISTEN} ${WORKER_USER_DIRECTIVE}'
+${HSTS_MAX_AGE} ${SITE_LOCATIONS} ${SITE_SERVERS} ${HTTP_LISTEN} ${HTTPS_LISTEN} ${WORKER_USER_DIRECTIVE} ${ERROR_PAGES}'
 
 render() { envsubst "$variables" <"$1"; }
+
+export LOGIN_THROTTLE_RATE LOGIN_THROTTLE_BURST LOGIN_THROTTLE_DELAY
+# shellcheck disable=SC2016 # the variable names are for envsubst, not the shell
+variables="$variables"' ${LOGIN_THROTTLE_RATE} ${LOGIN_THROTTLE_BURST} ${LOGIN_THROTTLE_DELAY}'
 
 # Inner parts first; envsubst does not look into a value it inserts, so the nginx
 # $variables inside them survive the outer passes.
