@@ -20,7 +20,7 @@
 #                      root (default: none given, nginx's own default or the user running it)
 # The login throttle (docs/login-protection.md), on POSTs to A's login and both admin logins, per client address:
 #   LOGIN_THROTTLE_RATE   login POSTs one address may send, nginx's NUMBERr/s or NUMBERr/m (default 2r/s)
-#   LOGIN_THROTTLE_BURST  how many more it may send at once (default 20): the first half pass at once, the rest
+#   LOGIN_THROTTLE_BURST  how many more it may send at once, at least 1 (default 20): the first half pass at once, the rest
 #                         are held back to the rate; beyond that an address gets the 429 page (errors/)
 # HTTPS, when TLS_CERT and TLS_KEY are both set (HTTP only otherwise):
 #   TLS_CERT           certificate file (with its intermediates), PEM, e.g. from the site's own CA
@@ -51,9 +51,11 @@ rate_refused() { fail "LOGIN_THROTTLE_RATE must be requests per second or minute
 case "$LOGIN_THROTTLE_RATE" in *r/s | *r/m) ;; *) rate_refused ;; esac
 case "${LOGIN_THROTTLE_RATE%r/?}" in '' | 0* | *[!0-9]*) rate_refused ;; esac
 case "$LOGIN_THROTTLE_BURST" in
-  '' | *[!0-9]* | 0?*) fail "LOGIN_THROTTLE_BURST must be a whole number (0 or more), not '$LOGIN_THROTTLE_BURST'" ;;
+  '' | *[!0-9]* | 0*) fail "LOGIN_THROTTLE_BURST must be a whole number of at least 1, not '$LOGIN_THROTTLE_BURST'" ;;
 esac
-LOGIN_THROTTLE_DELAY=$((LOGIN_THROTTLE_BURST / 2))
+# Half the burst passes at once (nginx refuses delay=0: then all of it is held back, nginx's default).
+LOGIN_THROTTLE_DELAY=""
+[ "$LOGIN_THROTTLE_BURST" -lt 2 ] || LOGIN_THROTTLE_DELAY=" delay=$((LOGIN_THROTTLE_BURST / 2))"
 
 # envsubst cannot choose, so the choice is made here: which server blocks go in.
 if [ -z "$TLS_CERT" ] && [ -z "$TLS_KEY" ]; then
