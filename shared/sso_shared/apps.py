@@ -1,4 +1,5 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
+from django.core.exceptions import ImproperlyConfigured
 
 
 class SsoSharedConfig(AppConfig):
@@ -7,6 +8,11 @@ class SsoSharedConfig(AppConfig):
     verbose_name = "Shared sign-on"
 
     def ready(self):
+        if not apps.is_installed("axes"):
+            raise ImproperlyConfigured(
+                "INSTALLED_APPS lacks 'axes' (django-axes, the login lockout both services share): "
+                "start INSTALLED_APPS from sso_shared.settings.SHARED_APPS, which lists it. docs/login-protection.md"
+            )
         # Registers the system checks, the default service access of new users, the audit trail's receivers
         # and the lockout's.
         from . import access, audit, checks, lockout  # noqa: F401

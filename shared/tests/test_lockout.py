@@ -256,3 +256,11 @@ def test_the_shipped_policy():
     assert (shared.AXES_FAILURE_LIMIT, shared.SSO_LOCKOUT_MINUTES, shared.SSO_LOCKOUT_MAX_MINUTES) == (5, 15, 1440)
     assert shared.AXES_LOCKOUT_PARAMETERS == [["username", "ip_address"]]
     assert shared.AXES_CLIENT_IP_CALLABLE == "sso_shared.audit.client_address"
+
+
+def test_without_axes_installed_the_shared_package_says_what_is_missing(monkeypatch):
+    from django.apps import apps
+
+    monkeypatch.setattr(apps, "is_installed", lambda name: name != "axes")
+    with pytest.raises(ImproperlyConfigured, match="INSTALLED_APPS lacks 'axes'.*SHARED_APPS"):
+        apps.get_app_config("sso_shared").ready()
