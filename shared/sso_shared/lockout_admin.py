@@ -29,7 +29,7 @@ class LoginFailuresAdmin(AccessAttemptAdmin):
         expiration = getattr(obj, "expiration", None)
         until = expiration.expires_at if expiration is not None else None
         if obj.failures_since_start < settings.AXES_FAILURE_LIMIT:
-            return f"not locked ({settings.AXES_FAILURE_LIMIT - obj.failures_since_start} more failures lock)"
+            return f"not locked ({settings.AXES_FAILURE_LIMIT - obj.failures_since_start} more to lock)"
         if until is None or until <= timezone.now():
             return "ended"
         return f"locked until {timezone.localtime(until):%Y-%m-%d %H:%M %Z}"
