@@ -18,6 +18,10 @@
 #   ACCESS_LOG         where the access log goes (default /dev/stdout)
 #   WORKER_USER        user (and group of that name) nginx's workers run as, for a master started as
 #                      root (default: none given, nginx's own default or the user running it)
+# The login throttle (docs/login-protection.md), on POSTs to A's login and both admin logins, per client address:
+#   LOGIN_THROTTLE_RATE   login POSTs one address may send, nginx's NUMBERr/s or NUMBERr/m (default 2r/s)
+#   LOGIN_THROTTLE_BURST  how many more it may send at once, at least 1 (default 20): the first half pass at once, the rest
+#                         are held back to the rate; beyond that an address gets the 429 page (errors/)
 # HTTPS, when TLS_CERT and TLS_KEY are both set (HTTP only otherwise):
 #   TLS_CERT           certificate file (with its intermediates), PEM, e.g. from the site's own CA
 #   TLS_KEY            its private key, PEM
@@ -43,6 +47,16 @@ fail() {
 : "${ERROR_LOG:=stderr}" "${ACCESS_LOG:=/dev/stdout}" "${LISTEN_ADDRESS:=}" "${WORKER_USER:=}"
 : "${TLS_CERT:=}" "${TLS_KEY:=}" "${HTTPS_LISTEN_PORT:=443}" "${HTTPS_PUBLIC_PORT:=$HTTPS_LISTEN_PORT}"
 : "${HSTS_MAX_AGE:=31536000}"
+: "${LOGIN_THROTTLE_RATE:=2r/s}" "${LOGIN_THROTTLE_BURST:=20}"
+rate_refused() { fail "LOGIN_THROTTLE_RATE must be requests per second or minute, like 2r/s or 30r/m; not '$LOGIN_THROTTLE_RATE'"; }
+case "$LOGIN_THROTTLE_RATE" in *r/s | *r/m) ;; *) rate_refused ;; esac
+case "${LOGIN_THROTTLE_RATE%r/?}" in '' | 0* | *[!0-9]*) rate_refused ;; esac
+case "$LOGIN_THROTTLE_BURST" in
+  '' | *[!0-9]* | 0*) fail "LOGIN_THROTTLE_BURST must be a whole number of at least 1, not '$LOGIN_THROTTLE_BURST'" ;;
+esac
+# Half the burst passes at once (nginx refuses delay=0: then all of it is held back, nginx's default).
+LOGIN_THROTTLE_DELAY=""
+[ "$LOGIN_THROTTLE_BURST" -lt 2 ] || LOGIN_THROTTLE_DELAY=" delay=$((LOGIN_THROTTLE_BURST / 2))"
 
 # envsubst cannot choose, so the choice is made here: which server blocks go in.
 if [ -z "$TLS_CERT" ] && [ -z "$TLS_KEY" ]; then
@@ -78,6 +92,10 @@ ${RUN_DIR} ${ERROR_LOG} ${ACCESS_LOG} ${TLS_CERT} ${TLS_KEY} ${HTTPS_LISTEN_PORT
 ${HSTS_MAX_AGE} ${SITE_LOCATIONS} ${SITE_SERVERS} ${HTTP_LISTEN} ${HTTPS_LISTEN} ${WORKER_USER_DIRECTIVE} ${ERROR_PAGES}'
 
 render() { envsubst "$variables" <"$1"; }
+
+export LOGIN_THROTTLE_RATE LOGIN_THROTTLE_BURST LOGIN_THROTTLE_DELAY
+# shellcheck disable=SC2016 # the variable names are for envsubst, not the shell
+variables="$variables"' ${LOGIN_THROTTLE_RATE} ${LOGIN_THROTTLE_BURST} ${LOGIN_THROTTLE_DELAY}'
 
 # Inner parts first; envsubst does not look into a value it inserts, so the nginx
 # $variables inside them survive the outer passes.

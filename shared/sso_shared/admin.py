@@ -16,6 +16,7 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, Permission
 from django.db.models import Q
 
+from . import lockout_admin  # noqa: F401 (registers the lockout's admin pages)
 from .access_groups import AccessGroupPermissionError, is_access_group, refuse_beyond_access
 from .admin_sessions import EndSessionsAdminMixin
 from .models import AuditEvent, User

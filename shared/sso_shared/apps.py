@@ -1,4 +1,5 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
+from django.core.exceptions import ImproperlyConfigured
 
 
 class SsoSharedConfig(AppConfig):
@@ -7,6 +8,11 @@ class SsoSharedConfig(AppConfig):
     verbose_name = "Shared sign-on"
 
     def ready(self):
-        # Registers the system checks, the default service access of new users, and the receivers
-        # of the audit trail and of the session store.
-        from . import access, audit, checks, sessions  # noqa: F401
+        if not apps.is_installed("axes"):
+            raise ImproperlyConfigured(
+                "INSTALLED_APPS lacks 'axes' (django-axes, the login lockout both services share): "
+                "start INSTALLED_APPS from sso_shared.settings.SHARED_APPS, which lists it. docs/login-protection.md"
+            )
+        # Registers the system checks, the default service access of new users, the receivers of the audit
+        # trail, of the session store and of the lockout.
+        from . import access, audit, checks, lockout, sessions  # noqa: F401

@@ -15,8 +15,11 @@ Where each kind is recorded:
   (deleting a user ends their sessions through it, and so does the admin's
   "end all sessions"), and ``sso_shared.your_sessions``, once per session a user
   ends on the "Your sessions" page.
-- ``locked_out``: ``record_locked_out``, for the lockout to come (issue 10, item 1);
-  nothing calls it yet.
+- ``locked_out``: ``record_locked_out``, called on django-axes' lockout signal
+  (``sso_shared.lockout``): for the failed login that locks a username at an
+  address, and for each login refused while it is locked. A refused login is
+  recorded once, as ``locked_out`` (its password was never checked); the login that
+  locks is a ``login_failed`` followed by the ``locked_out`` that it caused.
 
 The client address is the one nginx saw. nginx sends
 ``X-Forwarded-For: $proxy_add_x_forwarded_for``: whatever the client sent, then,
@@ -48,6 +51,9 @@ LOCKED_OUT = "locked_out"
 SESSION_REVOKED = "session_revoked"
 ACCESS_DENIED = "access_denied"
 KINDS = (LOGIN, LOGIN_FAILED, LOGOUT, PASSWORD_CHANGE, LOCKED_OUT, SESSION_REVOKED, ACCESS_DENIED)
+
+# Set by the lockout (sso_shared.lockout) on a request whose login it refused.
+REFUSED_BY_LOCKOUT = "sso_login_refused"
 
 USERNAME_LENGTH = 150
 USER_AGENT_LENGTH = 300
@@ -95,7 +101,7 @@ def record(kind: str, request=None, user=None, username: str = "", service: str 
 
 
 def record_locked_out(request, username: str, user=None) -> None:
-    """For the lockout (issue 10, item 1): an account locked after too many failed logins."""
+    """A username locked at the request's address after too many failed logins, or a login refused by that lock."""
     record(LOCKED_OUT, request, user=user, username=username)
 
 
@@ -127,6 +133,8 @@ def logged_in(sender, request, user, **kwargs):
 
 @receiver(user_login_failed, dispatch_uid="sso_shared.audit.login_failed")
 def login_failed(sender, credentials, request=None, **kwargs):
+    if getattr(request, REFUSED_BY_LOCKOUT, False):
+        return  # refused by the lockout before any password was checked: recorded as locked_out
     record(LOGIN_FAILED, request, username=str(credentials.get("username", "")))
 
 

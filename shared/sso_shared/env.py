@@ -114,3 +114,11 @@ def required(variable: str, cast=str):
         return env(variable, cast=cast)
     except UndefinedValueError:
         raise ImproperlyConfigured(f"{variable} is not set. {HOW_TO_FIX}") from None
+
+
+def positive_int(variable: str, default: int) -> int:
+    """A whole number of at least 1 from the environment (unset or empty: the default), or a clear error."""
+    raw = env(variable, default="").strip() or str(default)
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        raise ImproperlyConfigured(f"{variable} must be a whole number of at least 1, not {raw!r}.")
+    return int(raw)

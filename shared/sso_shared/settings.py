@@ -7,7 +7,7 @@ and the fingerprint comparison report it.
 """
 
 from .databases import databases
-from .env import Csv, env, secret, secret_list
+from .env import Csv, env, positive_int, secret, secret_list
 from .routers import SERVICE_DB, SHARED_DB
 from .services import SERVICES
 
@@ -34,7 +34,8 @@ DATABASE_ROUTERS = ["sso_shared.routers.SharedAuthRouter"]
 # never in one service's settings, in the change that installs it in both: README,
 # "Third-party apps". The first five are always shared (sso_shared.routers).
 # https://docs.djangoproject.com/en/5.2/topics/db/multi-db/#automatic-database-routing
-SSO_SHARED_APP_LABELS = ["admin", "auth", "contenttypes", "sessions", "sso_shared"]
+# "axes": the login lockout (below), so a lock made on one service holds on every one.
+SSO_SHARED_APP_LABELS = ["admin", "auth", "contenttypes", "sessions", "sso_shared", "axes"]
 # https://docs.djangoproject.com/en/5.2/ref/settings/#default-auto-field
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -45,7 +46,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # https://docs.djangoproject.com/en/5.2/ref/settings/#password-hashers
 # ------------------------------------------------------------------------------
 AUTH_USER_MODEL = "sso_shared.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# The lockout backend first: it refuses a locked login before any password is checked (below).
+AUTHENTICATION_BACKENDS = ["sso_shared.lockout.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
@@ -63,6 +65,36 @@ LOGIN_URL = "/a/accounts/login/"
 LOGOUT_REDIRECT_URL = LOGIN_URL
 # "Your sessions" (sso_shared.your_sessions), also on A, linked from every service's header.
 SSO_SESSIONS_URL = "/a/accounts/sessions/"
+
+# ------------------------------------------------------------------------------
+# Login lockout (django-axes): failed logins are counted per username and client address
+# (the address nginx saw), in the shared database, so a lock made on one service holds on
+# every one. The policy, its settings and how to lift a lock: docs/login-protection.md.
+# https://django-axes.readthedocs.io/en/latest/4_configuration.html
+# https://django-axes.readthedocs.io/en/latest/5_customization.html
+# ------------------------------------------------------------------------------
+# This many failed logins in a row, each within the cool-off of the one before, lock the pair.
+AXES_FAILURE_LIMIT = positive_int("LOGIN_FAILURE_LIMIT", default=5)
+# The first lock lasts this long after the last attempt; it doubles for every further
+# AXES_FAILURE_LIMIT failures (attempts while locked count), up to the longest.
+SSO_LOCKOUT_MINUTES = positive_int("LOGIN_LOCKOUT_MINUTES", default=15)
+SSO_LOCKOUT_MAX_MINUTES = max(positive_int("LOGIN_LOCKOUT_MAX_MINUTES", default=24 * 60), SSO_LOCKOUT_MINUTES)
+AXES_COOLOFF_TIME = "sso_shared.lockout.cool_off"
+# A lock's end is kept with each record, so the cool-off may differ from one pair to the next.
+AXES_USE_ATTEMPT_EXPIRATION = True
+# Username and address together: someone guessing from one address never locks the same
+# user out at another.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+# The one function that says who the client is (the audit trail uses it too).
+AXES_CLIENT_IP_CALLABLE = "sso_shared.audit.client_address"
+AXES_LOCKOUT_CALLABLE = "sso_shared.lockout.lockout_response"
+# The audit trail (sso_audit) records logins and failures; axes keeps only what locks.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+# Its admin pages for the logs are left out: sso_shared.lockout_admin shows the locks.
+AXES_ENABLE_ADMIN = False
 
 # ------------------------------------------------------------------------------
 # Sessions: database-backed, one cookie for the whole domain. Django's db engine
@@ -143,6 +175,8 @@ SHARED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # The login lockout, its state in the shared database (SSO_SHARED_APP_LABELS).
+    "axes",
 ]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -153,6 +187,8 @@ MIDDLEWARE = [
     "sso_shared.access.ServiceAccessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a locked login into the lockout page (sso_shared.lockout.lockout_response); last, as axes asks.
+    "axes.middleware.AxesMiddleware",
 ]
 # https://docs.djangoproject.com/en/5.2/ref/settings/#templates
 TEMPLATES = [

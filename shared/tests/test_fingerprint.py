@@ -112,14 +112,15 @@ def test_the_hint_shows_both_values_and_how_to_move_on_after_a_deliberate_change
     [finding] = disagreements(system_b, [system_a])
     assert finding.hint == (
         'system_b has ["django.contrib.auth.backends.RemoteUserBackend"]; '
-        'system_a has ["django.contrib.auth.backends.ModelBackend"]. system_a is running with its setting. '
+        'system_a has ["sso_shared.lockout.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]. '
+        "system_a is running with its setting. "
         "To change AUTHENTICATION_BACKENDS, change it in both and restart both; a stopped service's record "
         "blocks nothing."
     )
 
 
 def test_an_app_shared_by_one_service_only_is_caught():
-    shared_apps = ["admin", "auth", "contenttypes", "sessions", "sso_shared"]
+    shared_apps = ["admin", "auth", "contenttypes", "sessions", "sso_shared", "axes"]
     assert messages({"SSO_SHARED_APP_LABELS": [*shared_apps, "authtoken"]}) == [
         "error: SSO_SHARED_APP_LABELS of system_b differs from system_a: an app shared by one keeps its tables in "
         "the other's own database, so rows written on one (API tokens, say) are missing on the other, and its "

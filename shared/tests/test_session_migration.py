@@ -50,7 +50,8 @@ def logged_in_with_the_old_engine(user) -> str:
     return old_session(
         {
             SESSION_KEY: str(user.pk),
-            BACKEND_SESSION_KEY: settings.AUTHENTICATION_BACKENDS[0],
+            # The backend that logs users in (the lockout's, first in the list, only refuses).
+            BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
             HASH_SESSION_KEY: user.get_session_auth_hash(),
         }
     )

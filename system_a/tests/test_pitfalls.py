@@ -133,7 +133,8 @@ def test_gunicorn_of_the_second_service_refuses_to_start_with_another_secret_key
 def test_an_app_label_used_by_both_services_is_an_error(deployed):
     """System B installing an app labelled 'intake' would share A's content types and permissions."""
     apps = ["sso_shared", "django.contrib.admin", "django.contrib.auth", "django.contrib.contenttypes"]
-    apps += ["django.contrib.sessions", "django.contrib.messages", "django.contrib.staticfiles", "review", "intake"]
+    apps += ["django.contrib.sessions", "django.contrib.messages", "django.contrib.staticfiles", "axes"]
+    apps += ["review", "intake"]
     result = deployed.manage("b", "check", settings={"INSTALLED_APPS": apps})
     assert result.returncode == 1
     assert (

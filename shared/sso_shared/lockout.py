@@ -1,0 +1,117 @@
+"""The login lockout: django-axes, per username and client address, in the shared database.
+
+The policy (docs/login-protection.md; settings in ``sso_shared.settings``):
+
+- Failed logins are counted per pair of username and client address, the address
+  nginx saw (``sso_shared.audit.client_address``, the one function for it).
+- ``AXES_FAILURE_LIMIT`` failures in a row, each within the cool-off of the one
+  before, lock that pair. The same username from another address, and other
+  usernames from this address, go on as before.
+- A locked pair is refused before its password is checked, the right one too.
+- The lock ends ``SSO_LOCKOUT_MINUTES`` after the last attempt. Each attempt while
+  locked counts as one more failure and starts the wait again, and every further
+  ``AXES_FAILURE_LIMIT`` failures double the wait, up to ``SSO_LOCKOUT_MAX_MINUTES``.
+- A successful login clears the pair's failures; so does an administrator
+  (the admin's "Login failures" page, or ``manage.py axes_reset_username``).
+
+The records live in the shared database (the app label "axes" is in
+SSO_SHARED_APP_LABELS), so a lock made through one service holds on every one.
+"""
+
+from datetime import datetime, timedelta
+
+from axes.backends import AxesStandaloneBackend
+from axes.exceptions import AxesBackendPermissionDenied
+from axes.helpers import get_client_username
+from axes.signals import user_locked_out
+from django.conf import settings
+from django.db.models import Max, Q, Sum
+from django.dispatch import receiver
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
+
+from . import audit
+
+MAX_DOUBLINGS = 20  # far past any sensible SSO_LOCKOUT_MAX_MINUTES; keeps the number small
+
+
+class LockoutBackend(AxesStandaloneBackend):
+    """Axes' check before any password: a locked pair is refused (Django then records a failed login).
+
+    Marks the refused request, so the audit trail records it once, as ``locked_out``.
+    Without a request there is no client address to key on: that is code calling
+    ``authenticate()`` itself (a shell, a test), never the login form, and it is let through.
+    """
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        try:
+            return super().authenticate(request, username, password, **kwargs)
+        except AxesBackendPermissionDenied:
+            setattr(request, audit.REFUSED_BY_LOCKOUT, True)
+            raise
+
+
+def attempts_of(username: str, address: str | None):
+    """The pair's records that still count (an expired one is deleted at the next login anywhere)."""
+    from axes.models import AccessAttempt
+
+    return AccessAttempt.objects.filter(username=username, ip_address=address).filter(
+        Q(expiration__isnull=True) | Q(expiration__expires_at__gt=timezone.now())
+    )
+
+
+def failures_of(username: str, address: str | None) -> int:
+    return attempts_of(username, address).aggregate(total=Sum("failures_since_start"))["total"] or 0
+
+
+def cool_off_after(failures: int) -> timedelta:
+    """SSO_LOCKOUT_MINUTES, doubled for each AXES_FAILURE_LIMIT failures past the first lock, capped."""
+    doublings = min(max(failures // settings.AXES_FAILURE_LIMIT - 1, 0), MAX_DOUBLINGS)
+    minutes = min(settings.SSO_LOCKOUT_MINUTES * 2**doublings, settings.SSO_LOCKOUT_MAX_MINUTES)
+    return timedelta(minutes=minutes)
+
+
+def pair_of(request, credentials=None) -> tuple[str, str | None] | None:
+    """(username, client address) of a login request; None without a username."""
+    username = get_client_username(request, credentials) if request is not None else None
+    if not username:
+        return None
+    return str(username), audit.client_address(request)
+
+
+def cool_off(request) -> timedelta:
+    """AXES_COOLOFF_TIME: how long the pair of this request stays locked after its last attempt."""
+    pair = pair_of(request)
+    return cool_off_after(failures_of(*pair) if pair else 0)
+
+
+def locked_until(username: str, address: str | None) -> datetime | None:
+    """When the pair's lock ends: each record keeps the end of its cool-off (AXES_USE_ATTEMPT_EXPIRATION)."""
+    return attempts_of(username, address).aggregate(until=Max("expiration__expires_at"))["until"]
+
+
+def lockout_response(request, original_response=None, credentials=None):
+    """AXES_LOCKOUT_CALLABLE: the login page's own look, saying until when (429 with Retry-After)."""
+    pair = pair_of(request, credentials)
+    username, address = pair if pair else ("", audit.client_address(request))
+    until = locked_until(username, address) if pair else None
+    if until is None:  # no record left (lifted meanwhile): say the plain cool-off
+        until = timezone.now() + cool_off_after(settings.AXES_FAILURE_LIMIT)
+    response = render(
+        request,
+        "registration/locked_out.html",
+        {"locked_username": username, "locked_until": until},
+        status=429,
+    )
+    response["Retry-After"] = str(max(int((until - timezone.now()).total_seconds()), 1))
+    add_never_cache_headers(response)
+    return response
+
+
+@receiver(user_locked_out, dispatch_uid="sso_shared.lockout.locked_out")
+def locked_out(sender, request, username, **kwargs):
+    """Axes sends this for the attempt that locks a pair and for each attempt refused while it is locked."""
+    audit.record_locked_out(request, username=str(username or ""))
