@@ -68,6 +68,7 @@ def build_manifest(directory: Path, mode: str) -> dict:
         "format_version": FORMAT_VERSION,
         "created": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "mode": mode,
+        "release": (directory / "release").read_text().strip(),
         "versions": {
             **info["a"]["versions"],
             "postgresql": (directory / "postgresql-version").read_text().strip(),

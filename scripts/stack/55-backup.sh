@@ -204,6 +204,18 @@ gather_backup() {
     service_backup_info "$service" >"$dir/$service.json" || return 1
   done
   db_psql postgres -tA -c "SHOW server_version" >"$dir/postgresql-version"
+  release_of_code >"$dir/release"
+}
+
+# Which release runs: the offline bundle's name and version, else the checkout's commit.
+release_of_code() {
+  if [ -f "$ROOT/MANIFEST" ]; then
+    sed -n 's/^bundle //p' "$ROOT/MANIFEST"
+  elif git -C "$ROOT" rev-parse -q --verify HEAD >/dev/null 2>&1; then
+    echo "commit $(git -C "$ROOT" describe --always --dirty)"
+  else
+    echo unknown
+  fi
 }
 
 # --- ./stack restore FILE [--force] ---------------------------------------------------------
