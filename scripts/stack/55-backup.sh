@@ -73,22 +73,34 @@ stop_db_only() {
   esac
 }
 
-# What the code of SERVICE (a or b) says about itself (sso_backup_info): versions, the
-# migrations it knows, the SECRET_KEY fingerprint. Compose asks the image, in a throwaway
-# container of the migrate job (which holds the key), touching no database.
-service_backup_info() {
+# What the code of each service says about itself (sso_backup_info), into DIR/a.json and
+# DIR/b.json: versions, the migrations it knows, the SECRET_KEY fingerprint. Compose asks the
+# running containers, or else the image, in one throwaway container of the migrate job (which
+# holds the key), touching no database.
+service_backup_infos() {
+  local dir=$1 service
   case "$BACKUP_MODE" in
-    native) with_service_env "$1" "$PY" manage.py sso_backup_info ;;
+    native)
+      for service in a b; do
+        with_service_env "$service" "$PY" manage.py sso_backup_info >"$dir/$service.json" || return 1
+      done
+      ;;
     compose)
+      if [ "$(compose ps -q --status running system_a system_b 2>/dev/null | wc -l)" -eq 2 ]; then
+        for service in a b; do
+          compose exec -T "system_$service" sso manage "$service" sso_backup_info >"$dir/$service.json" || return 1
+        done
+        return 0
+      fi
       # (Compose reports the container it creates on stderr: shown only when the command fails.)
-      local log
-      log=$(mktemp)
-      compose run --rm --no-deps -T migrate manage "$1" sso_backup_info 2>"$log" || {
-        cat "$log" >&2
-        rm -f "$log"
+      compose run --rm --no-deps -T --entrypoint bash migrate \
+        -c 'sso manage a sso_backup_info && echo "--- b ---" && sso manage b sso_backup_info' \
+        >"$dir/infos" 2>"$dir/infos.log" || {
+        cat "$dir/infos.log" >&2
         return 1
       }
-      rm -f "$log"
+      sed '/^--- b ---$/,$d' "$dir/infos" >"$dir/a.json"
+      sed '1,/^--- b ---$/d' "$dir/infos" >"$dir/b.json"
       ;;
   esac
 }
@@ -200,9 +212,7 @@ gather_backup() {
     db_dump "$db" >"$dir/$db.dump" || return 1
     db_psql "$db" -tA -c "SELECT app || '.' || name FROM django_migrations ORDER BY id" >"$dir/$db.migrations" || return 1
   done
-  for service in a b; do
-    service_backup_info "$service" >"$dir/$service.json" || return 1
-  done
+  service_backup_infos "$dir" || return 1
   db_psql postgres -tA -c "SHOW server_version" >"$dir/postgresql-version"
   release_of_code >"$dir/release"
 }
@@ -248,10 +258,7 @@ cmd_restore() {
   say "restoring into the $BACKUP_MODE deployment"
   # 2. The code that will run it: not older than the backup, same SECRET_KEY.
   prepare_restore_code
-  local service
-  for service in a b; do
-    service_backup_info "$service" >"$SCRATCH/$service.json" || die "could not ask System ${service^^}'s code about itself (above). Nothing was changed."
-  done
+  service_backup_infos "$SCRATCH" || die "could not ask the code of the services about itself (above). Nothing was changed."
   python3 -I "$BACKUP_FILE_TOOL" check "$SCRATCH" $new_key || exit 1
   # 3. The site: stopped, or stopped now with --force.
   if site_running; then
