@@ -153,9 +153,9 @@ choose_backup_mode() {
   fi
 }
 
-# A private scratch folder, removed however the command ends.
+# A private scratch folder (in PARENT, else TMPDIR), removed however the command ends.
 make_scratch_folder() {
-  SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/sso-backup.XXXXXX")
+  SCRATCH=$(mktemp -d "${1:-${TMPDIR:-/tmp}}/.sso-backup.XXXXXX")
   chmod 700 "$SCRATCH"
   # shellcheck disable=SC2064 # the folder is known now
   trap "rm -rf '$SCRATCH'" EXIT
@@ -186,7 +186,8 @@ cmd_backup() {
   fi
   [ ! -e "$file" ] || die "$file exists already; name another file."
   [ -d "$(dirname "$file")" ] || die "no folder $(dirname "$file") to write $file into."
-  make_scratch_folder
+  # The dumps wait beside the file, on the disk chosen for backups (not in a small /tmp).
+  make_scratch_folder "$(dirname "$file")"
   local started_db=""
   if ! db_running; then
     say "the database is not running: starting it for the backup, stopping it again after"
@@ -213,7 +214,7 @@ gather_backup() {
     db_psql "$db" -tA -c "SELECT app || '.' || name FROM django_migrations ORDER BY id" >"$dir/$db.migrations" || return 1
   done
   service_backup_infos "$dir" || return 1
-  db_psql postgres -tA -c "SHOW server_version" >"$dir/postgresql-version"
+  db_psql postgres -tA -c "SHOW server_version" >"$dir/postgresql-version" || return 1
   release_of_code >"$dir/release"
 }
 
