@@ -150,6 +150,12 @@ choose_backup_mode() {
   if [ "$BACKUP_MODE" = compose ]; then
     compose_available || die "no Docker engine with Compose v2 answers here."
     COMPOSE_PROJECT=$(compose_project_running)
+    # In the folder of an offline install (install.sh): the images install.sh loaded, tagged
+    # with the bundle's version; nothing is pulled or built.
+    if [ -f "$ROOT/MANIFEST" ] && [ -z "${SSO_VERSION:-}" ]; then
+      SSO_VERSION=$(sed -n 's/^bundle [^ ]* //p' "$ROOT/MANIFEST")
+      export SSO_VERSION STACK_OFFLINE=1
+    fi
   fi
 }
 
