@@ -192,6 +192,10 @@ def test_backup_wipe_restore_keeps_people_logged_in_and_bad_restores_change_noth
         assert run_stack("down", env=env).returncode == 0
         shutil.rmtree(state / "pg")
         assert not (state / "pg").exists()
+        # A damaged file on the stopped site: refused, nothing started or created.
+        refused = run_stack("restore", str(damaged), env=env)
+        assert refused.returncode != 0 and "is damaged" in refused.stderr
+        assert not (state / "pg").exists() and not (state / "mode").exists()
 
         restored = run_stack("restore", str(backup), env=env)
         assert restored.returncode == 0, restored.stderr
