@@ -2,6 +2,7 @@
 # Entry point of the db image: create the cluster once, (re)apply roles and
 # databases on every start while listening on the local socket only (so no
 # service can connect half-way), then run PostgreSQL in the foreground.
+#   sso-db provision   (re)apply them to the running server (./stack restore does, after a restore)
 set -euo pipefail
 
 read_secret() {
@@ -43,14 +44,23 @@ host    sso_auth,system_b   system_b        all       scram-sha-256
 HBA
 }
 
-provision() {
-  pg_ctl -D "$PGDATA" -w -o "-c listen_addresses=''" start >/dev/null
-  # The passwords reach psql through its environment (provision.sql reads them with \getenv).
+# The passwords reach psql through its environment (provision.sql reads them with \getenv).
+run_provision_sql() {
   SYSTEM_A_DB_PASSWORD=$(read_secret SYSTEM_A_DB_PASSWORD) SYSTEM_B_DB_PASSWORD=$(read_secret SYSTEM_B_DB_PASSWORD) \
     PGOPTIONS="-c client_min_messages=warning" psql -X -q -U postgres -d postgres \
     -f /usr/local/share/sso/provision.sql
+}
+
+provision() {
+  pg_ctl -D "$PGDATA" -w -o "-c listen_addresses=''" start >/dev/null
+  run_provision_sql
   pg_ctl -D "$PGDATA" -w -m fast stop >/dev/null
 }
+
+if [ "${1:-}" = provision ]; then
+  run_provision_sql
+  exit 0
+fi
 
 require POSTGRES_PASSWORD
 require SYSTEM_A_DB_PASSWORD

@@ -74,6 +74,18 @@ secrets_digest() {
   } | sha256sum | cut -d' ' -f1
 }
 
+compose_build_images() {
+  # The offline installer has loaded the images: nothing may be pulled or built.
+  if [ -z "${STACK_OFFLINE:-}" ]; then
+    ensure_base_image
+    stage_extra_cas
+    say "building images from $BASE_IMAGE"
+    # BuildKit (the engine's own, no buildx needed) for the Dockerfile's build secret.
+    DOCKER_BUILDKIT=1 COMPOSE_BAKE=false compose build -q
+  fi
+  COMPOSE_IMAGES_BUILT=1
+}
+
 compose_up() {
   compose_available || die "no Docker engine with Compose v2 answers (docker/install-engine.sh installs one as root)."
   mkdir -p "$STATE"
@@ -81,17 +93,10 @@ compose_up() {
   load_env_file
   echo compose >"$STATE/mode"
   echo "$COMPOSE_PROJECT" >"$STATE/compose-project"
+  [ -n "${COMPOSE_IMAGES_BUILT:-}" ] || compose_build_images
   local pull=()
-  if [ -n "${STACK_OFFLINE:-}" ]; then
-    # The offline installer has loaded the images: nothing may be pulled or built.
-    pull=(--pull never)
-  else
-    ensure_base_image
-    stage_extra_cas
-    say "building images from $BASE_IMAGE"
-    # BuildKit (the engine's own, no buildx needed) for the Dockerfile's build secret.
-    DOCKER_BUILDKIT=1 COMPOSE_BAKE=false compose build -q
-  fi
+  # The offline installer has loaded the images: nothing may be pulled or built.
+  [ -z "${STACK_OFFLINE:-}" ] || pull=(--pull never)
   local digest recreate=()
   digest=$(secrets_digest)
   if [ -s "$STATE/compose-secrets" ] && [ "$(cat "$STATE/compose-secrets")" != "$digest" ] &&

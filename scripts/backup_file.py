@@ -1,0 +1,301 @@
+"""The backup file of ./stack backup and ./stack restore: write it, check it, read it back.
+
+One uncompressed tar (the dumps are compressed already) holding, in this order:
+  SHA256SUMS        sha256 of every other member, in sha256sum's format
+  manifest.json     versions, migration state of each database, time, mode, SECRET_KEY fingerprint
+  sso_auth.dump, system_a.dump, system_b.dump   pg_dump -Fc of each database
+By hand: tar -xf FILE && sha256sum -c SHA256SUMS && cat manifest.json
+
+Standard library only: ./stack runs it with the system's python3, before any venv exists.
+
+  backup_file.py pack --dir DIR --mode MODE --out FILE   write FILE from what ./stack gathered in DIR
+  backup_file.py extract FILE DIR                          check FILE and unpack it into DIR
+  backup_file.py check DIR [--new-secret-key]              may DIR's backup be restored onto this code?
+Exit status: 0 fine, 1 bad usage or a file that is there already, 2 a damaged file,
+3 a file from a newer release, 4 another SECRET_KEY.
+"""
+
+import argparse
+import datetime
+import hashlib
+import io
+import json
+import os
+import re
+import sys
+import tarfile
+from pathlib import Path
+
+FORMAT = "sso-stack-backup"
+FORMAT_VERSION = 1
+DATABASES = ("sso_auth", "system_a", "system_b")
+# Which service's code knows the migrations recorded in each database: the shared database
+# records the migrations of every app both services applied to it.
+SERVICES_OF_DATABASE = {"sso_auth": ("a", "b"), "system_a": ("a",), "system_b": ("b",)}
+SUMS = "SHA256SUMS"
+MANIFEST = "manifest.json"
+MEMBERS = (SUMS, MANIFEST, *(f"{name}.dump" for name in DATABASES))
+CHUNK = 1 << 20
+
+DAMAGED, NEWER, OTHER_KEY = 2, 3, 4
+
+
+class Refusal(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+# --- writing ------------------------------------------------------------------------
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def service_info(directory: Path, service: str) -> dict:
+    return json.loads((directory / f"{service}.json").read_text())
+
+
+def build_manifest(directory: Path, mode: str) -> dict:
+    info = {service: service_info(directory, service) for service in ("a", "b")}
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "created": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "mode": mode,
+        "release": (directory / "release").read_text().strip(),
+        "versions": {
+            **info["a"]["versions"],
+            "postgresql": (directory / "postgresql-version").read_text().strip(),
+        },
+        "versions_of_services": {service: info[service]["versions"] for service in info},
+        "migrations": {name: (directory / f"{name}.migrations").read_text().split() for name in DATABASES},
+        "secret_key_fingerprint": info["a"]["secret_key_fingerprint"],
+        "databases": {
+            name: {
+                "file": f"{name}.dump",
+                "bytes": (directory / f"{name}.dump").stat().st_size,
+                "sha256": sha256_of(directory / f"{name}.dump"),
+            }
+            for name in DATABASES
+        },
+    }
+
+
+def add_member(archive: tarfile.TarFile, name: str, path: Path | None = None, data: bytes | None = None):
+    member = tarfile.TarInfo(name)
+    member.mode = 0o600
+    member.mtime = int(datetime.datetime.now().timestamp())
+    if data is not None:
+        member.size = len(data)
+        archive.addfile(member, io.BytesIO(data))
+    else:
+        member.size = path.stat().st_size
+        with path.open("rb") as file:
+            archive.addfile(member, file)
+
+
+def pack(directory: Path, mode: str, out: Path) -> None:
+    if out.exists():
+        raise Refusal(1, f"{out} exists already; name another file (nothing was written).")
+    manifest = json.dumps(build_manifest(directory, mode), indent=1).encode() + b"\n"
+    sums = f"{hashlib.sha256(manifest).hexdigest()}  {MANIFEST}\n" + "".join(
+        f"{sha256_of(directory / f'{name}.dump')}  {name}.dump\n" for name in DATABASES
+    )
+    partial = out.with_name(f".{out.name}.partial")
+    # Only its owner may read it: it holds password hashes and live sessions.
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with (
+            os.fdopen(descriptor, "wb") as file,
+            tarfile.open(fileobj=file, mode="w:", format=tarfile.PAX_FORMAT) as tar,
+        ):
+            add_member(tar, SUMS, data=sums.encode())
+            add_member(tar, MANIFEST, data=manifest)
+            for name in DATABASES:
+                add_member(tar, f"{name}.dump", path=directory / f"{name}.dump")
+        os.chmod(partial, 0o600)
+        os.replace(partial, out)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+# --- reading ------------------------------------------------------------------------
+
+
+def damaged(file: Path, why: str) -> Refusal:
+    return Refusal(
+        DAMAGED,
+        f"{file} is damaged or not a backup of ./stack backup: {why}. Nothing was changed; use another copy.",
+    )
+
+
+def extract(file: Path, directory: Path) -> dict:
+    """Unpack the members into DIRECTORY, checking each against SHA256SUMS; return the manifest."""
+    sums: dict[str, str] = {}
+    seen = []
+    try:
+        with tarfile.open(file, mode="r:") as tar:
+            for member in tar:
+                if member.name not in MEMBERS or member.name in seen or not member.isfile():
+                    raise damaged(file, f"unexpected member {member.name!r}")
+                if not seen and member.name != SUMS:
+                    raise damaged(file, f"{SUMS} is not its first member")
+                seen.append(member.name)
+                source = tar.extractfile(member)
+                digest = hashlib.sha256()
+                with (directory / member.name).open("wb") as target:
+                    while chunk := source.read(CHUNK):
+                        digest.update(chunk)
+                        target.write(chunk)
+                if member.name == SUMS:
+                    sums = parse_sums(file, (directory / SUMS).read_text(errors="replace"))
+                elif sums.get(member.name) != digest.hexdigest():
+                    raise damaged(file, f"the checksum of {member.name} does not match {SUMS}")
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise damaged(file, f"it cannot be read as a tar file ({error})") from None
+    missing = [name for name in MEMBERS if name not in seen]
+    if missing:
+        raise damaged(file, f"{', '.join(missing)} missing (cut short?)")
+    return read_manifest(file, directory / MANIFEST)
+
+
+def parse_sums(file: Path, text: str) -> dict[str, str]:
+    sums = {}
+    for line in text.splitlines():
+        match = re.fullmatch(r"([0-9a-f]{64})  (\S+)", line)
+        if not match:
+            raise damaged(file, f"{SUMS} holds a line that is not a checksum")
+        sums[match.group(2)] = match.group(1)
+    if set(sums) != set(MEMBERS) - {SUMS}:
+        raise damaged(file, f"{SUMS} does not list exactly the manifest and the three dumps")
+    return sums
+
+
+def read_manifest(file: Path, path: Path) -> dict:
+    try:
+        manifest = json.loads(path.read_text())
+        if manifest["format"] != FORMAT:
+            raise ValueError(f"format {manifest['format']!r}")
+        for name in DATABASES:
+            if not isinstance(manifest["migrations"][name], list):
+                raise ValueError(f"migrations of {name}")
+        manifest["versions"]["sso_shared"], manifest["versions"]["django"], manifest["secret_key_fingerprint"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise damaged(file, f"its manifest is not one ./stack backup writes ({error})") from None
+    if manifest["format_version"] > FORMAT_VERSION:
+        raise Refusal(
+            NEWER,
+            f"{file} was written by a newer ./stack (backup format {manifest['format_version']}; this one "
+            f"reads {FORMAT_VERSION}). Restore it with the release it came from. Nothing was changed.",
+        )
+    return manifest
+
+
+# --- may it be restored onto this code? ------------------------------------------------
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(re.match(r"\d*", part).group() or 0) for part in text.split("."))
+
+
+def newer_release(manifest: dict, code: dict[str, dict]) -> list[str]:
+    """What in the backup this code does not have: newer versions, unknown migrations."""
+    reasons = []
+    for package in ("sso_shared", "django"):
+        theirs, ours = manifest["versions"][package], code["a"]["versions"][package]
+        if version_tuple(theirs) > version_tuple(ours):
+            reasons.append(f"{package} {theirs} (this code has {ours})")
+    for database, services in SERVICES_OF_DATABASE.items():
+        known = set().union(*(code[service]["known_migrations"] for service in services))
+        unknown = [name for name in manifest["migrations"][database] if name not in known]
+        if unknown:
+            reasons.append(f"migrations of {database} this code does not know: {', '.join(unknown)}")
+    return reasons
+
+
+def older_release(manifest: dict, code: dict[str, dict]) -> bool:
+    return any(
+        version_tuple(manifest["versions"][package]) < version_tuple(code["a"]["versions"][package])
+        for package in ("sso_shared", "django")
+    )
+
+
+def check(directory: Path, new_secret_key: bool) -> list[str]:
+    """Refuse (Refusal) or return notes for the operator."""
+    manifest = json.loads((directory / MANIFEST).read_text())
+    code = {service: service_info(directory, service) for service in ("a", "b")}
+    if reasons := newer_release(manifest, code):
+        raise Refusal(
+            NEWER,
+            "this backup comes from a newer release than this code: "
+            + "; ".join(reasons)
+            + ". Restore it with that release (or a newer one). Nothing was changed.",
+        )
+    notes = []
+    if older_release(manifest, code):
+        notes.append(
+            f"the backup comes from an older release (sso_shared {manifest['versions']['sso_shared']}, "
+            f"Django {manifest['versions']['django']}): the databases are migrated after the restore."
+        )
+    theirs = manifest["secret_key_fingerprint"]
+    if theirs != code["a"]["secret_key_fingerprint"]:
+        if theirs in code["a"]["fallback_fingerprints"]:
+            notes.append("the backup's SECRET_KEY is one of SECRET_KEY_FALLBACKS: its sessions still verify.")
+        elif new_secret_key:
+            notes.append(
+                "this site's SECRET_KEY is not the one of the backup (--new-secret-key): "
+                "everyone will have to log in again."
+            )
+        else:
+            raise Refusal(
+                OTHER_KEY,
+                "this site's SECRET_KEY is not the one the backup was taken with, so the login sessions in "
+                "it would not verify: everyone would be logged out. Put the old key into the env file "
+                "(SECRET_KEY, or add it to SECRET_KEY_FALLBACKS), or restore anyway with --new-secret-key. "
+                "Nothing was changed.",
+            )
+    return notes
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    pack_parser = commands.add_parser("pack")
+    pack_parser.add_argument("--dir", type=Path, required=True)
+    pack_parser.add_argument("--mode", required=True)
+    pack_parser.add_argument("--out", type=Path, required=True)
+    extract_parser = commands.add_parser("extract")
+    extract_parser.add_argument("file", type=Path)
+    extract_parser.add_argument("dir", type=Path)
+    check_parser = commands.add_parser("check")
+    check_parser.add_argument("dir", type=Path)
+    check_parser.add_argument("--new-secret-key", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "pack":
+            pack(args.dir, args.mode, args.out)
+        elif args.command == "extract":
+            manifest = extract(args.file, args.dir)
+            print(
+                f"{args.file}: taken {manifest['created']} ({manifest['mode']}), sso_shared "
+                f"{manifest['versions']['sso_shared']}, Django {manifest['versions']['django']}; checksums good.",
+                file=sys.stderr,
+            )
+        else:
+            for note in check(args.dir, args.new_secret_key):
+                print(f"note: {note}", file=sys.stderr)
+    except Refusal as refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+        return refusal.status
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,164 @@
+"""The backup file's own rules (scripts/backup_file.py), without a stack: what a restore accepts,
+refuses and says. The whole round trip through ./stack is test_backup_restore.py."""
+
+import importlib.util
+import io
+import json
+import stat
+import tarfile
+
+import pytest
+
+from .conftest import ROOT
+
+spec = importlib.util.spec_from_file_location("backup_file", ROOT / "scripts" / "backup_file.py")
+backup_file = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(backup_file)
+
+KEY, OTHER_KEY = "k" * 64, "x" * 64
+
+
+def info(service: str, key: str = KEY, fallbacks=(), sso_shared="0.2.0", django="5.2.19", extra_migrations=()):
+    own = {"a": "intake.0001_initial", "b": "review.0001_initial"}[service]
+    return {
+        "service": service,
+        "versions": {"django": django, "sso_shared": sso_shared},
+        "known_migrations": ["auth.0001_initial", "sso_shared.0001_initial", own, *extra_migrations],
+        "secret_key_fingerprint": fingerprint(key),
+        "fallback_fingerprints": [fingerprint(fallback) for fallback in fallbacks],
+    }
+
+
+def fingerprint(key: str) -> str:
+    return f"fingerprint-of-{key[0]}"
+
+
+def gathered(tmp_path, **a_info):
+    """What ./stack backup gathers before packing."""
+    folder = tmp_path / "gathered"
+    folder.mkdir()
+    for name in backup_file.DATABASES:
+        (folder / f"{name}.dump").write_bytes(f"PGDMP {name}".encode() * 100)
+    (folder / "sso_auth.migrations").write_text("auth.0001_initial\nsso_shared.0001_initial\nintake.0001_initial\n")
+    (folder / "system_a.migrations").write_text("auth.0001_initial\nintake.0001_initial\n")
+    (folder / "system_b.migrations").write_text("auth.0001_initial\nreview.0001_initial\n")
+    (folder / "a.json").write_text(json.dumps(info("a", **a_info)))
+    (folder / "b.json").write_text(json.dumps(info("b", **a_info)))
+    (folder / "postgresql-version").write_text("15.18\n")
+    (folder / "release").write_text("commit abc123\n")
+    return folder
+
+
+@pytest.fixture
+def backup(tmp_path):
+    out = tmp_path / "site.tar"
+    backup_file.pack(gathered(tmp_path), "native", out)
+    return out
+
+
+def unpacked(tmp_path, file, **code_info):
+    """The file extracted as a restore does, beside what this code says about itself."""
+    folder = tmp_path / "restore"
+    folder.mkdir()
+    backup_file.extract(file, folder)
+    for service in ("a", "b"):
+        (folder / f"{service}.json").write_text(json.dumps(info(service, **code_info)))
+    return folder
+
+
+def test_a_backup_is_private_whole_and_restorable_onto_the_same_code(tmp_path, backup):
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+    folder = unpacked(tmp_path, backup)
+    assert (folder / "system_b.dump").read_bytes() == b"PGDMP system_b" * 100
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["release"] == "commit abc123" and manifest["mode"] == "native"
+    assert manifest["migrations"]["system_b"] == ["auth.0001_initial", "review.0001_initial"]
+    assert backup_file.check(folder, new_secret_key=False) == []
+
+
+def test_an_existing_file_is_never_overwritten(tmp_path, backup):
+    before = backup.read_bytes()
+    with pytest.raises(backup_file.Refusal, match="exists already"):
+        backup_file.pack(tmp_path / "gathered", "native", backup)
+    assert backup.read_bytes() == before
+
+
+def last_member_data(data: bytes) -> int:
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return tar.getmembers()[-1].offset_data
+
+
+@pytest.mark.parametrize(
+    "spoil, why",
+    [
+        (lambda data: data[: len(data) // 2], "cannot be read|missing"),
+        (lambda data: data[: last_member_data(data) + 100], "cannot be read|missing"),
+        (lambda data: data.replace(b"PGDMP sso_auth", b"PGDMP sso_autH", 1), "checksum of sso_auth.dump"),
+    ],
+    ids=["cut in half", "last member cut", "one byte changed"],
+)
+def test_a_damaged_file_is_refused(tmp_path, backup, spoil, why):
+    damaged = tmp_path / "damaged.tar"
+    damaged.write_bytes(spoil(backup.read_bytes()))
+    (tmp_path / "restore").mkdir()
+    with pytest.raises(backup_file.Refusal, match=why) as refusal:
+        backup_file.extract(damaged, tmp_path / "restore")
+    assert refusal.value.status == backup_file.DAMAGED
+    assert "Nothing was changed" in str(refusal.value)
+
+
+def test_a_member_the_format_does_not_know_is_refused(tmp_path, backup):
+    with tarfile.open(backup, "a") as tar:
+        extra = tarfile.TarInfo("../../etc/cron.d/evil")
+        extra.size = 3
+        tar.addfile(extra, io.BytesIO(b"bad"))
+    (tmp_path / "restore").mkdir()
+    with pytest.raises(backup_file.Refusal, match="unexpected member"):
+        backup_file.extract(backup, tmp_path / "restore")
+
+
+@pytest.mark.parametrize(
+    "code, names",
+    [
+        ({"sso_shared": "0.1.9"}, "sso_shared 0.2.0 (this code has 0.1.9)"),
+        ({"django": "5.2.18"}, "django 5.2.19 (this code has 5.2.18)"),
+    ],
+)
+def test_a_backup_of_a_newer_release_is_refused(tmp_path, backup, code, names):
+    folder = unpacked(tmp_path, backup, **code)
+    with pytest.raises(backup_file.Refusal, match="newer release") as refusal:
+        backup_file.check(folder, new_secret_key=False)
+    assert names in str(refusal.value) and refusal.value.status == backup_file.NEWER
+
+
+def test_migrations_this_code_does_not_know_are_refused_by_name(tmp_path):
+    out = tmp_path / "site.tar"
+    folder = gathered(tmp_path)
+    (folder / "system_a.migrations").write_text("auth.0001_initial\nintake.0002_from_a_newer_release\n")
+    backup_file.pack(folder, "native", out)
+    with pytest.raises(backup_file.Refusal, match="system_a this code does not know: intake.0002_from_a_newer_release"):
+        backup_file.check(unpacked(tmp_path, out), new_secret_key=False)
+
+
+def test_a_backup_of_an_older_release_is_restored_and_migrated(tmp_path, backup):
+    folder = unpacked(tmp_path, backup, sso_shared="0.3.0", extra_migrations=["sso_shared.0002_new"])
+    (note,) = backup_file.check(folder, new_secret_key=False)
+    assert "older release" in note and "migrated" in note
+
+
+def test_another_secret_key_is_refused_unless_accepted_or_a_fallback(tmp_path, backup):
+    folder = unpacked(tmp_path, backup, key=OTHER_KEY)
+    with pytest.raises(backup_file.Refusal, match="SECRET_KEY is not the one the backup was taken with") as refusal:
+        backup_file.check(folder, new_secret_key=False)
+    assert refusal.value.status == backup_file.OTHER_KEY
+    (note,) = backup_file.check(folder, new_secret_key=True)
+    assert "everyone will have to log in again" in note
+
+    rotated = tmp_path / "rotated"
+    rotated.mkdir()
+    for path in folder.iterdir():
+        (rotated / path.name).write_bytes(path.read_bytes())
+    for service in ("a", "b"):
+        (rotated / f"{service}.json").write_text(json.dumps(info(service, key=OTHER_KEY, fallbacks=[KEY])))
+    (note,) = backup_file.check(rotated, new_secret_key=False)
+    assert "SECRET_KEY_FALLBACKS" in note
