@@ -414,7 +414,7 @@ def test_a_missing_secret_key_stops_the_deployment_with_what_to_do(tmp_path, sec
         else:
             assert 'service "migrate" didn\'t complete successfully' in up.stdout + up.stderr
             logs = compose("logs", "--no-log-prefix", "migrate", project=project, env_file=env_file, env=env).stdout
-            assert "SECRET_KEY is not set. Run `./stack env`" in logs
+            assert "SECRET_KEY is not set. Run `./stack env --force`" in logs
             assert states["migrate"] == "exited"
         assert {states[service] for service in ("system_a", "system_b", "nginx")} == {"created"}  # never started
     finally:
