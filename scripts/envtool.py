@@ -113,7 +113,8 @@ def cmd_check(path: Path) -> int:
             file=sys.stderr,
         )
     if found.keys() & from_environment:
-        print(f"Unset or fix {', '.join(sorted(found.keys() & from_environment))} in your environment.", file=sys.stderr)
+        names = ", ".join(sorted(found.keys() & from_environment))
+        print(f"Unset or fix {names} in your environment.", file=sys.stderr)
     return 1 if found or old_keys else 0
 
 

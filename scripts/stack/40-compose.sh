@@ -107,6 +107,12 @@ compose_deployment_present() {
   checkout_projects "$@" | grep -xF "$COMPOSE_PROJECT" >/dev/null
 }
 
+# Volumes of this checkout's project (left by a down that kept them).
+compose_volumes_present() {
+  compose_available || return 1
+  [ -n "$(docker volume ls -q --filter "label=com.docker.compose.project=$COMPOSE_PROJECT")" ]
+}
+
 # CA certificates this host added to its own trust store (a TLS-intercepting proxy's, a site CA)
 # are what the builds need to reach Debian's mirror and PyPI through it. They reach the builds as
 # the build secret extra_ca (compose.yaml): one PEM file in $STATE, outside the build context,

@@ -91,7 +91,7 @@ cmd_down() {
     stopped=1
   fi
   # Containers of this checkout's project, running or stopped, whoever started them.
-  if compose_deployment_present --all; then
+  if compose_deployment_present --all || { [ -n "$wipe" ] && compose_volumes_present; }; then
     compose_down "$wipe"
     stopped=1
   fi
