@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import urllib.request
 from pathlib import Path
 
@@ -66,7 +67,9 @@ def environment() -> dict[str, str]:
 
 
 def run(clone: Path, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+    started = time.monotonic()
     result = subprocess.run(args, cwd=clone, env=environment(), capture_output=True, text=True, timeout=timeout)
+    print(f"{' '.join(args)}: exit {result.returncode} after {time.monotonic() - started:.1f} s")
     if check:
         assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result
