@@ -225,3 +225,15 @@ clear_failed_start() {
   FAILED_START_CLEANUP=""
   if [ -n "$PREVIOUS_EXIT_TRAP" ]; then trap -- "$PREVIOUS_EXIT_TRAP" EXIT; else trap - EXIT; fi
 }
+
+# require_free_port PORT VARIABLE [HOST]: stop before starting anything when another program
+# already listens on PORT (a raw bind error half-way through a start helps nobody).
+require_free_port() {
+  local port=$1 variable=$2 host=${3:-${STACK_BIND:-127.0.0.1}}
+  case "$host" in 0.0.0.0 | :: | "[::]") host=127.0.0.1 ;; esac
+  host=${host#[}
+  host=${host%]}
+  if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+    die "port $port ($variable) on $host is in use by another program, not by a stack of this checkout. Stop that program, or choose another port: set $variable=<free port> in $ENV_PATH."
+  fi
+}

@@ -361,6 +361,11 @@ native_up() {
   if native_running; then
     say "already running; not starting a second copy."
   else
+    database_started_here || require_free_port "$PG_PORT" STACK_PG_PORT 127.0.0.1
+    if ! nginx_started_here; then
+      require_free_port "$STACK_PORT" STACK_PORT
+      ! native_tls || require_free_port "$(native_https_port)" STACK_HTTPS_PORT
+    fi
     STARTED_NOW=()
     trap_failed_start native_stop_failed_start
     prepare_service_users

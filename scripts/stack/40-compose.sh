@@ -168,6 +168,7 @@ compose_up() {
   require_secrets
   local started_before=""
   compose_deployment_present --all && started_before=1
+  compose_deployment_present || require_free_port "${STACK_PORT:-8080}" STACK_PORT
   echo compose >"$STATE/mode"
   echo "$COMPOSE_PROJECT" >"$STATE/compose-project"
   # A start that fails takes down what it started (a deployment that ran before is left as it is).
