@@ -351,7 +351,7 @@ def test_the_deployment_serves_https_with_the_sites_certificate(tmp_path):
     """STACK_TLS_CERT/STACK_TLS_KEY in .env: HTTPS with HSTS and Secure cookies, HTTP redirects."""
     certs = tmp_path / "tls"
     run(str(ROOT / "nginx" / "make-test-cert.sh"), str(certs))
-    # What README "HTTPS" asks of an operator: nginx runs as uid 10002, the key stays 0600.
+    # What docs/docker.md ("HTTPS with Docker Compose") asks of an operator: nginx runs as uid 10002, key 0600.
     os.chown(certs / "key.pem", 10002, -1)
     http_port = int(os.environ.get("E2E_RACE_PORT", "18180")) + 1
     https_port = http_port + 1

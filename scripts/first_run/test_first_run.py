@@ -2,9 +2,11 @@
 
 In the clone: `./stack up --native`; then (where Docker answers) `./stack up` with the native
 stack still running is refused, naming what runs and how to stop it; `./stack down`;
-`./stack up --compose`; plain `docker compose down` and `docker compose up -d --wait`, which
-work from what ./stack recorded in .env; `./stack status` sees that deployment and
-`./stack down` stops it. At the end no process and no container of the clone remains.
+`./stack up --compose`; plain `docker compose down` and `docker compose up -d --build --wait`
+(README's commands), which work from what ./stack recorded in .env; `./stack manage a
+createsuperuser` reaches that deployment and the new administrator, logged in on A, is logged in
+on /b/; `./stack status` sees it and `./stack down` stops it. At the end no process and no
+container of the clone remains.
 
 The clone gets ports of its own (FIRST_RUN_PORT_BASE, +1 for PostgreSQL), its own Compose project
 and image tag, and reuses the checkout's virtual environment (STACK_VENV: the pins are the same; its
@@ -12,6 +14,7 @@ editable sso_shared is the checkout's, which is this commit's) and the engine's 
 """
 
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -20,6 +23,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 PORT = int(os.environ.get("FIRST_RUN_PORT_BASE", "18480"))
@@ -66,9 +70,10 @@ def environment() -> dict[str, str]:
     }
 
 
-def run(clone: Path, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+def run(clone: Path, *args: str, check: bool = True, extra=None, timeout: int = 900) -> subprocess.CompletedProcess:
     started = time.monotonic()
-    result = subprocess.run(args, cwd=clone, env=environment(), capture_output=True, text=True, timeout=timeout)
+    env = {**environment(), **(extra or {})}
+    result = subprocess.run(args, cwd=clone, env=env, capture_output=True, text=True, timeout=timeout)
     print(f"{' '.join(args)}: exit {result.returncode} after {time.monotonic() - started:.1f} s")
     if check:
         assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
@@ -81,6 +86,16 @@ def answers() -> bool:
             return response.status == 200
     except OSError:
         return False
+
+
+def logged_in_on_b(username: str, password: str) -> bool:
+    """Log in on A's login page as a browser does (CSRF cookie and token), then open /b/."""
+    site, base = requests.Session(), f"http://127.0.0.1:{PORT}"
+    site.get(f"{base}/a/accounts/login/", timeout=15).raise_for_status()
+    form = {"csrfmiddlewaretoken": site.cookies["sso_csrftoken"], "username": username, "password": password}
+    headers = {"Referer": f"{base}/a/accounts/login/"}
+    login = site.post(f"{base}/a/accounts/login/?next=/b/", data=form, headers=headers, timeout=15)
+    return login.url == f"{base}/b/" and site.get(f"{base}/b/whoami", timeout=15).json()["username"] == username
 
 
 def processes_of(clone: Path) -> list[str]:
@@ -154,8 +169,14 @@ def test_native_first_run_then_modes_and_plain_compose(clone):
     run(clone, "docker", "compose", "down")
     assert containers_of(clone) == []
     assert not answers()
-    run(clone, "docker", "compose", "up", "-d", "--wait")
+    run(clone, "docker", "compose", "up", "-d", "--build", "--wait")
     assert answers()
+
+    # The first administrator, made the way README says, through the deployment plain Compose started.
+    password = secrets.token_urlsafe(16)
+    user = ["--noinput", "--username", "newcomer", "--email", "newcomer@example.com"]
+    run(clone, "./stack", "manage", "a", "createsuperuser", *user, extra={"DJANGO_SUPERUSER_PASSWORD": password})
+    assert logged_in_on_b("newcomer", password)
 
     status = run(clone, "./stack", "status")
     assert f"Docker Compose deployment running (project {PROJECT})" in status.stderr
