@@ -72,8 +72,11 @@ record_compose_settings() {
   [ -f "$ENV_PATH" ] || return 0
   if compose_available; then
     if [ "$how" = full ]; then
-      ensure_base_image
-      base=$BASE_IMAGE
+      # (In a subshell: a base image that cannot be had is said, and the env file stays written.)
+      if ! base=$(ensure_base_image && echo "$BASE_IMAGE"); then
+        warn "BASE_IMAGE is not recorded in $ENV_PATH (see above): plain docker compose needs it where no registry answers."
+        base=""
+      fi
     else
       base=$(known_base_image) || base=""
     fi
