@@ -85,8 +85,9 @@ cmd_down() {
   esac
   select_compose_project || true
   running=$(running_modes)
-  # A native stack recorded as started, even with nothing left running: its stale pid files are said and removed.
-  if [[ " $running " == *" native "* ]] || [ "$(recorded_mode)" = native ]; then
+  # A native stack recorded as started, even with nothing left running: its stale pid files are said
+  # and removed. With --volumes, a stopped one's data is deleted too.
+  if [[ " $running " == *" native "* ]] || [ "$(recorded_mode)" = native ] || { [ -n "$wipe" ] && [ -d "$PG_DIR" ]; }; then
     native_down "$wipe"
     stopped=1
   fi
