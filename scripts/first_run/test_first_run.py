@@ -75,8 +75,19 @@ def run(clone: Path, *args: str, check: bool = True, extra=None, timeout: int = 
     env = {**environment(), **(extra or {})}
     result = subprocess.run(args, cwd=clone, env=env, capture_output=True, text=True, timeout=timeout)
     print(f"{' '.join(args)}: exit {result.returncode} after {time.monotonic() - started:.1f} s")
-    if check:
-        assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    if check and result.returncode != 0:
+        logs = subprocess.run(
+            ["docker", "compose", "logs", "--tail", "15", "migrate", "system_a", "system_b"],
+            cwd=clone,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        raise AssertionError(
+            f"{' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}\n"
+            f"docker compose logs (if any):\n{logs.stdout[-3000:]}{logs.stderr[-500:]}"
+        )
     return result
 
 
