@@ -13,7 +13,7 @@ read_secret() {
 require() {
   local name=$1
   [ -n "$(read_secret "$name")" ] || {
-    echo "sso-db: $name is not set. Run ./stack env to write .env with fresh random secrets." >&2
+    echo "sso-db: $name is not set. Run ./stack env --force to write fresh random secrets into .env." >&2
     exit 1
   }
 }

@@ -197,7 +197,7 @@ start_deployment() {
   cd "$PREFIX"
   # This bundle's images, whatever SSO_VERSION the calling shell may carry.
   local files=(-f compose.yaml)
-  # HTTPS when .env names a certificate (README "HTTPS").
+  # HTTPS when .env names a certificate (docs/docker.md, "HTTPS with Docker Compose").
   grep -q '^STACK_TLS_CERT=.' .env && files+=(-f compose.https.yaml)
   SSO_VERSION=$(sed -n 's/^bundle [^ ]* //p' "$STAGE/MANIFEST") \
     docker compose "${files[@]}" -p "$PROJECT" --env-file .env up -d --wait --wait-timeout 300 --pull never --no-build || {

@@ -358,7 +358,7 @@ def test_the_deployment_serves_https_with_the_sites_certificate(tmp_path):
     """STACK_TLS_CERT/STACK_TLS_KEY in .env: HTTPS with HSTS and Secure cookies, HTTP redirects."""
     certs = tmp_path / "tls"
     run(str(ROOT / "nginx" / "make-test-cert.sh"), str(certs))
-    # What README "HTTPS" asks of an operator: nginx runs as uid 10002, the key stays 0600.
+    # What docs/docker.md ("HTTPS with Docker Compose") asks of an operator: nginx runs as uid 10002, key 0600.
     os.chown(certs / "key.pem", 10002, -1)
     http_port = int(os.environ.get("E2E_RACE_PORT", "18180")) + 1
     https_port = http_port + 1
@@ -421,7 +421,7 @@ def test_a_missing_secret_key_stops_the_deployment_with_what_to_do(tmp_path, sec
         else:
             for service in ("migrate", "system_a", "system_b"):
                 logs = compose("logs", "--no-log-prefix", service, project=project, env_file=env_file, env=env)
-                assert "SECRET_KEY is not set. Run `./stack env`" in logs.stdout, service
+                assert "SECRET_KEY is not set. Run `./stack env --force`" in logs.stdout, service
             assert states["migrate"] == "exited"
         if missing == "absent":
             assert {states[service] for service in ("system_a", "system_b")} == {"created"}  # never started

@@ -42,12 +42,19 @@ load_env_file() {
   rm -f "$entries"
 }
 
+# scripts/envtool.py, seeing in its environment only what did not come from the env file
+# (so it can tell a value set in the shell from the file's).
+envtool() {
+  local name unset_args=()
+  for name in "${LOADED_FROM_ENV_FILE[@]}"; do unset_args+=(-u "$name"); done
+  env "${unset_args[@]}" python3 -I "$ROOT/scripts/envtool.py" "$@"
+}
+
+# Every secret present and usable (as the services would judge it), or a message naming the
+# fix that works: ./stack env --force replaces exactly the unusable ones, keeping a backup.
 require_secrets() {
-  local name missing=()
-  for name in SECRET_KEY POSTGRES_PASSWORD SYSTEM_A_DB_PASSWORD SYSTEM_B_DB_PASSWORD; do
-    [ -n "${!name:-}" ] || missing+=("$name")
-  done
-  [ ${#missing[@]} -eq 0 ] || die "missing ${missing[*]} in $ENV_PATH. Run ./stack env to write fresh random secrets."
+  [ -f "$ENV_PATH" ] || die "there is no $ENV_PATH. Run ./stack env to write one with fresh random secrets."
+  envtool check "$ENV_PATH" || exit 1
 }
 
 # --- processes ./stack started ----------------------------------------------------
@@ -117,6 +124,116 @@ started_here() {
   return 1
 }
 
+# ./stack env [--force]: write the env file with fresh random secrets, once. With --force,
+# an existing file keeps every usable value and gets fresh ones for the secrets that are
+# missing or unusable (the old file stays beside it, mode 0600). Then record what plain
+# `docker compose` needs to do what ./stack does (BASE_IMAGE, ...: 40-compose.sh).
 cmd_env() {
-  write_env_file "$ENV_PATH"
+  local force=""
+  case "${1:-}" in
+    "") ;;
+    --force) force=1 ;;
+    *) die "unknown option for env: $1 (./stack env [--force])" ;;
+  esac
+  if [ -n "$force" ] && [ -f "$ENV_PATH" ]; then
+    envtool repair "$ENV_PATH"
+  else
+    write_env_file "$ENV_PATH"
+    envtool check "$ENV_PATH" || true
+  fi
+  record_compose_settings full
+}
+
+# --- what a step prints -------------------------------------------------------------
+# Each step of `up` ends with one line: what is done and how long it took.
+now_ms() { date +%s%3N; }
+elapsed_since() {
+  local ms=$(($(now_ms) - $1))
+  printf '%d.%d s' $((ms / 1000)) $((ms % 1000 / 100))
+}
+
+# step LABEL COMMAND...: run COMMAND, then print "==> LABEL (1.2 s)".
+step() {
+  local label=$1 started
+  shift
+  started=$(now_ms)
+  "$@"
+  say "$label ($(elapsed_since "$started"))"
+}
+
+# with_progress LABEL COMMAND...: a long step (pip, an image build). Its output goes to a log
+# file; meanwhile one line shows the time so far and the latest line of the log (rewritten in
+# place on a terminal, else printed every 30 s). On failure the end of the log is printed.
+with_progress() {
+  local label=$1 log ticker rc=0
+  shift
+  mkdir -p "$STATE/log"
+  log="$STATE/log/$(echo "$label" | tr -c 'a-zA-Z0-9\n' '-' | tr -s '-' | sed 's/-$//').log"
+  progress_ticker "$label" "$log" "$$" &
+  ticker=$!
+  "$@" >"$log" 2>&1 || rc=$?
+  kill "$ticker" 2>/dev/null || true
+  wait "$ticker" 2>/dev/null || true
+  [ ! -t 2 ] || printf '\r\033[K' >&2
+  if [ "$rc" -ne 0 ]; then
+    tail -n 25 "$log" >&2
+    warn "$label failed (the whole output: $log)"
+  fi
+  return "$rc"
+}
+
+# Runs beside a long step; ends with it, or when ./stack itself is gone.
+progress_ticker() {
+  local label=$1 log=$2 parent=$3 started=$SECONDS last=$SECONDS latest
+  while kill -0 "$parent" 2>/dev/null; do
+    sleep 1
+    # An image build's latest step ("#12 [app 5/9] RUN ..."), else the log's latest line.
+    latest=$({ grep -E '^#[0-9]+ \[' "$log" || grep -v '^\s*$' "$log"; } 2>/dev/null | tail -n 1 | cut -c1-70 || true)
+    if [ -t 2 ]; then
+      printf '\r\033[K    %s: %d s  %s' "$label" $((SECONDS - started)) "$latest" >&2
+    elif [ $((SECONDS - last)) -ge 30 ]; then
+      last=$SECONDS
+      printf '    %s: %d s so far (%s)\n' "$label" $((SECONDS - started)) "$latest" >&2
+    fi
+  done
+}
+
+# --- a start that fails stops what it started ------------------------------------------
+# trap_failed_start CLEANUP: until clear_failed_start, an exit with an error (a die) runs
+# CLEANUP first, then whatever EXIT trap was set before (./stack test has one).
+FAILED_START_CLEANUP=""
+PREVIOUS_EXIT_TRAP=""
+
+trap_failed_start() {
+  FAILED_START_CLEANUP=$1
+  local previous
+  previous=$(trap -p EXIT)
+  if [ -n "$previous" ]; then
+    eval "set -- $previous"
+    PREVIOUS_EXIT_TRAP=$3
+  fi
+  trap on_exit_during_start EXIT
+}
+
+on_exit_during_start() {
+  local rc=$?
+  if [ "$rc" -ne 0 ] && [ -n "$FAILED_START_CLEANUP" ]; then "$FAILED_START_CLEANUP" || true; fi
+  eval "$PREVIOUS_EXIT_TRAP"
+}
+
+clear_failed_start() {
+  FAILED_START_CLEANUP=""
+  if [ -n "$PREVIOUS_EXIT_TRAP" ]; then trap -- "$PREVIOUS_EXIT_TRAP" EXIT; else trap - EXIT; fi
+}
+
+# require_free_port PORT VARIABLE [HOST]: stop before starting anything when another program
+# already listens on PORT (a raw bind error half-way through a start helps nobody).
+require_free_port() {
+  local port=$1 variable=$2 host=${3:-${STACK_BIND:-127.0.0.1}}
+  case "$host" in 0.0.0.0 | :: | "[::]") host=127.0.0.1 ;; esac
+  host=${host#[}
+  host=${host%]}
+  if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+    die "port $port ($variable) on $host is in use by another program, not by a stack of this checkout. Stop that program, or choose another port: set $variable=<free port> in $ENV_PATH."
+  fi
 }

@@ -21,8 +21,8 @@ native_tools_present() {
 
 apt_install() {
   say "installing Debian packages: $*"
-  DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >/dev/null
+  with_progress "apt-get update" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  with_progress "apt-get install" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"
 }
 
 ensure_native_packages() {
@@ -83,20 +83,21 @@ ensure_python_env() {
       die "Python's venv module is missing. Install it with: sudo apt-get install -y python3-venv"
     fi
   fi
-  say "preparing the Python environment in $VENV ($kind packages, $python)"
+  say "preparing the Python environment in $VENV ($kind packages, $python; a few minutes the first time)"
   local clear=()
   # Made from another interpreter (or before it was recorded): start it afresh.
   [ -z "$recorded" ] || [ "${recorded##*:}" = "$python" ] || clear=(--clear)
   "$python" -m venv "${clear[@]}" "$VENV"
   if [ -n "${STACK_WHEELHOUSE:-}" ]; then
     [ "$kind" = runtime ] || die "the wheelhouse holds runtime packages only; ./stack test needs an index."
-    "$PY" -m pip install -q --no-index --find-links "$STACK_WHEELHOUSE" -r "$(runtime_requirements)" sso-shared
+    with_progress "pip install (wheelhouse)" "$PY" -m pip install --progress-bar off --no-index \
+      --find-links "$STACK_WHEELHOUSE" -r "$(runtime_requirements)" sso-shared
   else
     local requirements
     requirements=$(runtime_requirements)
     [ "$kind" = dev ] && requirements="$ROOT/requirements-dev.txt"
-    "$PY" -m pip install -q --upgrade pip
-    "$PY" -m pip install -q -r "$requirements" -e "$ROOT/shared"
+    with_progress "pip install --upgrade pip" "$PY" -m pip install --progress-bar off --upgrade pip
+    with_progress "pip install" "$PY" -m pip install --progress-bar off -r "$requirements" -e "$ROOT/shared"
   fi
   echo "$kind:$digest:$python" >"$stamp"
 }

@@ -7,6 +7,8 @@ SERVER_NAMES=${SERVER_NAMES:-127.0.0.1 localhost}
 # The address nginx listens on (0.0.0.0 for other machines), as Compose publishes it.
 STACK_BIND=${STACK_BIND:-127.0.0.1}
 PG_DIR="$STATE/pg"
+# What this run of `up` started, so that a failed start stops exactly that.
+STARTED_NOW=()
 
 # Started as root, ./stack runs nothing it starts as root but nginx's master (which
 # binds the port and reads the TLS key): each part has an unprivileged user of its own,
@@ -82,7 +84,6 @@ database_started_here() { started_here "$PG_DIR/data/postmaster.pid" "-D $PG_DIR
 
 init_database_cluster() {
   [ -f "$PG_DIR/data/PG_VERSION" ] && return 0
-  say "creating a throwaway PostgreSQL cluster in $PG_DIR (port $PG_PORT)"
   mkdir -p "$PG_DIR"
   ensure_pg_os_user
   is_root && chown "$PG_OS_USER" "$PG_DIR"
@@ -117,19 +118,19 @@ HBA
 }
 
 start_database() {
-  init_database_cluster
+  [ -f "$PG_DIR/data/PG_VERSION" ] || step "PostgreSQL cluster created in $PG_DIR" init_database_cluster
   write_pg_hba
   if database_started_here; then
     pg_ctl_ reload >/dev/null
     return 0
   fi
-  say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
   mkdir -p "$PG_DIR/run"
   is_root && chown "$PG_OS_USER" "$PG_DIR/run"
   pg_ctl_ -l "$PG_DIR/postgres.log" -w -t 60 \
     -o "-c port=$PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$PG_DIR/run" start >/dev/null ||
     die "PostgreSQL did not start; see $PG_DIR/postgres.log"
   record_started "$PG_DIR/data/postmaster.pid"
+  STARTED_NOW+=(database)
 }
 
 stop_database() {
@@ -285,13 +286,13 @@ start_service() {
   pidfile=$(gunicorn_pidfile "$service")
   gunicorn_started_here "$service" && return 0
   register_service "$service"
-  say "starting System ${service^^} (gunicorn on $(gunicorn_socket "$service"))"
   # --capture-output: what the workers write to stdout and stderr (Django's log lines, tracebacks
   # included) goes to the log too, not to the /dev/null of a daemon.
   with_service_env "$service" "$VENV/bin/gunicorn" -c gunicorn.conf.py --bind "unix:$(gunicorn_socket "$service")" \
     --daemon --pid "$pidfile" --access-logfile "$STATE/log/$service.log" --error-logfile "$STATE/log/$service.log" \
     --capture-output
   record_started "$pidfile"
+  STARTED_NOW+=("$service")
 }
 
 render_nginx_config() {
@@ -312,7 +313,6 @@ proxy_ports() {
 start_proxy() {
   local dir="$STATE/nginx"
   nginx_started_here && return 0
-  say "starting nginx on $STACK_BIND:$(proxy_ports)"
   mkdir -p "$dir" "$STATE/log"
   render_nginx_config "$dir/nginx.conf" "$dir" "$STATE/log/nginx-error.log" "$STATE/log/nginx-access.log"
   # No secret in nginx's environment: its workers face the network.
@@ -320,6 +320,7 @@ start_proxy() {
     with_bare_env nginx -t -p "$dir" -c "$dir/nginx.conf" -g 'error_log stderr;' || die "nginx refused its configuration."
   with_bare_env nginx -p "$dir" -c "$dir/nginx.conf"
   record_started "$dir/nginx.pid"
+  STARTED_NOW+=(nginx)
 }
 
 wait_until_answering() {
@@ -369,11 +370,12 @@ native_running() {
 }
 
 native_up() {
-  ensure_native_packages
-  ensure_python_env
-  [ -f "$ENV_PATH" ] || write_env_file "$ENV_PATH"
+  step "Debian packages present (PostgreSQL, nginx, envsubst, python3-venv)" ensure_native_packages
+  step "Python environment ready in $VENV" ensure_python_env
+  [ -f "$ENV_PATH" ] || step "wrote $ENV_PATH with fresh random secrets" write_env_file "$ENV_PATH"
   load_env_file
   require_secrets
+  record_compose_settings cheap
   mkdir -p "$STATE"
   echo native >"$STATE/mode"
   if native_running; then
@@ -381,22 +383,47 @@ native_up() {
   else
     # It would start the services too: not while they are being started here.
     stop_supervisor
+    database_started_here || require_free_port "$PG_PORT" STACK_PG_PORT 127.0.0.1
+    if ! nginx_started_here; then
+      require_free_port "$STACK_PORT" STACK_PORT
+      ! native_tls || require_free_port "$(native_https_port)" STACK_HTTPS_PORT
+    fi
+    STARTED_NOW=()
+    trap_failed_start native_stop_failed_start
     prepare_service_users
     prepare_service_files a
     prepare_service_files b
-    start_database
-    provision_databases
-    migrate_databases
-    collect_static
-    check_services
-    start_service a
-    start_service b
-    start_proxy
+    step "PostgreSQL running on 127.0.0.1:$PG_PORT" start_database
+    step "roles and databases provisioned (db/provision.sql)" provision_databases
+    step "databases migrated (sso_migrate of A and B)" with_progress "migrating" migrate_databases
+    step "static files collected" collect_static
+    step "Django checks passed" check_services
+    step "System A started (gunicorn on $(gunicorn_socket a))" start_service a
+    step "System B started (gunicorn on $(gunicorn_socket b))" start_service b
+    step "nginx listening on $STACK_BIND:$(proxy_ports)" start_proxy
   fi
-  start_supervisor
-  wait_until_answering "$(native_url)"
+  step "supervisor running (restarts a service that stops; housekeeping every ${SSO_HOUSEKEEPING_INTERVAL:-3600} s)" start_supervisor
+  step "System A and B answer through nginx" wait_until_answering "$(native_url)"
+  clear_failed_start
   say "System A: $(native_url)a/   System B: $(native_url)b/"
   native_url
+}
+
+# A start that failed stops what it started (PostgreSQL left running by a failed check, ...).
+native_stop_failed_start() {
+  [ ${#STARTED_NOW[@]} -gt 0 ] || return 0
+  warn "the start failed: stopping what it started (${STARTED_NOW[*]})"
+  local part index
+  for ((index = ${#STARTED_NOW[@]} - 1; index >= 0; index--)); do
+    part=${STARTED_NOW[index]}
+    case "$part" in
+      supervisor) stop_supervisor ;;
+      nginx) stop_started nginx "$STATE/nginx/nginx.pid" nginx_started_here ;;
+      a | b) stop_started "System ${part^^}" "$(gunicorn_pidfile "$part")" gunicorn_started_here "$part" ;;
+      database) stop_database ;;
+    esac
+  done
+  native_anything_running || rm -f "$STATE/mode"
 }
 
 native_down() {

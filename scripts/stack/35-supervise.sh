@@ -17,12 +17,12 @@ start_supervisor() {
   local pidfile
   pidfile=$(supervisor_pidfile)
   supervisor_started_here && return 0
-  say "starting the supervisor (restarts a service that stops; housekeeping every ${SSO_HOUSEKEEPING_INTERVAL:-3600} s)"
   install -d -m 0755 "$STATE/run" "$STATE/log"
   # Its own session, so it outlives the shell that ran ./stack up.
   setsid "$ROOT/stack" _supervise </dev/null >>"$STATE/log/supervisor.log" 2>&1 &
   echo $! >"$pidfile"
   record_started "$pidfile"
+  STARTED_NOW+=(supervisor)
 }
 
 stop_supervisor() { stop_started supervisor "$(supervisor_pidfile)" supervisor_started_here; }

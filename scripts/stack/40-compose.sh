@@ -1,12 +1,19 @@
 # The Docker Compose deployment (compose.yaml): build, start, wait, stop.
 
-COMPOSE_PROJECT=${STACK_COMPOSE_PROJECT:-sso}
+# The Compose project: STACK_COMPOSE_PROJECT, else COMPOSE_PROJECT_NAME (as plain `docker
+# compose` reads it from .env), else the name compose.yaml gives, sso.
+COMPOSE_PROJECT=${STACK_COMPOSE_PROJECT:-${COMPOSE_PROJECT_NAME:-sso}}
 DEFAULT_BASE_IMAGE=debian:bookworm-slim
 LOCAL_BASE_IMAGE=sso-base/debian:bookworm-slim
 
+# Asked once per ./stack command (docker info takes a moment).
+COMPOSE_ANSWERS=""
 compose_available() {
-  [ -f "$ROOT/compose.yaml" ] && command -v docker >/dev/null && docker info >/dev/null 2>&1 &&
-    docker compose version >/dev/null 2>&1
+  if [ -z "$COMPOSE_ANSWERS" ]; then
+    if [ -f "$ROOT/compose.yaml" ] && command -v docker >/dev/null && docker info >/dev/null 2>&1 &&
+      docker compose version >/dev/null 2>&1; then COMPOSE_ANSWERS=yes; else COMPOSE_ANSWERS=no; fi
+  fi
+  [ "$COMPOSE_ANSWERS" = yes ]
 }
 
 compose_files() {
@@ -24,20 +31,89 @@ compose_url() { echo "http://127.0.0.1:${STACK_PORT:-8080}/"; }
 
 # The images build FROM $BASE_IMAGE. Without a registry, build a local equivalent
 # of debian:bookworm-slim from Debian's packages (debootstrap) and use that.
+image_present() { docker image inspect "$1" >/dev/null 2>&1; }
+
 ensure_base_image() {
   if [ -n "${BASE_IMAGE:-}" ]; then
-    docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 || docker pull -q "$BASE_IMAGE" >/dev/null ||
-      die "BASE_IMAGE=$BASE_IMAGE is neither present nor pullable."
+    image_present "$BASE_IMAGE" || docker pull -q "$BASE_IMAGE" >/dev/null ||
+      die "BASE_IMAGE=$BASE_IMAGE (from $ENV_PATH or your environment) is neither present nor pullable: change or remove it there."
     return 0
   fi
-  if docker image inspect "$DEFAULT_BASE_IMAGE" >/dev/null 2>&1 || docker pull -q "$DEFAULT_BASE_IMAGE" >/dev/null 2>&1; then
+  if image_present "$DEFAULT_BASE_IMAGE" || docker pull -q "$DEFAULT_BASE_IMAGE" >/dev/null 2>&1; then
     export BASE_IMAGE=$DEFAULT_BASE_IMAGE
     return 0
   fi
-  warn "$DEFAULT_BASE_IMAGE cannot be pulled here; using $LOCAL_BASE_IMAGE built from Debian's packages."
-  is_root || die "building $LOCAL_BASE_IMAGE needs root (debootstrap): sudo docker/build-base-image.sh"
-  BASE_IMAGE=$LOCAL_BASE_IMAGE "$ROOT/docker/build-base-image.sh" >&2
+  if ! image_present "$LOCAL_BASE_IMAGE"; then
+    is_root || die "$DEFAULT_BASE_IMAGE cannot be pulled here, and building $LOCAL_BASE_IMAGE from Debian's packages needs root (debootstrap): sudo docker/build-base-image.sh, then ./stack up again."
+    say "$DEFAULT_BASE_IMAGE cannot be pulled here: building $LOCAL_BASE_IMAGE from Debian's packages (once; a few minutes)"
+    step "base image $LOCAL_BASE_IMAGE built" with_progress "building the base image" \
+      env BASE_IMAGE=$LOCAL_BASE_IMAGE "$ROOT/docker/build-base-image.sh"
+  fi
   export BASE_IMAGE=$LOCAL_BASE_IMAGE
+}
+
+# Which base image plain `docker compose` should build FROM, when that is known without
+# pulling or building anything (for the native mode, which needs no image).
+known_base_image() {
+  if [ -n "${BASE_IMAGE:-}" ]; then echo "$BASE_IMAGE"
+  elif image_present "$DEFAULT_BASE_IMAGE"; then echo "$DEFAULT_BASE_IMAGE"
+  elif image_present "$LOCAL_BASE_IMAGE"; then echo "$LOCAL_BASE_IMAGE"
+  else return 1; fi
+}
+
+# Record in the env file what plain `docker compose` needs to do what ./stack does, so that
+# `docker compose up -d --build --wait` and `docker compose down` work by themselves afterwards:
+# the base image (not pullable without a registry), the project name (when not compose.yaml's
+# own), the HTTPS file. Values the file holds already are never changed.
+# record_compose_settings full: may pull or build the base image (./stack env, compose up);
+# record_compose_settings cheap: only what is known at once (native up).
+record_compose_settings() {
+  local how=${1:-cheap} base
+  [ -f "$ENV_PATH" ] || return 0
+  if compose_available; then
+    if [ "$how" = full ]; then
+      # (In a subshell: a base image that cannot be had is said, and the env file stays written.)
+      if ! base=$(ensure_base_image && echo "$BASE_IMAGE"); then
+        warn "BASE_IMAGE is not recorded in $ENV_PATH (see above): plain docker compose needs it where no registry answers."
+        base=""
+      fi
+    else
+      base=$(known_base_image) || base=""
+    fi
+    [ -z "$base" ] || envtool record "$ENV_PATH" BASE_IMAGE "$base" "the image plain docker compose builds FROM"
+  elif [ "$how" = full ]; then
+    say "no Docker engine answers here: BASE_IMAGE is not recorded in $ENV_PATH (./stack env again once Docker runs)."
+  fi
+  [ "$COMPOSE_PROJECT" = sso ] ||
+    envtool record "$ENV_PATH" COMPOSE_PROJECT_NAME "$COMPOSE_PROJECT" "the Compose project ./stack uses"
+  [ -z "${STACK_TLS_CERT:-}" ] ||
+    envtool record "$ENV_PATH" COMPOSE_FILE "compose.yaml:compose.https.yaml" "HTTPS (STACK_TLS_CERT is set)"
+}
+
+# --- finding a deployment of this checkout ----------------------------------------
+# Compose labels every container with its project and its project directory, whoever
+# started it (./stack or plain `docker compose`): that, not a file of ./stack's, says
+# what runs.
+checkout_label() { echo "com.docker.compose.project.working_dir=$ROOT"; }
+
+# Names of the Compose projects with containers (running, or any with --all) from this checkout.
+checkout_projects() {
+  local all=()
+  [ "${1:-}" != --all ] || all=(-a)
+  compose_available || return 0
+  docker ps "${all[@]}" --filter "label=$(checkout_label)" \
+    --format '{{.Label "com.docker.compose.project"}}' | sort -u
+}
+
+# Does this checkout's project (COMPOSE_PROJECT) have containers (running ones by default)?
+compose_deployment_present() {
+  checkout_projects "$@" | grep -xF "$COMPOSE_PROJECT" >/dev/null
+}
+
+# Volumes of this checkout's project (left by a down that kept them).
+compose_volumes_present() {
+  compose_available || return 1
+  [ -n "$(docker volume ls -q --filter "label=com.docker.compose.project=$COMPOSE_PROJECT")" ]
 }
 
 # CA certificates this host added to its own trust store (a TLS-intercepting proxy's, a site CA)
@@ -74,29 +150,49 @@ secrets_digest() {
   } | sha256sum | cut -d' ' -f1
 }
 
+# Compose 2.40 builds through Bake, which needs the buildx CLI plugin; where there is none
+# (Debian 12 packages none, and no registry here ships it) Compose says so on every build
+# and uses its own builder, which does the same job (COMPOSE_BAKE=false, the old way to ask
+# for that builder, only trades this for a deprecation warning). Nothing to act on: dropped.
+without_bake_notice() {
+  "$@" 2> >(grep -v "Docker Compose is configured to build using Bake, but buildx isn't installed" >&2)
+}
+
+build_images() {
+  # BuildKit (the engine's own, no buildx needed) for the Dockerfile's build secret.
+  DOCKER_BUILDKIT=1 without_bake_notice compose --progress plain build
+}
+
+# The images of this checkout, built once per run (`./stack restore` builds them before it
+# asks their code about the backup). The offline installer has loaded them: nothing is built.
 compose_build_images() {
-  # The offline installer has loaded the images: nothing may be pulled or built.
   if [ -z "${STACK_OFFLINE:-}" ]; then
     ensure_base_image
+    record_compose_settings cheap
     stage_extra_cas
-    say "building images from $BASE_IMAGE"
-    # BuildKit (the engine's own, no buildx needed) for the Dockerfile's build secret.
-    DOCKER_BUILDKIT=1 COMPOSE_BAKE=false compose build -q
+    step "images sso/{db,app,nginx}:${SSO_VERSION:-dev} built from $BASE_IMAGE" \
+      with_progress "building the images" build_images
   fi
   COMPOSE_IMAGES_BUILT=1
 }
 
 compose_up() {
-  compose_available || die "no Docker engine with Compose v2 answers (docker/install-engine.sh installs one as root)."
+  compose_available || die "no Docker engine with Compose v2 answers (as root, docker/install-engine.sh installs one and starts it: docs/docker.md)."
   mkdir -p "$STATE"
-  [ -f "$ENV_PATH" ] || write_env_file "$ENV_PATH"
+  [ -f "$ENV_PATH" ] || step "wrote $ENV_PATH with fresh random secrets" write_env_file "$ENV_PATH"
   load_env_file
+  require_secrets
+  local started_before=""
+  compose_deployment_present --all && started_before=1
+  compose_deployment_present || require_free_port "${STACK_PORT:-8080}" STACK_PORT
   echo compose >"$STATE/mode"
   echo "$COMPOSE_PROJECT" >"$STATE/compose-project"
-  [ -n "${COMPOSE_IMAGES_BUILT:-}" ] || compose_build_images
+  # A start that fails takes down what it started (a deployment that ran before is left as it is).
+  [ -n "$started_before" ] || trap_failed_start compose_stop_failed_start
   local pull=()
   # The offline installer has loaded the images: nothing may be pulled or built.
   [ -z "${STACK_OFFLINE:-}" ] || pull=(--pull never)
+  [ -n "${COMPOSE_IMAGES_BUILT:-}" ] || compose_build_images
   local digest recreate=()
   digest=$(secrets_digest)
   if [ -s "$STATE/compose-secrets" ] && [ "$(cat "$STATE/compose-secrets")" != "$digest" ] &&
@@ -104,32 +200,54 @@ compose_up() {
     say "secrets in $ENV_PATH changed: recreating every container"
     recreate=(--force-recreate)
   fi
-  say "starting the deployment (project $COMPOSE_PROJECT)"
-  compose up -d --wait --wait-timeout 300 --no-build "${pull[@]}" "${recreate[@]}" || {
-    compose logs --no-log-prefix --tail 3 migrate system_a system_b >&2 || true
-    die "the deployment did not become healthy (last log lines above; all: docker compose -p $COMPOSE_PROJECT logs)"
-  }
+  step "deployment started and healthy (project $COMPOSE_PROJECT)" compose_start "${pull[@]}" "${recreate[@]}"
   # (Offline installs may run in a network namespace of their own, where the published port is out of reach.)
   if [ -z "${STACK_OFFLINE:-}" ] && command -v python3 >/dev/null; then
-    python3 "$ROOT/scripts/wait_for_http.py" --timeout 60 "$(compose_url)a/health" "$(compose_url)b/health" ||
+    step "nginx answers on $(compose_url)" python3 "$ROOT/scripts/wait_for_http.py" --timeout 60 \
+      "$(compose_url)a/health" "$(compose_url)b/health" ||
       die "nginx does not answer on $(compose_url)"
   fi
   echo "$digest" >"$STATE/compose-secrets"
+  clear_failed_start
   say "System A: $(compose_url)a/   System B: $(compose_url)b/"
   compose_url
 }
 
-compose_project_running() { cat "$STATE/compose-project" 2>/dev/null || echo "$COMPOSE_PROJECT"; }
+compose_start() {
+  compose up -d --wait --wait-timeout 300 --no-build "$@" 2>"$STATE/compose-up.log" || {
+    cat "$STATE/compose-up.log" >&2
+    compose logs --no-log-prefix --tail 3 migrate system_a system_b >&2 || true
+    die "the deployment did not become healthy (last log lines above; all: docker compose -p $COMPOSE_PROJECT logs)"
+  }
+}
+
+compose_stop_failed_start() {
+  warn "the start failed: removing the containers it created (volumes kept)"
+  compose down --remove-orphans >/dev/null 2>&1 || true
+  rm -f "$STATE/mode" "$STATE/compose-project"
+}
+
+# Point COMPOSE_PROJECT at the deployment of this checkout that has containers: its own
+# project, else the one ./stack recorded starting (the settings may have changed since).
+# False when there is none.
+select_compose_project() {
+  local projects recorded
+  projects=$(checkout_projects --all)
+  [ -n "$projects" ] || return 1
+  grep -qxF "$COMPOSE_PROJECT" <<<"$projects" && return 0
+  recorded=$(cat "$STATE/compose-project" 2>/dev/null || true)
+  [ -n "$recorded" ] && grep -qxF "$recorded" <<<"$projects" || return 1
+  COMPOSE_PROJECT=$recorded
+}
 
 compose_down() {
   local wipe=${1:-}
-  COMPOSE_PROJECT=$(compose_project_running)
   if [ "$wipe" = --volumes ]; then
-    say "stopping the deployment and deleting its volumes"
-    compose down --volumes --remove-orphans
+    step "Compose deployment (project $COMPOSE_PROJECT) stopped, its volumes deleted" \
+      with_progress "docker compose down" compose down --volumes --remove-orphans
   else
-    say "stopping the deployment (volumes kept; ./stack down --volumes deletes them)"
-    compose down --remove-orphans
+    step "Compose deployment (project $COMPOSE_PROJECT) stopped; volumes kept (./stack down --volumes deletes them)" \
+      with_progress "docker compose down" compose down --remove-orphans
   fi
   rm -f "$STATE/compose-project"
 }
@@ -137,7 +255,6 @@ compose_down() {
 compose_manage() {
   local service=$1 tty=() passthrough=() name
   shift
-  COMPOSE_PROJECT=$(compose_project_running)
   [ -t 0 ] && [ -t 1 ] || tty=(-T)
   # Hand through settings a command reads from the environment (createsuperuser --noinput).
   for name in $(compgen -e | grep '^DJANGO_' || true); do passthrough+=(-e "$name"); done
@@ -145,6 +262,10 @@ compose_manage() {
 }
 
 compose_status() {
-  COMPOSE_PROJECT=$(compose_project_running)
+  if compose_deployment_present; then
+    say "Docker Compose deployment running (project $COMPOSE_PROJECT) at $(compose_url)"
+  else
+    say "Docker Compose deployment (project $COMPOSE_PROJECT) has containers, none running"
+  fi
   compose ps
 }

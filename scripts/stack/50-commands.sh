@@ -1,36 +1,116 @@
 # The commands ./stack offers; each is a short list of steps from the other files.
 
+# --- what runs from this checkout --------------------------------------------------
+# Seen, not remembered: the native stack's processes (pid files ./stack vouches for) and
+# Docker containers labelled with this checkout's folder, whoever started them (./stack or
+# plain `docker compose`). $STATE/mode only breaks a tie: it names what was started last.
+
+native_anything_running() {
+  local running=1
+  # Every check runs, so each stale pid file is reported (and removed) once.
+  gunicorn_started_here a && running=0
+  gunicorn_started_here b && running=0
+  nginx_started_here && running=0
+  database_started_here && running=0
+  supervisor_started_here && running=0
+  return "$running"
+}
+
+# What runs: "native", "compose", "native compose" (both), or "". (Call
+# select_compose_project first, outside the $(...) that reads this.)
+running_modes() {
+  local modes=()
+  native_anything_running && modes+=(native)
+  compose_deployment_present && modes+=(compose)
+  echo "${modes[*]}"
+}
+
+recorded_mode() { cat "$STATE/mode" 2>/dev/null || true; }
+
+# How to stop what runs in MODE, said the way a user types it.
+how_to_stop() {
+  case "$1" in
+    native) echo "./stack down" ;;
+    compose) echo "./stack down (or: docker compose -p $COMPOSE_PROJECT down)" ;;
+  esac
+}
+
+describe_running() {
+  case "$1" in
+    native) echo "the native stack of this checkout runs ($(native_url), PostgreSQL on port $PG_PORT)" ;;
+    compose) echo "the Docker Compose deployment of this checkout runs (project $COMPOSE_PROJECT, $(compose_url))" ;;
+  esac
+}
+
+mode_label() { if [ "$1" = compose ]; then echo "Docker Compose"; else echo native; fi; }
+
 cmd_up() {
-  local mode=""
+  local mode="" why replace=""
   while [ $# -gt 0 ]; do
     case "$1" in
-      --native) mode=native ;;
-      --compose) mode=compose ;;
-      *) die "unknown option for up: $1" ;;
+      --native) mode=native why="--native given" ;;
+      --compose) mode=compose why="--compose given" ;;
+      --replace) replace=1 ;;
+      *) die "unknown option for up: $1 (./stack up [--native|--compose] [--replace])" ;;
     esac
     shift
   done
   if [ -z "$mode" ]; then
-    if compose_available; then mode=compose; else mode=native; fi
+    if compose_available; then
+      mode=compose why="a Docker engine with Compose v2 answers; ./stack up --native runs without Docker"
+    else
+      mode=native why="no Docker engine answers here; docs/docker.md says how to get one"
+    fi
+  fi
+  say "mode: $(mode_label "$mode") ($why)"
+  local other running
+  [ "$mode" = native ] && other=compose || other=native
+  select_compose_project || true
+  running=$(running_modes)
+  if [[ " $running " == *" $other "* ]]; then
+    if [ -z "$replace" ]; then
+      die "$(describe_running "$other"); ./stack up would start the $(mode_label "$mode") one beside it on the same port. Stop it first with $(how_to_stop "$other"), or run ./stack up --$mode --replace to stop it and start this one, or ./stack up --$other to keep it."
+    fi
+    say "--replace: stopping the $(mode_label "$other") stack first"
+    "${other}_down"
   fi
   "${mode}_up"
 }
 
-running_mode() { cat "$STATE/mode" 2>/dev/null || true; }
-
 cmd_down() {
-  local wipe=""
+  local wipe="" running stopped=""
   case "${1:-}" in
     "") ;;
     --volumes) wipe=--volumes ;;
     *) die "unknown option for down: $1" ;;
   esac
-  case "$(running_mode)" in
-    native) native_down "$wipe" ;;
-    compose) compose_down "$wipe" ;;
-    *) say "nothing started by ./stack is running here." ;;
-  esac
+  select_compose_project || true
+  running=$(running_modes)
+  # A native stack recorded as started, even with nothing left running: its stale pid files are said
+  # and removed. With --volumes, a stopped one's data is deleted too.
+  if [[ " $running " == *" native "* ]] || [ "$(recorded_mode)" = native ] || { [ -n "$wipe" ] && [ -d "$PG_DIR" ]; }; then
+    native_down "$wipe"
+    stopped=1
+  fi
+  # Containers of this checkout's project, running or stopped, whoever started them.
+  if compose_deployment_present --all || { [ -n "$wipe" ] && compose_volumes_present; }; then
+    compose_down "$wipe"
+    stopped=1
+  fi
+  [ -n "$stopped" ] || say "nothing of this checkout is running here (neither the native stack nor a Compose deployment from $ROOT)."
   rm -f "$STATE/mode"
+  other_checkout_projects_note
+}
+
+# Other Compose projects started from this folder (./stack test's, say) are not this
+# deployment: said, never stopped.
+other_checkout_projects_note() {
+  local project
+  compose_available || return 0
+  for project in $(checkout_projects); do
+    [ "$project" = "$COMPOSE_PROJECT" ] ||
+      say "also running from this folder: Compose project $project (not this deployment; stop it with docker compose -p $project down)"
+  done
 }
 
 cmd_manage() {
@@ -39,17 +119,36 @@ cmd_manage() {
     a | b) shift ;;
     *) die "usage: ./stack manage a|b ARGS... (for example: ./stack manage a createsuperuser)" ;;
   esac
-  case "$(running_mode)" in
+  local running
+  select_compose_project || true
+  running=$(running_modes)
+  case "$running" in
     native) native_manage "$service" "$@" ;;
     compose) compose_manage "$service" "$@" ;;
-    *) die "the stack is not running; start it with ./stack up" ;;
+    "native compose") die "both the native stack and the Compose deployment of this checkout run; stop one ($(how_to_stop native), or $(how_to_stop compose))." ;;
+    *)
+      # Nothing runs: a command that needs no database (check, shell -c ...) still works natively.
+      if [ "$(recorded_mode)" = native ]; then
+        native_manage "$service" "$@"
+        return
+      fi
+      die "the stack is not running; start it with ./stack up"
+      ;;
   esac
 }
 
 cmd_status() {
-  case "$(running_mode)" in
-    native) native_status ;;
-    compose) compose_status ;;
-    *) say "not running" ;;
+  local running
+  select_compose_project || true
+  running=$(running_modes)
+  case "$running" in
+    *native*) native_status ;;
   esac
+  case "$running" in
+    *compose*) compose_status ;;
+  esac
+  if [ -z "$running" ]; then
+    if [ "$(recorded_mode)" = native ]; then native_status; else say "not running"; fi
+  fi
+  other_checkout_projects_note
 }

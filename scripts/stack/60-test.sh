@@ -47,6 +47,13 @@ stack_script_tests() {
   STACK_TESTS_PORT_BASE=$((STACK_PORT + 200)) "$VENV/bin/pytest" -q -p no:cacheprovider "$ROOT/scripts/tests"
 }
 
+# A newcomer's first run, in a fresh clone of this checkout (scripts/first_run/): native, a
+# refused second mode, Compose by ./stack and by plain `docker compose`. Ports of its own.
+first_run_tests() {
+  FIRST_RUN_PORT_BASE=$((STACK_PORT + 400)) FIRST_RUN_IMAGE_TAG="$SSO_VERSION-first-run" \
+    "$VENV/bin/pytest" -q -p no:cacheprovider "$ROOT/scripts/first_run"
+}
+
 # The same suite for every target; e2e/deployment/ checks the Compose deployment itself.
 e2e_tests() {
   local target=$1 base_url=$2 scope=(--ignore "$ROOT/e2e/offline" --ignore "$ROOT/e2e/faults")
@@ -145,6 +152,7 @@ cmd__test_run() {
   run_suite "System A" unit_tests system_a system_a
   run_suite "System B" unit_tests system_b system_b
   run_suite "./stack itself" stack_script_tests
+  run_suite "first run (a fresh clone)" first_run_tests
 
   native_up >/dev/null
   run_suite "end-to-end (native)" e2e_tests native "$(native_url)"

@@ -111,7 +111,7 @@ build_release_images() {
   if [ -d "$dir/docker/extra-ca" ] && [ -s "$EXTRA_CA_FILE" ]; then
     cp "$EXTRA_CA_FILE" "$dir/docker/extra-ca/extra-ca.crt"
   fi
-  SSO_REQUIREMENTS=requirements.txt SSO_VERSION=$version DOCKER_BUILDKIT=1 COMPOSE_BAKE=false docker compose --project-directory "$dir" \
+  SSO_REQUIREMENTS=requirements.txt SSO_VERSION=$version DOCKER_BUILDKIT=1 without_bake_notice docker compose --project-directory "$dir" \
     -f "$dir/compose.yaml" --env-file "$dir/.env.example" -p "$BUNDLE_NAME-bundle" build -q
   rm -f "$dir"/docker/extra-ca/*.crt
 }

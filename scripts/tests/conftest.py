@@ -26,6 +26,8 @@ def stack_environment(tmp_path: Path, state: Path, **extra: str) -> dict[str, st
         "STACK_ENV_FILE": str(tmp_path / "stack.env"),
         "STACK_PORT": str(PORT_BASE),
         "STACK_PG_PORT": str(PORT_BASE + 3),
+        # A Compose project no deployment has: these tests never see (or stop) one.
+        "STACK_COMPOSE_PROJECT": f"sso-script-tests-{PORT_BASE}",
         **extra,
     }
 

@@ -76,7 +76,7 @@ def compare_secret_keys(setting: SharedSetting, mine: Record, theirs: Record) ->
         f"SECRET_KEY rotation in progress: {reader} does not accept the key {writer} signs with, so sessions "
         f"{writer} writes look empty on {reader} until {reader} restarts with the same SECRET_KEY and "
         "SECRET_KEY_FALLBACKS.",
-        hint="See README, 'Rotating SECRET_KEY': put the new key in SECRET_KEY_FALLBACKS everywhere first.",
+        hint="See docs/security.md, 'Rotating SECRET_KEY': put the new key in SECRET_KEY_FALLBACKS everywhere first.",
     )
 
 

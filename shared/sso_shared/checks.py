@@ -86,7 +86,10 @@ def access_groups_grant_only_their_service(app_configs=None, databases=None, **k
     return [
         checks.Error(
             violation(name, extra),
-            hint="Remove them from the group as a superuser, in either service's admin. README, 'Per-service access'.",
+            hint=(
+                "Remove them from the group as a superuser, in either service's admin. "
+                "docs/security.md, 'Per-service access'."
+            ),
             id="sso_shared.E005",
         )
         for name, extra in found.items()

@@ -54,7 +54,7 @@ class CrossDatabaseKey:
                 f"Either share the app '{app.label}' ({app.name}) in both services: add \"{app.label}\" to "
                 "SSO_SHARED_APP_LABELS in sso_shared/settings.py, so its tables live in the shared database. "
                 "Or, if the model is your own, declare the field with db_constraint=False and decide what "
-                "happens to its rows when the row it points at is deleted. README, 'Third-party apps'."
+                "happens to its rows when the row it points at is deleted. docs/architecture.md, 'Third-party apps'."
             ),
             obj=self.field,
             id=ERROR_ID,

@@ -28,9 +28,11 @@ MIN_SECRET_LENGTH = 50
 MIN_UNIQUE_CHARACTERS = SECRET_KEY_MIN_UNIQUE_CHARACTERS
 INSECURE_PREFIX = SECRET_KEY_INSECURE_PREFIX
 HOW_TO_FIX = (
-    "Run `./stack env` to write a .env with fresh random secrets, or set "
-    "SECRET_KEY (or SECRET_KEY_FILE) in the environment of both services."
+    "Run `./stack env --force` to write fresh random values for the missing or unusable secrets "
+    "into .env (it keeps the old file as a backup), or set a good value in the environment of both services."
 )
+# An old key is one the operator chose to keep: only they can say which to drop.
+HOW_TO_FIX_FALLBACK = "Remove that key from SECRET_KEY_FALLBACKS (in .env or the environment of both services)."
 
 
 class ComposeEnvRepository(RepositoryEmpty):
@@ -102,10 +104,10 @@ def secret_list(variable: str) -> list[str]:
     values = [item.strip() for item in raw.split(",") if item.strip()]
     for value in values:
         if PLACEHOLDER_MARK in value or len(value) < MIN_SECRET_LENGTH:
-            raise ImproperlyConfigured(f"{variable} holds a placeholder or too short key. {HOW_TO_FIX}")
+            raise ImproperlyConfigured(f"{variable} holds a placeholder or too short key. {HOW_TO_FIX_FALLBACK}")
         # An old key still verifies sessions, so it must be as hard to guess as the current one.
         if weakness := _weakness(value):
-            raise ImproperlyConfigured(f"{variable} holds a key that {weakness}. {HOW_TO_FIX}")
+            raise ImproperlyConfigured(f"{variable} holds a key that {weakness}. {HOW_TO_FIX_FALLBACK}")
     return values
 
 

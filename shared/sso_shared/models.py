@@ -40,7 +40,7 @@ class User(AbstractUser):
 
     Deleting a user keeps the row as a tombstone: rows in every service's own
     database point at users by id with no constraint and no cascade across
-    databases, so a removed row would leave them dangling. README, "Deleting users".
+    databases, so a removed row would leave them dangling. docs/architecture.md, "Deleting users".
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

@@ -31,8 +31,8 @@ DATABASES = databases(shared=SHARED_DB, service=SERVICE_DB)
 DATABASE_ROUTERS = ["sso_shared.routers.SharedAuthRouter"]
 # App labels whose tables live in the shared database; every other app's live in the
 # service's own. Add a third-party app here (e.g. "authtoken" for rest_framework.authtoken),
-# never in one service's settings, in the change that installs it in both: README,
-# "Third-party apps". The first five are always shared (sso_shared.routers).
+# never in one service's settings, in the change that installs it in both:
+# docs/architecture.md, "Third-party apps". The first five are always shared (sso_shared.routers).
 # https://docs.djangoproject.com/en/5.2/topics/db/multi-db/#automatic-database-routing
 # "axes": the login lockout (below), so a lock made on one service holds on every one.
 SSO_SHARED_APP_LABELS = ["admin", "auth", "contenttypes", "sessions", "sso_shared", "axes"]

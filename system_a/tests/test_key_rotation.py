@@ -1,4 +1,4 @@
-"""Rotating SECRET_KEY as README "Rotating SECRET_KEY" says, with both services' real gunicorns.
+"""Rotating SECRET_KEY as docs/security.md "Rotating SECRET_KEY" says, with both services' real gunicorns.
 
 Sessions made under the old key keep working on both services while the old
 key is a fallback, and end once it is removed, unless they were used (and so

@@ -1,7 +1,7 @@
 """A third-party app with a foreign key to the user, in both services' real manage.py and gunicorn.
 
 Django REST framework's ``rest_framework.authtoken`` (a Token table pointing at the
-user) is the example README "Third-party apps" gives. Shared by both services, its
+user) is the example docs/architecture.md "Third-party apps" gives. Shared by both services, its
 table lives in the shared database and a token made on A authenticates on B.
 Installed in one service only, sso_shared.E004 refuses it before anything migrates,
 instead of ``relation "sso_user" does not exist`` halfway through.
@@ -33,7 +33,7 @@ REFUSAL = (
     "\tHINT: Either share the app 'authtoken' (rest_framework.authtoken) in both services: add \"authtoken\" to "
     "SSO_SHARED_APP_LABELS in sso_shared/settings.py, so its tables live in the shared database. Or, if the model "
     "is your own, declare the field with db_constraint=False and decide what happens to its rows when the row it "
-    "points at is deleted. README, 'Third-party apps'."
+    "points at is deleted. docs/architecture.md, 'Third-party apps'."
 )
 
 

@@ -1,4 +1,4 @@
-"""Django REST framework's token authentication, shared by both services as README "Third-party apps" says.
+"""Django REST framework's token authentication, shared by both services (docs/architecture.md "Third-party apps").
 
 Both services run with this module, so adding the label here stands for the one
 edit of SSO_SHARED_APP_LABELS in sso_shared/settings.py that a site makes.
