@@ -16,10 +16,8 @@ https://docs.djangoproject.com/en/5.2/topics/http/sessions/#clearing-the-session
 """
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from django.apps import apps
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -68,19 +66,16 @@ def clear_expired_sessions(now=None, batch: int = SESSION_BATCH) -> int:
 def prune_lockout_rows(now=None) -> dict:
     """django-axes' rows past their use, when axes is installed; {} when it is not.
 
-    Lockout attempts older than AXES_COOLOFF_TIME no longer lock anyone out; its
-    access logs are kept as long as the audit trail (SSO_AUDIT_RETENTION_DAYS).
+    A lockout attempt whose cool-off has ended (each one records its end:
+    AXES_USE_ATTEMPT_EXPIRATION) locks nobody out any more and counts for nothing;
+    its access logs are kept as long as the audit trail (SSO_AUDIT_RETENTION_DAYS).
     """
     if not apps.is_installed("axes"):
         return {}
     now = now or timezone.now()
     removed = {}
-    cooloff = getattr(settings, "AXES_COOLOFF_TIME", None)
-    if isinstance(cooloff, (int, float)):
-        cooloff = timedelta(hours=cooloff)
-    if isinstance(cooloff, timedelta):
-        attempts = apps.get_model("axes", "AccessAttempt")
-        removed["attempts"], _ = attempts.objects.filter(attempt_time__lt=now - cooloff).delete()
+    attempts = apps.get_model("axes", "AccessAttempt")
+    removed["attempts"], _ = attempts.objects.filter(expiration__expires_at__lt=now).delete()
     cutoff = now - audit.retention()
     for name, time_field in (("AccessLog", "attempt_time"), ("AccessFailureLog", "attempt_time")):
         try:

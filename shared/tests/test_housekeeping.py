@@ -40,7 +40,8 @@ def test_old_audit_events_go_recent_ones_stay(settings):
     AuditEvent.objects.using(SHARED_DB).create(kind="login", service="a", username="new")
     add_sessions(2, timedelta(hours=-1))
     report = housekeeping.run()
-    assert (report.ran, report.sessions, report.audit_events, report.lockout_rows) == (True, 2, 1, {})
+    assert (report.ran, report.sessions, report.audit_events) == (True, 2, 1)
+    assert report.lockout_rows == {"attempts": 0, "accesslog": 0, "accessfailurelog": 0}
     assert list(AuditEvent.objects.using(SHARED_DB).values_list("username", flat=True)) == ["new"]
 
 
@@ -60,3 +61,18 @@ def test_a_run_while_another_holds_the_lock_skips_and_removes_nothing(capsys):
     call_command("sso_housekeeping")
     assert "expired_sessions=2 " in capsys.readouterr().out
     assert session_model().objects.using(SHARED_DB).count() == 0
+
+
+def test_lockout_attempts_go_once_their_cool_off_has_ended():
+    from axes.models import AccessAttempt, AccessAttemptExpiration
+
+    def attempt(username: str, ends_in: timedelta) -> None:
+        record = AccessAttempt.objects.create(
+            username=username, ip_address="127.0.0.9", user_agent="test", failures_since_start=5
+        )
+        AccessAttemptExpiration.objects.create(access_attempt=record, expires_at=timezone.now() + ends_in)
+
+    attempt("lock-ended", timedelta(minutes=-1))
+    attempt("still-locked", timedelta(minutes=10))
+    assert housekeeping.prune_lockout_rows()["attempts"] == 1
+    assert list(AccessAttempt.objects.values_list("username", flat=True)) == ["still-locked"]
