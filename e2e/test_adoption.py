@@ -152,7 +152,7 @@ def test_the_dry_run_prints_the_full_report_and_changes_nothing(adopted):
         "Users: 5 in the source: 5 new, 0 one user with an existing user, 0 skipped, 0 adopted before, 0 clashes"
         in report
     )
-    assert f"{CLERKS} (new): 2 permissions to add" in report
+    assert f"{CLERKS} (new): permissions to add: 2" in report
     assert f"intake.export_request: group {CLERKS}" in report
     assert "3 to carry over" in report
     assert report.rstrip().endswith("Dry run: nothing was changed.")
@@ -198,7 +198,7 @@ def test_a_clash_is_refused_with_its_name_and_nothing_changed(adopted):
         f"user '{CLASH}': the username exists here with email {CLASH}@one.example, the source has email "
         f"{CLASH}@two.example" in refused.stderr
     )
-    assert "Adoption refused: 1 clashes, nothing was changed." in refused.stderr
+    assert "Adoption refused: 1 clash, nothing was changed." in refused.stderr
     assert adopted["seen"]["both after refusal"] is False
     assert adopted["seen"]["named after uuid after refusal"] is False
     assert f"{CLASH} (as {CLASH}-b)" in adopted["seen"]["adopt b"].stdout

@@ -32,7 +32,7 @@ DATABASE_ROUTERS = ["sso_shared.routers.SharedAuthRouter"]
 # App labels whose tables live in the shared database; every other app's live in the
 # service's own. Add a third-party app here (e.g. "authtoken" for rest_framework.authtoken),
 # never in one service's settings, in the change that installs it in both: README,
-# "Third-party apps". The first five are always shared (sso_shared.routers).
+# "Third-party apps". The first six are always shared (sso_shared.routers).
 # https://docs.djangoproject.com/en/5.2/topics/db/multi-db/#automatic-database-routing
 SSO_SHARED_APP_LABELS = ["admin", "auth", "contenttypes", "sessions", "sso_shared", "sso_adoption"]
 # https://docs.djangoproject.com/en/5.2/ref/settings/#default-auto-field

@@ -190,9 +190,7 @@ def merge_user(planned, result: Survey, groups: dict, access: Group):
 
 
 def record(result: Survey, legacy_user, user) -> None:
-    AdoptedUser.objects.using(SHARED_DB).create(
-        source=result.source, old_pk=legacy_user.pk, old_username=legacy_user.username, user=user
-    )
+    AdoptedUser.objects.using(SHARED_DB).create(source=result.source, old_pk=legacy_user.pk, user=user)
 
 
 def service_title(service: str) -> str:

@@ -6,12 +6,12 @@ class AdoptedUser(models.Model):
     """Who a legacy project's user became: (source, old primary key) → user.
 
     ``source`` names the adopted project (by default the letter of the service it
-    became). ``--rewrite`` reads this to turn old primary keys into UUIDs.
+    became). ``--rewrite`` reads this to turn old primary keys into UUIDs. No username:
+    a deleted user's tombstone keeps nothing that names the person.
     """
 
     source = models.CharField(max_length=40)
     old_pk = models.CharField(max_length=64)
-    old_username = models.CharField(max_length=150)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     adopted_at = models.DateTimeField(auto_now_add=True)
 

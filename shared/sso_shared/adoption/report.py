@@ -52,7 +52,7 @@ def group_lines(survey) -> list[str]:
     lines = [f"Groups: {len(groups)} in the source"]
     for group in groups:
         state = "exists here" if group.exists else "new"
-        lines.append(f"  {group.name} ({state}): {len(group.to_add)} permissions to add")
+        lines.append(f"  {group.name} ({state}): permissions to add: {len(group.to_add)}")
     if survey.unmatched:
         lines.append(
             f"Permissions with no counterpart in {title(survey.service)} (not adopted): {len(survey.unmatched)}"

@@ -61,8 +61,9 @@ class Command(BaseCommand):
         text = report.render(found, dry_run=dry_run)
         if found.users.clashes:
             raise CommandError(
-                f"{text}\nAdoption refused: {len(found.users.clashes)} clashes, nothing was changed. Resolve each "
-                "with --map FILE (CSV lines 'source username,target username' or 'source username,skip')."
+                f"{text}\nAdoption refused: {plural(len(found.users.clashes), 'clash', 'clashes')}, nothing was "
+                "changed. Resolve each with --map FILE (CSV lines 'source username,target username' or "
+                "'source username,skip')."
             )
         self.stdout.write(text)
         if not found.changes_anything():
@@ -90,6 +91,10 @@ class Command(BaseCommand):
             tables = connection.introspection.table_names(cursor)
         if AdoptedUser._meta.db_table not in tables:
             raise CommandError("the shared database lacks the adoption tables: run sso_migrate (./stack up) first")
+
+
+def plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
 
 
 def argparse_suppress():
