@@ -20,7 +20,7 @@ from sso_shared.access import access_group
 from sso_shared.adoption import adoption, carried_sessions, plan
 from sso_shared.adoption.inputs import Inputs
 from sso_shared.adoption.models import AdoptedUser
-from sso_shared.models import Session
+from sso_shared.models import AuditEvent, Session
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 User = get_user_model()
@@ -139,6 +139,7 @@ def test_the_legacy_cookie_logs_in_once_with_a_new_key_and_is_deleted(legacy):
     new_key = response.cookies["sso_sessionid"].value
     assert new_key != carried_sessions.cookie_digest("sessionid", "ann-cookie-value-000000000000000")
     assert Session.objects.get(pk=new_key).user_id == str(User.objects.get(username="ann").pk)
+    assert AuditEvent.objects.filter(kind="login", username="ann").count() == 1
     # The carried record is gone: the same legacy cookie in another browser finds nobody.
     copy = Client()
     copy.cookies["sessionid"] = "ann-cookie-value-000000000000000"
@@ -150,3 +151,52 @@ def test_the_user_named_after_an_old_pk_gets_his_own_session_only(legacy):
     browser = Client()
     browser.cookies["sessionid"] = "seven-cookie-value-0000000000000"
     assert browser.get("/whoami").json()["username"] == "7"
+
+
+@pytest.fixture
+def legacy_on_postgres(legacy):
+    """The same legacy tables in a PostgreSQL database of their own, reached by a postgres:// URL."""
+    import psycopg2
+    from django.db import connections
+
+    settings = connections["default"].settings_dict
+    name = "legacy_adoption_test"
+    server = psycopg2.connect(
+        dbname="postgres",
+        user=settings["USER"],
+        password=settings["PASSWORD"],
+        host=settings["HOST"],
+        port=settings["PORT"],
+    )
+    server.autocommit = True
+    with server.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {name}")
+        cursor.execute(f"CREATE DATABASE {name}")
+    url = f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{name}"
+    copy = psycopg2.connect(url, password=settings["PASSWORD"])
+    with copy, copy.cursor() as cursor:
+        cursor.execute(SCHEMA.replace("datetime", "timestamptz"))
+        for (table,) in legacy.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+            for row in legacy.db.execute(f"SELECT * FROM {table}"):  # noqa: S608 (the test's own tables)
+                if table == "auth_user":  # SQLite's 0/1 flags are booleans in PostgreSQL
+                    row = (*row[:6], *(bool(flag) for flag in row[6:9]), *row[9:])  # noqa: PLW2901
+                cursor.execute(f"INSERT INTO {table} VALUES ({', '.join(['%s'] * len(row))})", row)  # noqa: S608
+    copy.close()
+    yield Inputs(label=url, secret_keys=[LEGACY_KEY], url=url, password=settings["PASSWORD"])
+    with server.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    server.close()
+
+
+def test_a_postgresql_source_reads_like_sqlite(legacy_on_postgres):
+    found = adoption.survey(legacy_on_postgres, service="a", source="old", cookie="sessionid")
+    assert [user.target_username for user in found.users.of(plan.NEW)] == ["ann", "7"]
+    assert len(found.sessions_to_carry) == 2
+
+
+def test_a_database_without_djangos_auth_tables_is_refused():
+    empty = sqlite3.connect(":memory:")
+    empty.execute("CREATE TABLE notes (id integer)")
+    inputs = Inputs(label="notes.sqlite3", secret_keys=[LEGACY_KEY], sqlite_bytes=empty.serialize())
+    with pytest.raises(CommandError, match="notes.sqlite3 is not the database of a Django project"):
+        adoption.survey(inputs, service="a", source="old", cookie="sessionid")

@@ -7,10 +7,12 @@ query: the carried session is looked up by the cookie's digest and deleted
 SessionMiddleware saves under a NEW key (no fixation) and sends as
 ``sso_sessionid``. The legacy cookie is deleted on the path it was set for.
 A cookie that finds nothing is left alone: the request is simply anonymous.
+The login is recorded in the audit trail (kind ``login``).
 """
 
 from django.conf import settings
 
+from ..audit import LOGIN, record
 from .carried_sessions import claim
 
 DEFAULT_PATH = "/"
@@ -38,6 +40,10 @@ class LegacySessionMiddleware:
         if claimed:
             name, path = claimed
             response.delete_cookie(name, path=path, samesite=settings.SESSION_COOKIE_SAMESITE)
+            # A login on this deployment, without a password: the audit trail says so like any other.
+            user = getattr(request, "user", None)
+            if user is not None and user.is_authenticated:
+                record(LOGIN, request, user=user)
         return response
 
     @staticmethod
