@@ -200,3 +200,12 @@ def test_a_database_without_djangos_auth_tables_is_refused():
     inputs = Inputs(label="notes.sqlite3", secret_keys=[LEGACY_KEY], sqlite_bytes=empty.serialize())
     with pytest.raises(CommandError, match="notes.sqlite3 is not the database of a Django project"):
         adoption.survey(inputs, service="a", source="old", cookie="sessionid")
+
+
+def test_a_carried_session_survives_a_secret_key_rotation(legacy, settings):
+    adoption.apply(survey(legacy))
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "rotated-" + "r" * 50
+    browser = Client()
+    browser.cookies["sessionid"] = "ann-cookie-value-000000000000000"
+    assert browser.get("/whoami").json()["username"] == "ann"

@@ -110,9 +110,16 @@ def survey(sessions, users_by_pk: dict, keys: list[str]) -> SessionSurvey:
     return result
 
 
-def cookie_digest(cookie_name: str, cookie_value: str) -> str:
+def cookie_digest(cookie_name: str, cookie_value: str, secret: str | None = None) -> str:
     """Where a carried session is stored: derived with our SECRET_KEY, so the legacy cookie alone finds it."""
-    return salted_hmac(DIGEST_SALT, f"{cookie_name}={cookie_value}", algorithm="sha256").hexdigest()[:DIGEST_LENGTH]
+    message = f"{cookie_name}={cookie_value}"
+    return salted_hmac(DIGEST_SALT, message, secret=secret, algorithm="sha256").hexdigest()[:DIGEST_LENGTH]
+
+
+def cookie_digests(cookie_name: str, cookie_value: str) -> list[str]:
+    """The digest under SECRET_KEY and under each SECRET_KEY_FALLBACKS: a key rotated since adoption still finds it."""
+    keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+    return [cookie_digest(cookie_name, cookie_value, secret=key) for key in keys]
 
 
 def rewritten(data: dict, user) -> dict:
@@ -132,17 +139,16 @@ def store(digest: str, data: dict, user, expire_date) -> None:
 
 def claim(cookie_name: str, cookie_value: str) -> dict | None:
     """The carried session for this legacy cookie, deleted as it is read; None if there is none (any more)."""
-    digest = cookie_digest(cookie_name, cookie_value)
     model = session_model()
     with transaction.atomic(using=SHARED_DB):
         row = (
             model.objects.using(SHARED_DB)
             .select_for_update()
-            .filter(session_key=digest, expire_date__gt=timezone.now())
+            .filter(session_key__in=cookie_digests(cookie_name, cookie_value), expire_date__gt=timezone.now())
             .first()
         )
         if row is None:
             return None
         data = row.get_decoded()
-        model.objects.using(SHARED_DB).filter(session_key=digest).delete()
+        model.objects.using(SHARED_DB).filter(session_key=row.session_key).delete()
     return data or None
