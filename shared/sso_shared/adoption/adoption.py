@@ -7,7 +7,6 @@ database in one transaction, under the migration lock.
 
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
@@ -191,7 +190,3 @@ def merge_user(planned, result: Survey, groups: dict, access: Group):
 
 def record(result: Survey, legacy_user, user) -> None:
     AdoptedUser.objects.using(SHARED_DB).create(source=result.source, old_pk=legacy_user.pk, user=user)
-
-
-def service_title(service: str) -> str:
-    return settings.SSO_SERVICES[service]["title"]

@@ -8,7 +8,7 @@ are read into memory (a SQLite file is opened from memory too, see ``legacy``).
 """
 
 import tarfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -27,7 +27,6 @@ class Inputs:
     url: str | None = None
     password: str | None = None
     map_text: str | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 def is_postgres_url(source: str) -> bool:
