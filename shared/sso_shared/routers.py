@@ -19,7 +19,7 @@ from django.conf import settings
 SHARED_DB = "auth"
 SERVICE_DB = "default"
 # Always shared, whatever the setting says: without them there is no shared login.
-SHARED_APP_LABELS = frozenset({"admin", "auth", "contenttypes", "sessions", "sso_shared"})
+SHARED_APP_LABELS = frozenset({"admin", "auth", "contenttypes", "sessions", "sso_shared", "sso_adoption"})
 
 
 def shared_app_labels() -> frozenset[str]:

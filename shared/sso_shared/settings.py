@@ -32,10 +32,10 @@ DATABASE_ROUTERS = ["sso_shared.routers.SharedAuthRouter"]
 # App labels whose tables live in the shared database; every other app's live in the
 # service's own. Add a third-party app here (e.g. "authtoken" for rest_framework.authtoken),
 # never in one service's settings, in the change that installs it in both:
-# docs/architecture.md, "Third-party apps". The first five are always shared (sso_shared.routers).
+# docs/architecture.md, "Third-party apps". The first six are always shared (sso_shared.routers).
 # https://docs.djangoproject.com/en/5.2/topics/db/multi-db/#automatic-database-routing
 # "axes": the login lockout (below), so a lock made on one service holds on every one.
-SSO_SHARED_APP_LABELS = ["admin", "auth", "contenttypes", "sessions", "sso_shared", "axes"]
+SSO_SHARED_APP_LABELS = ["admin", "auth", "contenttypes", "sessions", "sso_shared", "sso_adoption", "axes"]
 # https://docs.djangoproject.com/en/5.2/ref/settings/#default-auto-field
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -115,6 +115,9 @@ SESSION_COOKIE_AGE = env("SESSION_COOKIE_AGE", cast=int, default=60 * 60 * 12)
 # Flash messages ride in the session, so a message from A never renders on B by cookie accident.
 # https://docs.djangoproject.com/en/5.2/ref/settings/#message-storage
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+# Session cookies of adopted projects (docs/adopting.md), NAME or NAME:PATH: a browser holding one and
+# no sso_sessionid is logged in with the session `./stack adopt` carried over, once.
+SSO_LEGACY_SESSION_COOKIES = env("SSO_LEGACY_SESSION_COOKIES", cast=Csv(), default="sessionid")
 # The audit trail (sso_shared.audit) keeps events this many days; `sso_audit --prune` deletes older ones.
 SSO_AUDIT_RETENTION_DAYS = env("SSO_AUDIT_RETENTION_DAYS", cast=int, default=365)
 
@@ -167,6 +170,8 @@ SSO_ACCESS_EXEMPT_VIEWS = frozenset(
 SHARED_APPS = [
     # Before contrib apps so its templates and command overrides win.
     "sso_shared",
+    # Adopted projects' old user ids and carried-over sessions (docs/adopting.md); label sso_adoption.
+    "sso_shared.adoption",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -181,6 +186,8 @@ SHARED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # A browser still holding an adopted project's session cookie is logged in once (docs/adopting.md).
+    "sso_shared.adoption.middleware.LegacySessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

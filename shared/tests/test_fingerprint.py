@@ -129,13 +129,14 @@ def test_an_app_shared_by_one_service_only_is_caught():
     ]
 
 
-def test_the_shared_app_labels_are_recorded_sorted_and_always_with_the_five_of_the_login():
+def test_the_shared_app_labels_are_recorded_sorted_and_always_with_the_six_of_the_login():
     assert fingerprint(SSO_SHARED_APP_LABELS=["authtoken"])["SSO_SHARED_APP_LABELS"] == [
         "admin",
         "auth",
         "authtoken",
         "contenttypes",
         "sessions",
+        "sso_adoption",
         "sso_shared",
     ]
 

@@ -27,7 +27,7 @@ def test_service_apps_live_in_the_service_database(label):
     assert database_for_label(label) == SERVICE_DB
 
 
-@pytest.mark.parametrize("label", ["admin", "auth", "contenttypes", "sessions", "sso_shared"])
+@pytest.mark.parametrize("label", ["admin", "auth", "contenttypes", "sessions", "sso_shared", "sso_adoption"])
 def test_shared_apps_migrate_only_on_the_shared_database(label):
     assert router.allow_migrate(SHARED_DB, label) is True
     assert router.allow_migrate(SERVICE_DB, label) is False

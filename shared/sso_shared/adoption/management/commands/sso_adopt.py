@@ -1,0 +1,103 @@
+"""Adopt an existing Django project: its users, groups and logged-in sessions (docs/adopting.md).
+
+    manage.py sso_adopt --from db.sqlite3|postgres://... --secret-key-file FILE [--map FILE] [--dry-run]
+    manage.py sso_adopt --rewrite TABLE.COLUMN [--dry-run]
+
+``./stack adopt a|b`` runs it with ``--inputs-on-stdin``: the source, key and map
+arrive as a tar stream, never as paths or on a command line.
+"""
+
+import sys
+
+from django.conf import settings
+from django.core.management import BaseCommand, CommandError
+from django.db import connections
+
+from sso_shared.locks import advisory_lock
+from sso_shared.routers import SHARED_DB
+
+from ... import adoption, inputs, report, rewrite
+from ...carried_sessions import WrongSecretKey
+from ...models import AdoptedUser
+
+
+class Command(BaseCommand):
+    help = "Move a legacy Django project's users, groups and sessions onto the shared login (docs/adopting.md)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--from", dest="source_path", metavar="SOURCE", help="SQLite file or postgres:// URL")
+        parser.add_argument("--secret-key-file", metavar="FILE", help="the legacy SECRET_KEY (then any fallbacks)")
+        parser.add_argument("--map", dest="map_file", metavar="FILE", help="CSV: source username,target username|skip")
+        parser.add_argument("--cookie", default="sessionid", help="the legacy session cookie's name (sessionid)")
+        parser.add_argument("--name", help="the source's name in the old-pk mapping (default: this service's letter)")
+        parser.add_argument("--rewrite", action="append", default=[], metavar="TABLE.COLUMN")
+        parser.add_argument("--dry-run", action="store_true", help="print the report and change nothing")
+        parser.add_argument("--inputs-on-stdin", action="store_true", help=argparse_suppress())
+
+    def handle(self, *args, **options):
+        service = settings.SSO_SERVICE_NAME
+        source = options["name"] or service
+        given = self.inputs(options)
+        if given is None and not options["rewrite"]:
+            raise CommandError("nothing to do: give --from SOURCE --secret-key-file FILE, or --rewrite TABLE.COLUMN")
+        self.require_tables()
+        dry_run = options["dry_run"]
+        with advisory_lock(SHARED_DB, report=self.stderr.write):
+            if given is not None:
+                self.adopt(given, service=service, source=source, cookie=options["cookie"], dry_run=dry_run)
+            for target in options["rewrite"]:
+                found = rewrite.survey(target, source)
+                self.stdout.write(rewrite.render(found))
+                if found.changes and not dry_run:
+                    rewrite.apply(found)
+        if dry_run:
+            self.stdout.write("Dry run: nothing was changed.")
+
+    def adopt(self, given, *, service, source, cookie, dry_run):
+        try:
+            found = adoption.survey(given, service=service, source=source, cookie=cookie)
+        except WrongSecretKey as error:
+            raise CommandError(str(error)) from None
+        text = report.render(found, dry_run=dry_run)
+        if found.users.clashes:
+            raise CommandError(
+                f"{text}\nAdoption refused: {plural(len(found.users.clashes), 'clash', 'clashes')}, nothing was "
+                "changed. Resolve each with --map FILE (CSV lines 'source username,target username' or "
+                "'source username,skip')."
+            )
+        self.stdout.write(text)
+        if not found.changes_anything():
+            self.stdout.write("Nothing to do: this source was adopted before; nothing changed.")
+            return
+        if dry_run:
+            return
+        adoption.apply(found)
+        self.stdout.write(self.style.SUCCESS("Adopted: written to the shared database in one transaction."))
+
+    @staticmethod
+    def inputs(options):
+        if options["inputs_on_stdin"]:
+            return inputs.from_stream(sys.stdin.buffer)
+        if options["source_path"] or options["secret_key_file"]:
+            if not (options["source_path"] and options["secret_key_file"]):
+                raise CommandError("--from and --secret-key-file go together")
+            return inputs.from_paths(options["source_path"], options["secret_key_file"], options["map_file"])
+        return None
+
+    @staticmethod
+    def require_tables():
+        connection = connections[SHARED_DB]
+        with connection.cursor() as cursor:
+            tables = connection.introspection.table_names(cursor)
+        if AdoptedUser._meta.db_table not in tables:
+            raise CommandError("the shared database lacks the adoption tables: run sso_migrate (./stack up) first")
+
+
+def plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def argparse_suppress():
+    import argparse
+
+    return argparse.SUPPRESS

@@ -1,0 +1,118 @@
+"""``--rewrite TABLE.COLUMN``: a user column of the service's own tables, from old primary keys to UUIDs.
+
+After ``loaddata`` of the legacy project's app, a column pointing at the user
+holds the old integer primary key: as ``00000000-0000-0000-0000-00000000002a``
+in a ``uuid`` column (Django's UUIDField turns the integer 42 into that), or as
+``42`` in a text column. Each value found in the adoption's mapping (source,
+old pk → user) becomes the user's UUID; values already a user's UUID are left as
+they are, so a second run finds nothing to do. One transaction on the service's
+database.
+"""
+
+import uuid
+from dataclasses import dataclass, field
+
+from django.core.management import CommandError
+from django.db import connections, transaction
+
+from ..routers import SERVICE_DB, SHARED_DB
+from .models import AdoptedUser
+
+UUID_TYPES = {"uuid"}
+TEXT_TYPES = {"text", "character varying", "character"}
+INTEGER_TYPES = {"integer", "bigint", "smallint"}
+# The largest old pk taken for one: a real UUID (version 4) is far above it.
+MAX_OLD_PK = 2**63
+
+
+@dataclass
+class Rewrite:
+    table: str
+    column: str
+    column_type: str
+    changes: dict = field(default_factory=dict)  # old value → new value
+    rows: int = 0
+    unknown: list[str] = field(default_factory=list)  # old pks with no adopted user
+
+
+def parse(target: str) -> tuple[str, str]:
+    table, _, column = target.partition(".")
+    if not table or not column:
+        raise CommandError(f"--rewrite {target}: give TABLE.COLUMN, e.g. intake_request.owner_id")
+    return table, column
+
+
+def column_type(table: str, column: str) -> str:
+    connection = connections[SERVICE_DB]
+    with connection.cursor() as cursor:
+        if table not in connection.introspection.table_names(cursor):
+            raise CommandError(f"--rewrite: this service's database has no table {table} (load the app's data first)")
+        cursor.execute(
+            "SELECT data_type FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = %s AND column_name = %s",
+            [table, column],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise CommandError(f"--rewrite: the table {table} has no column {column}")
+    return row[0]
+
+
+def old_pk_of(value, kind: str) -> str | None:
+    if kind in UUID_TYPES:
+        number = value.int if isinstance(value, uuid.UUID) else uuid.UUID(str(value)).int
+        return str(number) if number < MAX_OLD_PK else None
+    text = str(value)
+    return text if text.isdigit() else None
+
+
+def survey(target: str, source: str) -> Rewrite:
+    table, column = parse(target)
+    kind = column_type(table, column)
+    if kind in INTEGER_TYPES:
+        raise CommandError(
+            f"--rewrite: {table}.{column} is an integer column and cannot hold a UUID. Point the model's field at "
+            "settings.AUTH_USER_MODEL (ForeignKey with db_constraint=False), migrate, then load the data and rewrite."
+        )
+    if kind not in UUID_TYPES | TEXT_TYPES:
+        raise CommandError(f"--rewrite: {table}.{column} is of type {kind}; only uuid and text columns are rewritten")
+    mapping = dict(AdoptedUser.objects.using(SHARED_DB).filter(source=source).values_list("old_pk", "user_id"))
+    result = Rewrite(table, column, kind)
+    quote = connections[SERVICE_DB].ops.quote_name
+    with connections[SERVICE_DB].cursor() as cursor:
+        cursor.execute(
+            f"SELECT {quote(column)}, count(*) FROM {quote(table)} WHERE {quote(column)} IS NOT NULL "  # noqa: S608 (names checked above)
+            f"GROUP BY {quote(column)}"
+        )
+        for value, count in cursor.fetchall():
+            old_pk = old_pk_of(value, kind)
+            if old_pk is None:
+                continue
+            if old_pk in mapping:
+                new = mapping[old_pk] if kind in UUID_TYPES else str(mapping[old_pk])
+                result.changes[value] = new
+                result.rows += count
+            else:
+                result.unknown.append(old_pk)
+    return result
+
+
+def apply(result: Rewrite) -> None:
+    quote = connections[SERVICE_DB].ops.quote_name
+    sql = f"UPDATE {quote(result.table)} SET {quote(result.column)} = %s WHERE {quote(result.column)} = %s"  # noqa: S608
+    with transaction.atomic(using=SERVICE_DB), connections[SERVICE_DB].cursor() as cursor:
+        for old, new in result.changes.items():
+            cursor.execute(sql, [new, old])
+
+
+def render(result: Rewrite) -> str:
+    where = f"{result.table}.{result.column}"
+    if not result.changes:
+        line = f"Rewrite {where}: nothing to rewrite (no old primary key of an adopted user left)"
+    else:
+        line = f"Rewrite {where}: {result.rows} rows of {len(result.changes)} users, old primary key → UUID"
+    if result.unknown:
+        line += (
+            f"\n  left as they are: old primary keys with no adopted user: {', '.join(sorted(result.unknown, key=int))}"
+        )
+    return line
