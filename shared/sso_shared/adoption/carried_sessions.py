@@ -20,9 +20,11 @@ from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.serializers import JSONSerializer
 from django.core import signing
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.module_loading import import_string
 
 from ..routers import SHARED_DB
 from ..sessions import SessionStore, session_model
@@ -122,11 +124,19 @@ def cookie_digests(cookie_name: str, cookie_value: str) -> list[str]:
     return [cookie_digest(cookie_name, cookie_value, secret=key) for key in keys]
 
 
+def login_backend() -> str:
+    """The backend a password login records: the first that finds users (the lockout's only refuses)."""
+    for path in settings.AUTHENTICATION_BACKENDS:
+        if hasattr(import_string(path), "get_user"):
+            return path
+    raise ImproperlyConfigured("no backend in AUTHENTICATION_BACKENDS can find a user (get_user)")
+
+
 def rewritten(data: dict, user) -> dict:
     """The legacy session's data for this deployment: our user id, backend and auth hash."""
     carried = {key: value for key, value in data.items() if key != LEGACY_EXPIRY_KEY}
     carried[SESSION_KEY] = str(user.pk)
-    carried[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+    carried[BACKEND_SESSION_KEY] = login_backend()
     carried[HASH_SESSION_KEY] = user.get_session_auth_hash()
     return carried
 
