@@ -56,7 +56,7 @@ cmd__supervise() {
   say "$(date -u +%FT%TZ) supervisor started (pid $$)"
   while [ -z "$stopping" ]; do
     # A stack taken down (or its state folder removed) without stopping this first: stop too.
-    if [ "$(running_mode)" != native ]; then
+    if [ "$(recorded_mode)" != native ]; then
       say "$(date -u +%FT%TZ) the native stack in $STATE is no longer up; supervisor stopping"
       break
     fi

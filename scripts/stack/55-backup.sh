@@ -136,7 +136,14 @@ start_site() {
 # else what this folder holds (a native cluster, or containers of the Compose project).
 choose_backup_mode() {
   local given=$1 default=${2:-}
-  BACKUP_MODE=${given:-$(running_mode)}
+  local running=""
+  if [ -z "$given" ]; then
+    select_compose_project || true
+    running=$(running_modes)
+    # Both at once is for the user to settle (--native or --compose).
+    [ "$running" != "native compose" ] || die "both the native stack and the Compose deployment of this checkout run: say which (--native or --compose)."
+  fi
+  BACKUP_MODE=${given:-$running}
   [ -n "$BACKUP_MODE" ] || BACKUP_MODE=$default
   if [ -z "$BACKUP_MODE" ]; then
     if [ -f "$PG_DIR/data/PG_VERSION" ]; then
@@ -149,7 +156,8 @@ choose_backup_mode() {
   fi
   if [ "$BACKUP_MODE" = compose ]; then
     compose_available || die "no Docker engine with Compose v2 answers here."
-    COMPOSE_PROJECT=$(compose_project_running)
+    # The project of this checkout that has containers, else the one recorded, else the default.
+    select_compose_project || COMPOSE_PROJECT=$(cat "$STATE/compose-project" 2>/dev/null || echo "$COMPOSE_PROJECT")
     # In the folder of an offline install (install.sh): the images install.sh loaded, tagged
     # with the bundle's version; nothing is pulled or built.
     if [ -f "$ROOT/MANIFEST" ] && [ -z "${SSO_VERSION:-}" ]; then

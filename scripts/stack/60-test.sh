@@ -124,7 +124,7 @@ offline_bundle_target() {
 }
 
 stop_test_stack() {
-  case "$(running_mode)" in
+  case "$(recorded_mode)" in
     native) native_down ;;
     compose) compose_down --volumes ;;
   esac
