@@ -6,6 +6,7 @@ cmd_up() {
     case "$1" in
       --native) mode=native ;;
       --compose) mode=compose ;;
+      --swarm) mode=swarm ;;
       *) die "unknown option for up: $1" ;;
     esac
     shift
@@ -28,6 +29,7 @@ cmd_down() {
   case "$(running_mode)" in
     native) native_down "$wipe" ;;
     compose) compose_down "$wipe" ;;
+    swarm) swarm_down "$wipe" ;;
     *) say "nothing started by ./stack is running here." ;;
   esac
   rm -f "$STATE/mode"
@@ -42,6 +44,7 @@ cmd_manage() {
   case "$(running_mode)" in
     native) native_manage "$service" "$@" ;;
     compose) compose_manage "$service" "$@" ;;
+    swarm) swarm_manage "$service" "$@" ;;
     *) die "the stack is not running; start it with ./stack up" ;;
   esac
 }
@@ -50,6 +53,7 @@ cmd_status() {
   case "$(running_mode)" in
     native) native_status ;;
     compose) compose_status ;;
+    swarm) swarm_status ;;
     *) say "not running" ;;
   esac
 }
