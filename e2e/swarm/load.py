@@ -74,7 +74,7 @@ class Load:
             answer = client.http.post(
                 login, data=form, headers={"Referer": login}, timeout=TIMEOUT, allow_redirects=False
             )
-            ok, detail = answer.status_code == 302, f"login {answer.status_code}"
+            ok, detail = answer.status_code == 302, f"login {answer.status_code} {answer.text[:160]!r}"
         except (requests.RequestException, KeyError) as error:
             ok, detail = False, f"login {type(error).__name__}"
         self._record("login", started, ok, detail)
@@ -85,7 +85,7 @@ class Load:
         try:
             answer = client.http.get(client.url(f"/{service}/whoami"), timeout=TIMEOUT, allow_redirects=False)
             if not 200 <= answer.status_code < 400:
-                ok, detail = False, f"{service} {answer.status_code}"
+                ok, detail = False, f"{service} {answer.status_code} {answer.text[:160]!r}"
             else:
                 ok = answer.json().get("username") == self.username
                 detail = f"{service} {answer.status_code}" + ("" if ok else " session lost")
@@ -112,6 +112,9 @@ class Load:
 
     def count(self, kind: str, after: float = 0.0) -> int:
         return sum(1 for a in self.answers if a.kind == kind and a.ok and a.started >= after)
+
+    def first_failures(self, limit: int = 5) -> list[str]:
+        return [a.detail for a in self.failures()[:limit]]
 
     def summary(self) -> str:
         kinds = sorted({a.kind for a in self.answers})

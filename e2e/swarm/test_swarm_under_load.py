@@ -95,8 +95,8 @@ def test_one_replica_of_b_killed_costs_no_login_and_no_session(load_user):
         time.sleep(SETTLE_SECONDS)
     report(load, "one replica of B killed")
     in_flight = [a for a in load.answers if a.kind == "b" and a.started <= killed_at <= a.ended]
-    assert load.failures("login") == []
-    assert load.failures("a") == []
+    assert load.failures("login") == [], load.first_failures()
+    assert load.failures("a") == [], load.first_failures()
     # Only a request on the killed replica at that moment may fail (nginx retries idempotent ones, so
     # normally none does); every other answer from B is a good one, for the same user.
     assert [a for a in load.failures("b") if a not in in_flight] == []
@@ -118,7 +118,7 @@ def test_scaling_b_from_2_to_4_and_back_under_load(load_user):
         wait_until_running("system_b", 2)
         time.sleep(SETTLE_SECONDS)
     report(load, "B scaled 2 -> 4 -> 2")
-    assert load.failures() == []
+    assert load.failures() == [], load.first_failures()
     assert len(four) == 4
     # nginx found the new replicas by itself: each of the four answered requests.
     assert four <= upstreams_used_since(since, "/b/")
@@ -151,7 +151,7 @@ def test_rolling_update_of_both_services_to_a_rebuilt_image_under_load(load_user
         time.sleep(SETTLE_SECONDS)
     report(load, "rolling update of A and B")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert load.failures() == []
+    assert load.failures() == [], load.first_failures()
     assert load.count("login") >= 2
     # Both services run the rebuilt image now; the database and nginx were left running as they were.
     assert image_of("system_a") == image_of("system_b") == f"sso/app:{ROLLED_VERSION}"

@@ -169,7 +169,9 @@ swarm_up() {
   [ -z "$running" ] || [ "$running" = swarm ] || die "the $running deployment is running; ./stack down first."
   [ -f "$ENV_PATH" ] || write_env_file "$ENV_PATH"
   load_env_file
-  require_secrets
+  # (The passwords are checked by compose.yaml itself, below; SECRET_KEY may come from SECRET_KEY_FILE.)
+  [ -n "${SECRET_KEY:-}${SECRET_KEY_FILE:-}" ] ||
+    die "SECRET_KEY is not set in $ENV_PATH. Run ./stack env to write fresh random secrets."
   ensure_swarm
   echo swarm >"$STATE/mode"
   echo "$SWARM_STACK" >"$STATE/swarm-stack"
@@ -211,11 +213,11 @@ swarm_down() {
   say "removing the stack $SWARM_STACK"
   docker stack rm "$SWARM_STACK" >/dev/null 2>&1 || true
   # The containers, then the network, go a little after `stack rm` returns.
-  deadline=$((SECONDS + 90))
+  deadline=$((SECONDS + 150))
   while [ -n "$(docker ps -aq --filter "label=com.docker.stack.namespace=$SWARM_STACK")" ] ||
     docker network inspect "${SWARM_STACK}_backend" >/dev/null 2>&1; do
     [ "$SECONDS" -lt "$deadline" ] || {
-      warn "containers of $SWARM_STACK are still there after 90s"
+      warn "containers of $SWARM_STACK are still there after 150s"
       break
     }
     sleep 1
