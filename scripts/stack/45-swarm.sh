@@ -207,6 +207,15 @@ swarm_up() {
   swarm_url
 }
 
+# Containers or the network of the stack still there? (Swarm leaves the containers of a job's
+# finished runs behind: those, stopped, are removed here.)
+stack_leftovers() {
+  docker ps -aq --filter "label=com.docker.stack.namespace=$SWARM_STACK" --filter status=exited |
+    xargs -r docker rm >/dev/null 2>&1 || true
+  [ -n "$(docker ps -aq --filter "label=com.docker.stack.namespace=$SWARM_STACK")" ] ||
+    docker network inspect "${SWARM_STACK}_backend" >/dev/null 2>&1
+}
+
 swarm_down() {
   local wipe=${1:-} deadline
   SWARM_STACK=$(swarm_stack_running)
@@ -214,8 +223,7 @@ swarm_down() {
   docker stack rm "$SWARM_STACK" >/dev/null 2>&1 || true
   # The containers, then the network, go a little after `stack rm` returns.
   deadline=$((SECONDS + 150))
-  while [ -n "$(docker ps -aq --filter "label=com.docker.stack.namespace=$SWARM_STACK")" ] ||
-    docker network inspect "${SWARM_STACK}_backend" >/dev/null 2>&1; do
+  while stack_leftovers; do
     [ "$SECONDS" -lt "$deadline" ] || {
       warn "containers of $SWARM_STACK are still there after 150s"
       break
