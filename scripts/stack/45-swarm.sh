@@ -35,14 +35,17 @@ ensure_swarm() {
 
 # One Swarm secret per value, named by a digest of it: Swarm secrets cannot change, so a rotated
 # value is a new secret, which the services get as they are updated. The value goes through stdin
-# only (printf is a shell builtin), never on a command line. (The digest names a random secret;
-# whoever may list secrets may read them from a container anyway.)
+# only (printf is a shell builtin; base64 keeps a file's bytes, final newlines too, in a variable),
+# never on a command line nor in a file. (The digest names a random secret; whoever may list
+# secrets may read them from a container anyway.)
+# swarm_secret NAME VALUE, or swarm_secret NAME < FILE (the file's bytes as they are).
 swarm_secret() {
-  local logical=$1 value=$2 digest name
-  digest=$(printf '%s' "$value" | sha256sum | cut -c1-16)
+  local logical=$1 digest name content
+  if [ $# -gt 1 ]; then content=$(printf '%s' "$2" | base64 -w0); else content=$(base64 -w0); fi
+  digest=$(printf '%s' "$content" | base64 -d | sha256sum | cut -c1-12)
   name="${SWARM_STACK}_${logical}_${digest}"
   if ! docker secret inspect "$name" >/dev/null 2>&1; then
-    printf '%s' "$value" | docker secret create --label "sso.stack=$SWARM_STACK" "$name" - >/dev/null
+    printf '%s' "$content" | base64 -d | docker secret create --label "sso.stack=$SWARM_STACK" "$name" - >/dev/null
   fi
   SWARM_SECRET_ARGS+=(--secret "$logical=$name")
 }
@@ -54,7 +57,7 @@ create_swarm_secrets() {
   swarm_secret system_b_db_password "$SYSTEM_B_DB_PASSWORD"
   if [ -n "${SECRET_KEY_FILE:-}" ]; then
     [ -r "$SECRET_KEY_FILE" ] || die "cannot read SECRET_KEY_FILE=$SECRET_KEY_FILE"
-    swarm_secret secret_key_from_file "$(cat "$SECRET_KEY_FILE")"
+    swarm_secret secret_key_from_file <"$SECRET_KEY_FILE"
   else
     swarm_secret secret_key "$SECRET_KEY"
   fi
