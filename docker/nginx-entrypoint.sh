@@ -5,7 +5,8 @@ set -euo pipefail
 
 export LISTEN_PORT=${LISTEN_PORT:-8080} SERVER_NAMES=${SERVER_NAMES:-127.0.0.1 localhost}
 export UPSTREAM_A=${UPSTREAM_A:-system_a:8000} UPSTREAM_B=${UPSTREAM_B:-system_b:8000}
-export STATIC_ROOT_A=/srv/static/a STATIC_ROOT_B=/srv/static/b RUN_DIR=/run/nginx
+# (Swarm mounts its tmpfs folders owned by root: compose.swarm.yaml gives NGINX_RUN_DIR=/tmp/nginx.)
+export STATIC_ROOT_A=/srv/static/a STATIC_ROOT_B=/srv/static/b RUN_DIR=${NGINX_RUN_DIR:-/run/nginx}
 export ERROR_LOG=stderr ACCESS_LOG=/dev/stdout
 # HTTPS when compose mounts a certificate and key (STACK_TLS_CERT/STACK_TLS_KEY in .env); see render-config.sh.
 export TLS_CERT=${TLS_CERT:-} TLS_KEY=${TLS_KEY:-} HTTPS_LISTEN_PORT=${HTTPS_LISTEN_PORT:-8443}

@@ -30,6 +30,9 @@
 #                      differs behind a published Docker port)
 #   HSTS_MAX_AGE       seconds browsers keep to HTTPS after a visit (default 31536000, one year)
 # The pages nginx answers with for a service that is down are the folder errors/ beside this script.
+# Docker Swarm (compose.swarm.yaml), when UPSTREAM_RESOLVER is set:
+#   UPSTREAM_RESOLVER  DNS server nginx asks, at request time, for the addresses of UPSTREAM_A and
+#                      UPSTREAM_B (host:port each, e.g. tasks.system_a:8000); every answer is a replica
 #
 # Usage: render-config.sh [MAIN_TEMPLATE] > nginx.conf
 set -eu
@@ -46,7 +49,7 @@ fail() {
 : "${STATIC_ROOT_A:?}" "${STATIC_ROOT_B:?}" "${RUN_DIR:?}"
 : "${ERROR_LOG:=stderr}" "${ACCESS_LOG:=/dev/stdout}" "${LISTEN_ADDRESS:=}" "${WORKER_USER:=}"
 : "${TLS_CERT:=}" "${TLS_KEY:=}" "${HTTPS_LISTEN_PORT:=443}" "${HTTPS_PUBLIC_PORT:=$HTTPS_LISTEN_PORT}"
-: "${HSTS_MAX_AGE:=31536000}"
+: "${HSTS_MAX_AGE:=31536000}" "${UPSTREAM_RESOLVER:=}"
 : "${LOGIN_THROTTLE_RATE:=2r/s}" "${LOGIN_THROTTLE_BURST:=20}"
 rate_refused() { fail "LOGIN_THROTTLE_RATE must be requests per second or minute, like 2r/s or 30r/m; not '$LOGIN_THROTTLE_RATE'"; }
 case "$LOGIN_THROTTLE_RATE" in *r/s | *r/m) ;; *) rate_refused ;; esac
@@ -77,6 +80,11 @@ listen_on() {
     *) echo "$LISTEN_ADDRESS:$1" ;;
   esac
 }
+if [ -n "$UPSTREAM_RESOLVER" ]; then
+  upstreams_template=$templates/upstreams-resolved.conf.template
+else
+  upstreams_template=$templates/upstreams-fixed.conf.template
+fi
 HTTP_LISTEN=$(listen_on "$LISTEN_PORT")
 HTTPS_LISTEN=$(listen_on "$HTTPS_LISTEN_PORT")
 if [ -n "$WORKER_USER" ]; then WORKER_USER_DIRECTIVE="user $WORKER_USER $WORKER_USER;"; else WORKER_USER_DIRECTIVE=""; fi
@@ -84,12 +92,13 @@ if [ -n "$WORKER_USER" ]; then WORKER_USER_DIRECTIVE="user $WORKER_USER $WORKER_
 if [ "$HTTPS_PUBLIC_PORT" = 443 ]; then HTTPS_PORT_SUFFIX=""; else HTTPS_PORT_SUFFIX=":$HTTPS_PUBLIC_PORT"; fi
 
 export LISTEN_PORT SERVER_NAMES UPSTREAM_A UPSTREAM_B STATIC_ROOT_A STATIC_ROOT_B RUN_DIR ERROR_LOG ACCESS_LOG
-export ERROR_PAGES TLS_CERT TLS_KEY HTTPS_LISTEN_PORT HTTPS_PORT_SUFFIX HSTS_MAX_AGE HTTP_LISTEN HTTPS_LISTEN WORKER_USER_DIRECTIVE
+export ERROR_PAGES UPSTREAM_RESOLVER TLS_CERT TLS_KEY HTTPS_LISTEN_PORT HTTPS_PORT_SUFFIX HSTS_MAX_AGE HTTP_LISTEN HTTPS_LISTEN WORKER_USER_DIRECTIVE
 
 # shellcheck disable=SC2016 # the variable names are for envsubst, not the shell
 variables='${LISTEN_PORT} ${SERVER_NAMES} ${UPSTREAM_A} ${UPSTREAM_B} ${STATIC_ROOT_A} ${STATIC_ROOT_B}
 ${RUN_DIR} ${ERROR_LOG} ${ACCESS_LOG} ${TLS_CERT} ${TLS_KEY} ${HTTPS_LISTEN_PORT} ${HTTPS_PORT_SUFFIX}
-${HSTS_MAX_AGE} ${SITE_LOCATIONS} ${SITE_SERVERS} ${HTTP_LISTEN} ${HTTPS_LISTEN} ${WORKER_USER_DIRECTIVE} ${ERROR_PAGES}'
+${HSTS_MAX_AGE} ${SITE_LOCATIONS} ${SITE_SERVERS} ${HTTP_LISTEN} ${HTTPS_LISTEN} ${WORKER_USER_DIRECTIVE} ${ERROR_PAGES}
+${UPSTREAM_RESOLVER} ${UPSTREAMS}'
 
 render() { envsubst "$variables" <"$1"; }
 
@@ -99,6 +108,8 @@ variables="$variables"' ${LOGIN_THROTTLE_RATE} ${LOGIN_THROTTLE_BURST} ${LOGIN_T
 
 # Inner parts first; envsubst does not look into a value it inserts, so the nginx
 # $variables inside them survive the outer passes.
+UPSTREAMS=$(render "$upstreams_template")
+export UPSTREAMS
 SITE_LOCATIONS=$(render "$templates/site-locations.conf.template")
 export SITE_LOCATIONS
 SITE_SERVERS=$(render "$site_template")

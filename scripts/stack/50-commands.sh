@@ -16,12 +16,13 @@ native_anything_running() {
   return "$running"
 }
 
-# What runs: "native", "compose", "native compose" (both), or "". (Call
+# What runs: "native", "compose", "swarm", several of them ("native compose"), or "". (Call
 # select_compose_project first, outside the $(...) that reads this.)
 running_modes() {
   local modes=()
   native_anything_running && modes+=(native)
   compose_deployment_present && modes+=(compose)
+  swarm_deployment_present && modes+=(swarm)
   echo "${modes[*]}"
 }
 
@@ -32,6 +33,7 @@ how_to_stop() {
   case "$1" in
     native) echo "./stack down" ;;
     compose) echo "./stack down (or: docker compose -p $COMPOSE_PROJECT down)" ;;
+    swarm) echo "./stack down (or: docker stack rm $(swarm_stack_running))" ;;
   esac
 }
 
@@ -39,10 +41,17 @@ describe_running() {
   case "$1" in
     native) echo "the native stack of this checkout runs ($(native_url), PostgreSQL on port $PG_PORT)" ;;
     compose) echo "the Docker Compose deployment of this checkout runs (project $COMPOSE_PROJECT, $(compose_url))" ;;
+    swarm) echo "the Docker Swarm stack of this checkout runs (stack $(swarm_stack_running), $(swarm_url))" ;;
   esac
 }
 
-mode_label() { if [ "$1" = compose ]; then echo "Docker Compose"; else echo native; fi; }
+mode_label() {
+  case "$1" in
+    compose) echo "Docker Compose" ;;
+    swarm) echo "Docker Swarm" ;;
+    *) echo native ;;
+  esac
+}
 
 cmd_up() {
   local mode="" why replace=""
@@ -50,8 +59,9 @@ cmd_up() {
     case "$1" in
       --native) mode=native why="--native given" ;;
       --compose) mode=compose why="--compose given" ;;
+      --swarm) mode=swarm why="--swarm given" ;;
       --replace) replace=1 ;;
-      *) die "unknown option for up: $1 (./stack up [--native|--compose] [--replace])" ;;
+      *) die "unknown option for up: $1 (./stack up [--native|--compose|--swarm] [--replace])" ;;
     esac
     shift
   done
@@ -64,16 +74,16 @@ cmd_up() {
   fi
   say "mode: $(mode_label "$mode") ($why)"
   local other running
-  [ "$mode" = native ] && other=compose || other=native
   select_compose_project || true
   running=$(running_modes)
-  if [[ " $running " == *" $other "* ]]; then
+  for other in $running; do
+    [ "$other" != "$mode" ] || continue
     if [ -z "$replace" ]; then
       die "$(describe_running "$other"); ./stack up would start the $(mode_label "$mode") one beside it on the same port. Stop it first with $(how_to_stop "$other"), or run ./stack up --$mode --replace to stop it and start this one, or ./stack up --$other to keep it."
     fi
     say "--replace: stopping the $(mode_label "$other") stack first"
     "${other}_down"
-  fi
+  done
   "${mode}_up"
 }
 
@@ -97,7 +107,12 @@ cmd_down() {
     compose_down "$wipe"
     stopped=1
   fi
-  [ -n "$stopped" ] || say "nothing of this checkout is running here (neither the native stack nor a Compose deployment from $ROOT)."
+  # The Swarm stack ./stack deployed from here (and the swarm, if ./stack made it).
+  if [[ " $running " == *" swarm "* ]] || [ "$(recorded_mode)" = swarm ]; then
+    swarm_down "$wipe"
+    stopped=1
+  fi
+  [ -n "$stopped" ] || say "nothing of this checkout is running here (no native stack, Compose deployment or Swarm stack from $ROOT)."
   rm -f "$STATE/mode"
   other_checkout_projects_note
 }
@@ -125,7 +140,8 @@ cmd_manage() {
   case "$running" in
     native) native_manage "$service" "$@" ;;
     compose) compose_manage "$service" "$@" ;;
-    "native compose") die "both the native stack and the Compose deployment of this checkout run; stop one ($(how_to_stop native), or $(how_to_stop compose))." ;;
+    swarm) swarm_manage "$service" "$@" ;;
+    *" "*) die "more than one stack of this checkout runs ($running); stop all but one ($(how_to_stop native))." ;;
     *)
       # Nothing runs: a command that needs no database (check, shell -c ...) still works natively.
       if [ "$(recorded_mode)" = native ]; then
@@ -146,6 +162,9 @@ cmd_status() {
   esac
   case "$running" in
     *compose*) compose_status ;;
+  esac
+  case "$running" in
+    *swarm*) swarm_status ;;
   esac
   if [ -z "$running" ]; then
     if [ "$(recorded_mode)" = native ]; then native_status; else say "not running"; fi

@@ -1,5 +1,5 @@
 # ./stack test: lint, unit tests of each part, then the end-to-end suite against a
-# freshly started stack (native, and Docker Compose where an engine answers).
+# freshly started stack (native, and Docker Compose and Swarm where an engine answers).
 # It runs in its own state folder and ports, so a running dev stack is left alone.
 
 cmd_test() {
@@ -95,6 +95,26 @@ compose_target() {
   compose_down --volumes
 }
 
+# The Swarm deployment (./stack up --swarm, 2 replicas each): the single sign-on probe, then the checks
+# under load of e2e/swarm (a replica killed, B scaled, a rolling update). Then stack, secrets, volume,
+# the rebuilt image's tags and (when ./stack made it) the swarm go again.
+swarm_target() {
+  if ! swarm_available; then
+    say "skipping the Docker Swarm target: no Docker engine with Compose v2 answers here"
+    return 0
+  fi
+  rm -f "$STATE/mode"
+  local -x SYSTEM_A_REPLICAS=2 SYSTEM_B_REPLICAS=2
+  swarm_up >/dev/null
+  run_suite "end-to-end (swarm)" env E2E_TARGET=swarm E2E_BASE_URL="$(swarm_url)" E2E_STACK="$ROOT/stack" \
+    E2E_SWARM_STACK="$SWARM_STACK" E2E_ENV_FILE="$ENV_PATH" \
+    "$VENV/bin/pytest" -q -s -p no:cacheprovider "$ROOT/e2e/test_single_sign_on.py" "$ROOT/e2e/swarm"
+  swarm_down --volumes
+  rm -f "$STATE/mode"
+  docker image rm "sso/app:$SSO_VERSION-rolled" "sso/db:$SSO_VERSION-rolled" "sso/nginx:$SSO_VERSION-rolled" \
+    >/dev/null 2>&1 || true
+}
+
 # The browser walkthrough and the HTTPS checks once more over TLS: the native stack
 # restarted with a throwaway self-signed certificate, so nginx serves HTTPS (its
 # HTTP port redirects) and Django marks the cookies Secure. Same data as before.
@@ -127,6 +147,7 @@ stop_test_stack() {
   case "$(recorded_mode)" in
     native) native_down ;;
     compose) compose_down --volumes ;;
+    swarm) swarm_down --volumes ;;
   esac
 }
 
@@ -161,6 +182,8 @@ cmd__test_run() {
   native_https_target
   compose_target
   offline_bundle_target
+  # Last: joining and leaving a swarm can upset the name lookups of containers already running.
+  swarm_target
 
   report_results
 }
