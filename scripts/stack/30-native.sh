@@ -271,7 +271,7 @@ start_service() {
   register_service "$service"
   say "starting System ${service^^} (gunicorn on $(gunicorn_socket "$service"))"
   with_service_env "$service" "$VENV/bin/gunicorn" -c gunicorn.conf.py --bind "unix:$(gunicorn_socket "$service")" \
-    --daemon --pid "$pidfile" --access-logfile "$STATE/log/$service.log" --error-logfile "$STATE/log/$service.log"
+    --daemon --pid "$pidfile" --error-logfile "$STATE/log/$service.log"
   record_started "$pidfile"
 }
 

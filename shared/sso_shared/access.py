@@ -16,7 +16,8 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import Case, Exists, OuterRef, Q, UUIDField, When
+from django.db.models.functions import Cast
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.shortcuts import render
@@ -83,12 +84,18 @@ def reads_permissions_like_model_backend(backend) -> bool:
 
 
 def model_backend_grants(user, permission: str) -> bool:
-    """ModelBackend.has_perm's answer (superusers aside, answered before), in one query instead of two."""
+    """ModelBackend.has_perm's answer (superusers aside, answered before), in one query instead of two.
+
+    No query at all when the session row brought the answer (``service_access_annotations``).
+    """
     if not user.is_active or user.is_anonymous:
         return False
     loaded = getattr(user, "_perm_cache", None)  # ModelBackend's cache, when a view has filled it
     if loaded is not None:
         return permission in loaded
+    read_with_session = getattr(user, SESSION_ACCESS_ATTRIBUTE, {})
+    if permission in read_with_session:
+        return read_with_session[permission]
     app_label, codename = permission.split(".", 1)
     return (
         Permission.objects.using(SHARED_DB)
@@ -96,6 +103,47 @@ def model_backend_grants(user, permission: str) -> bool:
         .filter(Q(user=user) | Q(group__user=user))
         .exists()
     )
+
+
+# The canonical text form of a UUID, as sessions store the user's id: anything else is no user.
+UUID_TEXT = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+SESSION_ACCESS_ATTRIBUTE = "_sso_access_read_with_session"
+
+
+def service_access_annotations(service: str) -> dict:
+    """ModelBackend's "has this user the service's permission?" as two columns of the session query.
+
+    The decision is computed afresh from the permission tables on every request, inside the one
+    query that loads the session row (``sso_shared.sessions.SessionStore``): no extra round trip,
+    and nothing cached, so taking a user out of a group or a permission away counts on the very
+    next request. Two EXISTS, each on its through table's user index, whatever the group's size.
+    """
+    app_label, codename = access_permission(service).split(".", 1)
+    user_model = auth.get_user_model()
+    user_id = OuterRef("session_user_pk")
+    permission = {"content_type__app_label": app_label, "codename": codename}
+    direct = user_model.user_permissions.through.objects.filter(
+        **{"user_id": user_id, **{f"permission__{key}": value for key, value in permission.items()}}
+    )
+    by_group = user_model.groups.through.objects.filter(
+        **{"user_id": user_id, **{f"group__permissions__{key}": value for key, value in permission.items()}}
+    )
+    return {
+        # Text to UUID only for text that is one, so an odd user_id never breaks loading the session.
+        "session_user_pk": Case(When(user_id__regex=UUID_TEXT, then=Cast("user_id", UUIDField()))),
+        "access_by_user": Exists(direct),
+        "access_by_group": Exists(by_group),
+    }
+
+
+def remember_access_read_with_session(request) -> None:
+    """Hand the decision the session query brought to model_backend_grants, for this request's user only."""
+    read = getattr(request.session, "service_access", None)
+    if read is None:
+        return
+    user_id, allowed = read
+    if user_id is not None and user_id == str(request.user.pk):
+        setattr(request.user, SESSION_ACCESS_ATTRIBUTE, {access_permission(settings.SSO_SERVICE_NAME): allowed})
 
 
 def access_group(service: str) -> Group:
@@ -131,7 +179,10 @@ class ServiceAccessMiddleware:
         if view_path(view_func) in settings.SSO_ACCESS_EXEMPT_VIEWS:
             return None
         service = settings.SSO_SERVICE_NAME
-        if not request.user.is_authenticated or may_use(request.user, service):
+        if not request.user.is_authenticated:
+            return None
+        remember_access_read_with_session(request)
+        if may_use(request.user, service):
             return None
         return no_access(request, service)
 

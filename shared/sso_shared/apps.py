@@ -7,5 +7,6 @@ class SsoSharedConfig(AppConfig):
     verbose_name = "Shared sign-on"
 
     def ready(self):
-        # Registers the system checks, the default service access of new users and the audit trail's receivers.
-        from . import access, audit, checks  # noqa: F401
+        # Registers the system checks, the default service access of new users, the audit trail's receivers
+        # and the one connection health check per request.
+        from . import access, audit, checks, health_checks  # noqa: F401

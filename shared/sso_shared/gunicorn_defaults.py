@@ -13,7 +13,9 @@ keepalive = 5
 # The container's root filesystem is read-only; heartbeat files go to memory.
 MEMORY_FS = "/dev/shm"  # noqa: S108 (a tmpfs, not a shared temp folder)
 worker_tmp_dir = MEMORY_FS if os.path.isdir(MEMORY_FS) else None
-accesslog = "-"
+# No access log of gunicorn's own: nginx logs every request, with its X-Request-ID (docs/performance.md).
+# https://docs.gunicorn.org/en/stable/settings.html#accesslog
+accesslog = None
 errorlog = "-"
 # Recycle workers now and then, staggered so they never restart together.
 max_requests = 1000

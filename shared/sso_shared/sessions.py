@@ -7,8 +7,12 @@ session in the table.
 https://docs.djangoproject.com/en/5.2/topics/http/sessions/#extending-database-backed-session-engines
 """
 
+import logging
+
+from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends import db
+from django.core.exceptions import SuspiciousOperation
 from django.utils import timezone
 
 from .routers import SHARED_DB
@@ -30,6 +34,27 @@ class SessionStore(db.SessionStore):
         from .models import Session
 
         return Session
+
+    # The answer to "may this session's user use this service?", read with the session row in the
+    # same query (sso_shared.access.service_access_annotations): (user id of the row, answer), or None.
+    service_access = None
+
+    def _get_session_from_db(self):
+        """Django's lookup of the live session row, with this service's access decision beside it."""
+        from .access import service_access_annotations
+
+        self.service_access = None
+        try:
+            session = self.model.objects.annotate(**service_access_annotations(settings.SSO_SERVICE_NAME)).get(
+                session_key=self.session_key, expire_date__gt=timezone.now()
+            )
+        except (self.model.DoesNotExist, SuspiciousOperation) as error:
+            if isinstance(error, SuspiciousOperation):
+                logging.getLogger(f"django.security.{error.__class__.__name__}").warning(str(error))
+            self._session_key = None
+            return None
+        self.service_access = (session.user_id, session.access_by_user or session.access_by_group)
+        return session
 
     def create_model_instance(self, data):
         session = super().create_model_instance(data)
