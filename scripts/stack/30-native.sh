@@ -102,6 +102,8 @@ local   all                 postgres                   scram-sha-256
 host    all                 postgres    127.0.0.1/32   scram-sha-256
 host    sso_auth,system_a   system_a    127.0.0.1/32   scram-sha-256
 host    sso_auth,system_b   system_b    127.0.0.1/32   scram-sha-256
+# The standalone control of ./stack bench (scripts/stack/90-bench.sh), when it runs.
+host    bench_control       bench_control 127.0.0.1/32 scram-sha-256
 HBA
 }
 
@@ -149,6 +151,7 @@ SERVICE_VARIABLES=(
   SERVICE_DB_NAME AUTH_DB_NAME AUTH_DB_ROLE
   SECRET_KEY SECRET_KEY_FILE SECRET_KEY_FALLBACKS
   STATIC_ROOT ALLOWED_HOSTS SECURE_COOKIES CSRF_TRUSTED_ORIGINS SESSION_COOKIE_AGE WEB_CONCURRENCY
+  GUNICORN_WORKER_CLASS GUNICORN_THREADS
   SSO_AUDIT_RETENTION_DAYS
   PATH LANG LC_ALL TERM TZ HOME
 )

@@ -6,7 +6,13 @@ https://docs.gunicorn.org/en/stable/settings.html
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+# Measured on 2 cores with ./stack bench (docs/performance.md): 2 sync workers.
+# https://docs.gunicorn.org/en/stable/settings.html#workers
+# https://docs.gunicorn.org/en/stable/settings.html#worker-class
+# https://docs.gunicorn.org/en/stable/settings.html#threads
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = 30
 graceful_timeout = 20
 keepalive = 5

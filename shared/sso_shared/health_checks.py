@@ -6,9 +6,10 @@ connection with a ``SELECT 1`` before its first use in a request: two extra
 round trips per page. Both connections go to one server, so one check says
 enough for both:
 
-* at the start of a request, when the shared alias holds a connection (it is the
-  first used on every authenticated page: session, then user), the other aliases
-  of the same server are marked as checked; the shared alias is checked as usual;
+* at the start of a request (``OneHealthCheckPerRequestMiddleware``, first in
+  MIDDLEWARE), when the shared alias holds a connection (it is the first used on
+  every authenticated page: session, then user), the other aliases of the same
+  server are marked as checked; the shared alias is checked as usual;
 * when the shared alias has to connect anew during a request (its check failed:
   the server restarted, or its connection had aged out), the others are marked
   unchecked again, so each gets its own check before its next use.
@@ -20,7 +21,6 @@ https://docs.djangoproject.com/en/5.2/ref/databases/#caveats
 https://docs.djangoproject.com/en/5.2/ref/settings/#conn-health-checks
 """
 
-from django.core.signals import request_started
 from django.db import connections
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
@@ -38,9 +38,22 @@ def same_server_aliases():
     ]
 
 
-# Connected after django.db's own close_old_connections (it resets every flag on request_started).
-@receiver(request_started, dispatch_uid="sso_shared.one_health_check_per_request")
-def one_health_check_per_request(**kwargs):
+class OneHealthCheckPerRequestMiddleware:
+    """First in MIDDLEWARE: after Django's request_started handler has reset every connection's check.
+
+    A middleware, not a request_started receiver: receivers run in the order they were connected, and
+    Django's test client reconnects its own after each request.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        one_health_check_per_request()
+        return self.get_response(request)
+
+
+def one_health_check_per_request():
     shared = connections[SHARED_DB]
     if shared.connection is None or not shared.health_check_enabled:
         return

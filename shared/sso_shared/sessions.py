@@ -35,17 +35,23 @@ class SessionStore(db.SessionStore):
 
         return Session
 
-    # The answer to "may this session's user use this service?", read with the session row in the
-    # same query (sso_shared.access.service_access_annotations): (user id of the row, answer), or None.
+    # Set by sso_shared.access.ServiceAccessMiddleware before the session is read, on pages behind the
+    # access gate: the query that reads the session row then also answers "may this session's user use
+    # this service?" (sso_shared.access.service_access_annotations). The answer: (user id of the row,
+    # True or False), or None when not asked.
+    service_access_wanted = False
     service_access = None
 
     def _get_session_from_db(self):
-        """Django's lookup of the live session row, with this service's access decision beside it."""
+        """Django's lookup of the live session row, with this service's access decision beside it when wanted."""
         from .access import service_access_annotations
 
         self.service_access = None
+        annotations = service_access_annotations(settings.SSO_SERVICE_NAME) if self.service_access_wanted else {}
+        if not annotations:
+            return super()._get_session_from_db()
         try:
-            session = self.model.objects.annotate(**service_access_annotations(settings.SSO_SERVICE_NAME)).get(
+            session = self.model.objects.annotate(**annotations).get(
                 session_key=self.session_key, expire_date__gt=timezone.now()
             )
         except (self.model.DoesNotExist, SuspiciousOperation) as error:

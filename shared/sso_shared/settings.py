@@ -142,6 +142,8 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
 ]
 MIDDLEWARE = [
+    # One connection health check per request for both databases (docs/performance.md).
+    "sso_shared.health_checks.OneHealthCheckPerRequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -4,6 +4,7 @@ import pytest
 from django.core.signals import request_finished, request_started
 from django.db import connections
 
+from sso_shared.health_checks import one_health_check_per_request
 from sso_shared.routers import SERVICE_DB, SHARED_DB
 
 # Outside a transaction: Django closes, rather than checks, a connection left in one.
@@ -27,8 +28,9 @@ def health_checks(monkeypatch):
 
 
 def a_request():
-    """What a request does to the connections: Django's signals around a query on each database."""
+    """What a request does to the connections: Django's signals, the middleware, a query on each database."""
     request_started.send(sender=None)
+    one_health_check_per_request()
     for alias in ALIASES:
         with connections[alias].cursor() as cursor:
             cursor.execute("SELECT current_database()")
@@ -36,6 +38,7 @@ def a_request():
 
 
 def test_a_request_checks_one_connection_not_each(health_checks):
+    connections.close_all()  # both anew, so neither reaches CONN_MAX_AGE during the test
     a_request()  # connects both: new connections need no check
     for alias in ALIASES:
         health_checks[alias] = 0
@@ -56,3 +59,7 @@ def test_after_an_outage_the_next_request_reconnects_both_without_an_error(healt
     a_request()  # the shared check fails and reconnects; the service's is checked again, fails, reconnects
     assert [connections[alias].connection.info.backend_pid not in pids for alias in ALIASES] == [True, True]
     assert health_checks[SERVICE_DB] == 1
+
+
+def test_the_middleware_comes_first_so_no_other_touches_a_database_before_it(settings):
+    assert settings.MIDDLEWARE[0] == "sso_shared.health_checks.OneHealthCheckPerRequestMiddleware"

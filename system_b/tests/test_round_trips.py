@@ -41,6 +41,7 @@ def tables_read(captured) -> list[str]:
 
 
 def capture(client, path):
+    client.get(path)  # once per process: the access permission's id (sso_shared.access.access_permission_id)
     with CaptureQueriesContext(connections[SHARED_DB]) as shared, CaptureQueriesContext(connections[SERVICE_DB]) as own:
         response = client.get(path)
     return response, tables_read(shared.captured_queries), tables_read(own.captured_queries)
