@@ -52,6 +52,32 @@ end
 """
 
 
+# --- CPU time: what a request costs the machine, whatever else runs on it -----------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(site: "Site") -> float:
+    """CPU time (user + system) of the site's gunicorn processes (command lines holding one of its
+    process marks) and of the PostgreSQL backends of its roles (children of our postmaster), with
+    that of their children that ended (a recycled worker's time lands in its master's)."""
+    backends = tuple(f"postgres: {role} " for role in site.roles)
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        ours = any(mark in command for mark in site.processes)
+        ours = ours or (fields[1] == site.postmaster and command.startswith(backends))
+        if ours:
+            total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return total / CLOCK_TICKS
+
+
 class NoRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
@@ -60,8 +86,9 @@ class NoRedirects(urllib.request.HTTPRedirectHandler):
 class Site:
     """One site (the stack or the control) and a logged-in visitor of it."""
 
-    def __init__(self, name: str, base_url: str, roles: list[str]):
+    def __init__(self, name: str, base_url: str, roles: list[str], processes: list[str], postmaster: str):
         self.name, self.base_url, self.roles = name, base_url.rstrip("/"), roles
+        self.processes, self.postmaster = processes, postmaster
         self.jar = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), NoRedirects)
 
@@ -95,7 +122,7 @@ class Site:
         return "; ".join(f"{cookie.name}={cookie.value}" for cookie in self.jar)
 
     def fresh_visitor(self) -> "Site":
-        return Site(self.name, self.base_url, self.roles)
+        return Site(self.name, self.base_url, self.roles, self.processes, self.postmaster)
 
 
 def lua_string(text: str) -> str:
@@ -149,13 +176,16 @@ def measure_load(sites, pages, scripts, args) -> dict:
         for page in pages:
             for site in order:
                 duration = args.login_duration if page == "login POST" else args.duration
+                cpu_before = cpu_seconds(site)
                 figures = run_wrk(
                     scripts[site.name, page], site.url(page_path(page)), duration, connections_for(page, args)
                 )
+                figures["cpu_ms_per_request"] = (cpu_seconds(site) - cpu_before) * 1000 / figures["requests"]
                 runs[site.name, page].append(figures)
                 print(
                     f"  round {round_number + 1} {site.name:<8} {page:<11} {figures['rps']:8.1f} req/s"
-                    f"  p50 {figures['p50_us'] / 1000:6.1f} ms  p99 {figures['p99_us'] / 1000:7.1f} ms",
+                    f"  p50 {figures['p50_us'] / 1000:6.1f} ms  p99 {figures['p99_us'] / 1000:7.1f} ms"
+                    f"  CPU {figures['cpu_ms_per_request']:5.1f} ms/request",
                     file=sys.stderr,
                 )
     return runs
@@ -221,9 +251,13 @@ def statements_since(log: Path, offset: int, roles: list[str], ignored_pids: set
 
 
 def count_round_trips(site: Site, page: str, args, ignored_pids: set[str]) -> dict:
-    """Statements per request, per database, averaged over a few sequential requests; the last one's kept."""
+    """Statements of each of a few sequential requests, per database: the median request, and the mean.
+
+    The median is the page's own cost; the mean also carries what happens now and then (a gunicorn
+    worker recycled after max_requests connects anew: SET ROLE, the time zone, the presence lock).
+    """
     log = Path(args.pg_log)
-    totals, last = {}, []
+    requests, last = [], []
     for _ in range(args.count_requests):
         if page == "login POST":
             visitor = site.fresh_visitor()
@@ -237,10 +271,14 @@ def count_round_trips(site: Site, page: str, args, ignored_pids: set[str]) -> di
             raise SystemExit(f"{site.name} {page} answered {status}")
         time.sleep(0.05)  # the statement lines are written before the answer; a margin all the same
         last = statements_since(log, offset, site.roles, ignored_pids)
-        for database, _ in last:
-            totals[database] = totals.get(database, 0) + 1
-    per_request = {database: count / args.count_requests for database, count in sorted(totals.items())}
-    return {"per_request": per_request, "last_request": [f"{db}: {sql[:100]}" for db, sql in last]}
+        requests.append(last)
+    databases = sorted({database for statements in requests for database, _ in statements})
+    median_request = sorted(requests, key=len)[len(requests) // 2]
+    return {
+        "per_request": {db: sum(1 for d, _ in median_request if d == db) for db in databases},
+        "mean": {db: sum(1 for r in requests for d, _ in r if d == db) / len(requests) for db in databases},
+        "median_request": [f"{db}: {sql[:100]}" for db, sql in median_request],
+    }
 
 
 def measure_round_trips(sites, pages, args) -> dict:
@@ -265,6 +303,10 @@ def paired_ratios(runs: list[dict], control_runs: list[dict]) -> dict:
         "rps_ratio": statistics.median(
             run["rps"] / control["rps"] for run, control in zip(runs, control_runs, strict=True)
         ),
+        "cpu_ratio": statistics.median(
+            run["cpu_ms_per_request"] / control["cpu_ms_per_request"]
+            for run, control in zip(runs, control_runs, strict=True)
+        ),
         "p99_ratio": statistics.median(
             run["p99_us"] / control["p99_us"] for run, control in zip(runs, control_runs, strict=True)
         ),
@@ -276,7 +318,10 @@ def summarise(runs: list[dict]) -> dict:
         "rps": statistics.median(run["rps"] for run in runs),
         "p50_ms": statistics.median(run["p50_us"] for run in runs) / 1000,
         "p99_ms": statistics.median(run["p99_us"] for run in runs) / 1000,
-        "rounds": [{key: run[key] for key in ("rps", "p50_us", "p99_us", "requests")} for run in runs],
+        "cpu_ms_per_request": statistics.median(run["cpu_ms_per_request"] for run in runs),
+        "rounds": [
+            {key: run[key] for key in ("rps", "p50_us", "p99_us", "requests", "cpu_ms_per_request")} for run in runs
+        ],
     }
 
 
@@ -289,13 +334,13 @@ def machine() -> dict:
         ),
         platform.processor(),
     )
-    return {"nproc": os.cpu_count(), "cpu_model": model, "kernel": platform.release()}
+    return {"nproc": os.cpu_count(), "cpu_model": model, "kernel": platform.release(), "loadavg": os.getloadavg()}
 
 
 def table(result: dict) -> str:
     rows = [
         f"{'page':<11} {'site':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'req/s ratio':>11} {'p99 ratio':>9}"
-        "  SQL round trips/request",
+        f" {'CPU ms/req':>10} {'CPU ratio':>9}  SQL round trips/request",
     ]
     for page, by_site in result["pages"].items():
         for name, figures in by_site.items():
@@ -303,9 +348,10 @@ def table(result: dict) -> str:
             trips_text = f"{sum(trips.values()):g} (" + ", ".join(f"{db} {n:g}" for db, n in trips.items()) + ")"
             ratio = f"{figures['rps_ratio']:.2f}" if name != "control" else ""
             p99_ratio = f"{figures['p99_ratio']:.2f}" if name != "control" else ""
+            cpu_ratio = f"{figures['cpu_ratio']:.2f}" if name != "control" else ""
             rows.append(
                 f"{page:<11} {name:<8} {figures['rps']:8.1f} {figures['p50_ms']:8.2f} {figures['p99_ms']:8.2f} "
-                f"{ratio:>11} {p99_ratio:>9}  {trips_text}"
+                f"{ratio:>11} {p99_ratio:>9} {figures['cpu_ms_per_request']:10.2f} {cpu_ratio:>9}  {trips_text}"
             )
     return "\n".join(rows)
 
@@ -316,15 +362,20 @@ def main() -> None:
     parser.add_argument("--control", required=True, help="base URL of the control")
     parser.add_argument("--native-roles", default="system_a,system_b")
     parser.add_argument("--control-roles", default="bench_control")
+    parser.add_argument(
+        "--native-processes", required=True, help="comma-separated parts of the command lines of the stack's processes"
+    )
+    parser.add_argument("--control-processes", required=True, help="the same for the control")
     parser.add_argument("--username", default="bench")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--duration", type=float, default=3, help="seconds of each wrk run")
-    parser.add_argument("--login-duration", type=float, default=6, help="seconds of each login POST run")
+    parser.add_argument("--duration", type=int, default=3, help="seconds of each wrk run")
+    parser.add_argument("--login-duration", type=int, default=6, help="seconds of each login POST run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--login-connections", type=int, default=4)
     parser.add_argument("--count-requests", type=int, default=10)
     parser.add_argument("--pg-port", required=True)
     parser.add_argument("--pg-log", required=True)
+    parser.add_argument("--pg-pidfile", required=True, help="postmaster.pid of the cluster")
     parser.add_argument("--json", required=True, help="where to write the result")
     parser.add_argument("--json-copy", help="a second file for the same result (e.g. one per data set)")
     parser.add_argument("--label", default="", help="a note kept in the JSON (e.g. the data set)")
@@ -332,14 +383,16 @@ def main() -> None:
     args = parser.parse_args()
     password = os.environ["BENCH_PASSWORD"]
 
+    postmaster = Path(args.pg_pidfile).read_text().split()[0]
     sites = [
-        Site("native", args.native, args.native_roles.split(",")),
-        Site("control", args.control, args.control_roles.split(",")),
+        Site("native", args.native, args.native_roles.split(","), args.native_processes.split(","), postmaster),
+        Site("control", args.control, args.control_roles.split(","), args.control_processes.split(","), postmaster),
     ]
     for site in sites:
         site.log_in(args.username, password)
     pages = list(PAGES)
     started = time.time()
+    machine_at_start = machine()
     with tempfile.TemporaryDirectory(dir=args.workdir) as folder:  # the scripts hold the session cookie
         scripts = {}
         for site in sites:
@@ -353,7 +406,8 @@ def main() -> None:
     result = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "label": args.label,
-        "machine": machine(),
+        "machine": machine_at_start,
+        "loadavg_at_end": os.getloadavg(),
         "settings": {
             "rounds": args.rounds,
             "duration_s": args.duration,
@@ -379,7 +433,9 @@ def main() -> None:
     for path in filter(None, (args.json, args.json_copy)):
         Path(path).write_text(json.dumps(result, indent=2) + "\n")
     print(table(result))
-    print(f"\n{result['machine']['nproc']} cores, {result['machine']['cpu_model']}; JSON in {args.json}")
+    load = ", ".join(f"{value:.1f}" for value in result["machine"]["loadavg"])
+    print(f"\n{result['machine']['nproc']} cores, {result['machine']['cpu_model']}, load average {load} at the start")
+    print(f"JSON in {args.json}")
 
 
 if __name__ == "__main__":

@@ -7,12 +7,10 @@ session in the table.
 https://docs.djangoproject.com/en/5.2/topics/http/sessions/#extending-database-backed-session-engines
 """
 
-import logging
-
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends import db
-from django.core.exceptions import SuspiciousOperation
+from django.db import connections, router
 from django.utils import timezone
 
 from .routers import SHARED_DB
@@ -37,30 +35,37 @@ class SessionStore(db.SessionStore):
 
     # Set by sso_shared.access.ServiceAccessMiddleware before the session is read, on pages behind the
     # access gate: the query that reads the session row then also answers "may this session's user use
-    # this service?" (sso_shared.access.service_access_annotations). The answer: (user id of the row,
+    # this service?" (sso_shared.access.service_access_sql). The answer: (user id of the row,
     # True or False), or None when not asked.
     service_access_wanted = False
     service_access = None
 
     def _get_session_from_db(self):
         """Django's lookup of the live session row, with this service's access decision beside it when wanted."""
-        from .access import service_access_annotations
-
         self.service_access = None
-        annotations = service_access_annotations(settings.SSO_SERVICE_NAME) if self.service_access_wanted else {}
-        if not annotations:
+        if not self.service_access_wanted:
             return super()._get_session_from_db()
-        try:
-            session = self.model.objects.annotate(**annotations).get(
-                session_key=self.session_key, expire_date__gt=timezone.now()
+        from .access import service_access_sql
+
+        connection = connections[router.db_for_read(self.model)]
+        table = connection.ops.quote_name(self.model._meta.db_table)
+        access = service_access_sql(settings.SSO_SERVICE_NAME, connection, f"{table}.user_id")
+        if access is None:
+            return super()._get_session_from_db()
+        access_column, access_params = access
+        with connection.cursor() as cursor:
+            cursor.execute(  # the table's name from its model, quoted; values as parameters
+                f"SELECT session_key, session_data, expire_date, user_id, {access_column} FROM {table}"  # noqa: S608
+                " WHERE session_key = %s AND expire_date > %s",
+                [*access_params, self.session_key, timezone.now()],
             )
-        except (self.model.DoesNotExist, SuspiciousOperation) as error:
-            if isinstance(error, SuspiciousOperation):
-                logging.getLogger(f"django.security.{error.__class__.__name__}").warning(str(error))
+            row = cursor.fetchone()
+        if row is None:
             self._session_key = None
             return None
-        self.service_access = (session.user_id, session.access_by_user or session.access_by_group)
-        return session
+        session_key, session_data, expire_date, user_id, allowed = row
+        self.service_access = (user_id, allowed)
+        return self.model(session_key=session_key, session_data=session_data, expire_date=expire_date, user_id=user_id)
 
     def create_model_instance(self, data):
         session = super().create_model_instance(data)

@@ -89,3 +89,16 @@ def test_deactivating_the_user_ends_access_on_the_next_request(client, ordinary_
     assert client.get("/").status_code == 200
     User.objects.filter(pk=ordinary_user.pk).update(is_active=False)
     assert client.get("/").status_code == 302  # ModelBackend no longer returns the user: logged out
+
+
+def test_a_session_row_naming_no_uuid_user_still_loads(client, settings):
+    """The access decision turns the row's user id into a UUID only when it is one."""
+    from sso_shared.sessions import SessionStore
+
+    store = SessionStore()
+    store.create()
+    store.model.objects.filter(session_key=store.session_key).update(user_id="legacy-7")
+    client.cookies[settings.SESSION_COOKIE_NAME] = store.session_key
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/a/accounts/login/")
