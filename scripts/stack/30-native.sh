@@ -110,6 +110,8 @@ local   sso_auth            sso_migrator                  peer map=migrate
 host    all                 postgres       127.0.0.1/32   scram-sha-256
 host    sso_auth,system_a   system_a       127.0.0.1/32   scram-sha-256
 host    sso_auth,system_b   system_b       127.0.0.1/32   scram-sha-256
+# The standalone control of ./stack bench (scripts/stack/90-bench.sh), when it runs.
+host    bench_control       bench_control  127.0.0.1/32   scram-sha-256
 HBA
   printf '# Written by ./stack on every start: who may log in as the migration role.\nmigrate  %s  sso_migrator\n' \
     "$(migrate_os_user)" | as_pg_user tee "$PG_DIR/data/pg_ident.conf" >/dev/null
@@ -161,6 +163,7 @@ SERVICE_VARIABLES=(
   SERVICE_DB_NAME AUTH_DB_NAME AUTH_DB_ROLE AUTH_DB_USER AUTH_DB_HOST
   SECRET_KEY SECRET_KEY_FILE SECRET_KEY_FALLBACKS
   STATIC_ROOT ALLOWED_HOSTS SECURE_COOKIES CSRF_TRUSTED_ORIGINS SESSION_COOKIE_AGE WEB_CONCURRENCY
+  GUNICORN_WORKER_CLASS GUNICORN_THREADS
   SSO_AUDIT_RETENTION_DAYS SSO_LEGACY_SESSION_COOKIES
   LOGIN_FAILURE_LIMIT LOGIN_LOCKOUT_MINUTES LOGIN_LOCKOUT_MAX_MINUTES
   PATH LANG LC_ALL TERM TZ HOME
@@ -289,8 +292,7 @@ start_service() {
   # --capture-output: what the workers write to stdout and stderr (Django's log lines, tracebacks
   # included) goes to the log too, not to the /dev/null of a daemon.
   with_service_env "$service" "$VENV/bin/gunicorn" -c gunicorn.conf.py --bind "unix:$(gunicorn_socket "$service")" \
-    --daemon --pid "$pidfile" --access-logfile "$STATE/log/$service.log" --error-logfile "$STATE/log/$service.log" \
-    --capture-output
+    --daemon --pid "$pidfile" --error-logfile "$STATE/log/$service.log" --capture-output
   record_started "$pidfile"
   STARTED_NOW+=("$service")
 }

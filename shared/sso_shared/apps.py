@@ -14,5 +14,5 @@ class SsoSharedConfig(AppConfig):
                 "start INSTALLED_APPS from sso_shared.settings.SHARED_APPS, which lists it. docs/login-protection.md"
             )
         # Registers the system checks, the default service access of new users, the receivers of the audit
-        # trail, of the session store and of the lockout.
-        from . import access, audit, checks, lockout, sessions  # noqa: F401
+        # trail, of the session store and of the lockout, and the one connection health check per request.
+        from . import access, audit, checks, health_checks, lockout, sessions  # noqa: F401

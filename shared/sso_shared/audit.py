@@ -93,9 +93,12 @@ def record(kind: str, request=None, user=None, username: str = "", service: str 
             address=client_address(request) if request is not None else None,
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_LENGTH] if request is not None else "",
         )
-        # A savepoint: a failed insert must not spoil a transaction the caller is in.
-        with transaction.atomic(using=SHARED_DB):
-            event.save(using=SHARED_DB)
+        if transaction.get_connection(SHARED_DB).in_atomic_block:
+            # A savepoint: a failed insert must not spoil a transaction the caller is in.
+            with transaction.atomic(using=SHARED_DB):
+                event.save(using=SHARED_DB)
+        else:
+            event.save(using=SHARED_DB)  # one INSERT, atomic on its own: no BEGIN and COMMIT round trips
     except Exception:  # recording never breaks a login, a logout or a 403 page
         logger.warning("Could not record the audit event %r for %r.", kind, username or user, exc_info=True)
 

@@ -6,18 +6,22 @@ https://docs.gunicorn.org/en/stable/settings.html
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+# Measured on 2 cores with ./stack bench (docs/performance.md): 2 sync workers.
+# https://docs.gunicorn.org/en/stable/settings.html#workers
+# https://docs.gunicorn.org/en/stable/settings.html#worker-class
+# https://docs.gunicorn.org/en/stable/settings.html#threads
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
 # The container's root filesystem is read-only; heartbeat files go to memory.
 MEMORY_FS = "/dev/shm"  # noqa: S108 (a tmpfs, not a shared temp folder)
 worker_tmp_dir = MEMORY_FS if os.path.isdir(MEMORY_FS) else None
-accesslog = "-"
-# gunicorn's default line plus the request id nginx set (X-Request-ID), as nginx's access log and
-# Django's log lines carry it (sso_shared.request_id), and the time taken.
-# https://docs.gunicorn.org/en/stable/settings.html#access-log-format
-access_log_format = '%(t)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s" rid=%({x-request-id}i)s'
+# No access log of gunicorn's own: nginx logs every request, with its X-Request-ID (docs/performance.md).
+# https://docs.gunicorn.org/en/stable/settings.html#accesslog
+accesslog = None
 errorlog = "-"
 # Recycle workers now and then, staggered so they never restart together.
 max_requests = 1000

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.signals import user_logged_in
 from django.contrib.sessions.backends import db
+from django.db import connections, router
 from django.db.models import Q
 from django.dispatch import receiver
 from django.utils import timezone
@@ -54,12 +55,55 @@ class SessionStore(db.SessionStore):
 
         return Session
 
+    # Set by sso_shared.access.ServiceAccessMiddleware before the session is read, on pages behind the
+    # access gate: the query that reads the session row then also answers "may this session's user use
+    # this service?" (sso_shared.access.service_access_sql). The answer: (user id of the row,
+    # True or False), or None when not asked.
+    service_access_wanted = False
+    service_access = None
+
     def _get_session_from_db(self):
-        row = super()._get_session_from_db()
+        row = self._session_row()
         self.origin = {name: getattr(row, name) for name in UNKNOWN_ORIGIN} if row else dict(UNKNOWN_ORIGIN)
         if row is not None and row.user_id is not None:
             self.note_seen()
         return row
+
+    def _session_row(self):
+        """Django's lookup of the live session row, with this service's access decision beside it when wanted."""
+        self.service_access = None
+        if not self.service_access_wanted:
+            return super()._get_session_from_db()
+        from .access import service_access_sql
+
+        connection = connections[router.db_for_read(self.model)]
+        table = connection.ops.quote_name(self.model._meta.db_table)
+        access = service_access_sql(settings.SSO_SERVICE_NAME, connection, f"{table}.user_id")
+        if access is None:
+            return super()._get_session_from_db()
+        access_column, access_params = access
+        origin_columns = ", ".join(
+            connection.ops.quote_name(self.model._meta.get_field(name).column) for name in UNKNOWN_ORIGIN
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(  # names from the model, quoted; values as parameters
+                f"SELECT session_key, session_data, expire_date, user_id, {origin_columns}, {access_column}"  # noqa: S608
+                f" FROM {table} WHERE session_key = %s AND expire_date > %s",
+                [*access_params, self.session_key, timezone.now()],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            self._session_key = None
+            return None
+        session_key, session_data, expire_date, user_id, *origin, allowed = row
+        self.service_access = (user_id, allowed)
+        return self.model(
+            session_key=session_key,
+            session_data=session_data,
+            expire_date=expire_date,
+            user_id=user_id,
+            **dict(zip(UNKNOWN_ORIGIN, origin, strict=True)),
+        )
 
     def note_seen(self) -> None:
         """Set last seen to now, unless it was set less than LAST_SEEN_INTERVAL ago.

@@ -184,6 +184,8 @@ SHARED_APPS = [
     "axes",
 ]
 MIDDLEWARE = [
+    # One connection health check per request for both databases (docs/performance.md).
+    "sso_shared.health_checks.OneHealthCheckPerRequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # A browser still holding an adopted project's session cookie is logged in once (docs/adopting.md).

@@ -1,0 +1,39 @@
+"""The SQL round trips of the login POST, per database, pinned (see system_b/tests/test_round_trips.py)."""
+
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
+
+from sso_shared.routers import SERVICE_DB, SHARED_DB
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+User = get_user_model()
+
+
+def verb_and_table(sql: str) -> str:
+    table = re.search(r'(?:FROM|INTO|UPDATE) "(\w+)"', sql)[1]
+    return f"{sql.split()[0]} {table}"
+
+
+def test_logging_in_costs_these_statements(client):
+    User.objects.create_user("lena", password="a-long-password-1")
+    client.get("/accounts/login/")
+    with CaptureQueriesContext(connections[SHARED_DB]) as shared, CaptureQueriesContext(connections[SERVICE_DB]) as own:
+        response = client.post("/accounts/login/", {"username": "lena", "password": "a-long-password-1"})
+    assert response.status_code == 302
+    statements = [verb_and_table(query["sql"]) for query in shared.captured_queries if "SAVEPOINT" not in query["sql"]]
+    # Savepoints aside (the test runs in a transaction; in production they are BEGIN/COMMIT around the two
+    # session writes): the user, "is this new session key free?", the new session, the audit event,
+    # last_login, the session's data.
+    assert statements == [
+        "SELECT sso_user",
+        "SELECT sso_session",
+        "INSERT sso_session",
+        "INSERT sso_audit_event",
+        "UPDATE sso_user",
+        "UPDATE sso_session",
+    ]
+    assert own.captured_queries == []
