@@ -100,4 +100,4 @@ def test_parts_images_and_the_deploy_id(config):
     assert "SSO_DEPLOY_ID" not in stack["services"]["db"].get("environment", {})
     assert set(stack["secrets"]) == {"postgres_password", "system_a_db_password", "system_b_db_password", "secret_key"}
     without = stack_file(config, *SECRET_ARGS, "--without=migrate")
-    assert set(without["services"]) == {"db", "system_a", "system_b", "nginx"}
+    assert set(without["services"]) == {"db", "system_a", "system_b", "maintenance", "nginx"}
