@@ -86,8 +86,11 @@ record_compose_settings() {
   fi
   [ "$COMPOSE_PROJECT" = sso ] ||
     envtool record "$ENV_PATH" COMPOSE_PROJECT_NAME "$COMPOSE_PROJECT" "the Compose project ./stack uses"
-  [ -z "${STACK_TLS_CERT:-}" ] ||
+  # HTTPS for plain Compose too, when the env file itself names the certificate (one given only in
+  # ./stack's environment, as ./stack test does for its HTTPS pass, would leave plain Compose without it).
+  if [ -n "${STACK_TLS_CERT:-}" ] && grep -q '^STACK_TLS_CERT=.' "$ENV_PATH"; then
     envtool record "$ENV_PATH" COMPOSE_FILE "compose.yaml:compose.https.yaml" "HTTPS (STACK_TLS_CERT is set)"
+  fi
 }
 
 # --- finding a deployment of this checkout ----------------------------------------

@@ -77,7 +77,8 @@ fault_tests() {
 # may hold (e2e/deployment checks every layer for every certificate the build was given).
 with_throwaway_extra_ca() {
   stage_extra_cas
-  local bundle="$STATE/extra-ca-with-throwaway.pem"
+  # Beside the state folder, not in it: a test's `./stack down --volumes` deletes that folder.
+  local bundle="$STATE.extra-ca-with-throwaway.pem"
   { cat "$EXTRA_CA_FILE" && echo; } >"$bundle"
   openssl req -x509 -newkey rsa:2048 -nodes -days 1 -keyout /dev/null \
     -subj "/CN=sso stack test throwaway extra CA $(date -u +%Y%m%dT%H%M%SZ)" 2>/dev/null >>"$bundle"
