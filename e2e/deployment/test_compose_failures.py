@@ -9,7 +9,10 @@ import time
 import requests
 
 from ..client import SiteClient
+from ..faults.conftest import Load
 from .conftest import compose, container_id
+
+RECOVERY_SECONDS = 5  # every request sent this long after PostgreSQL answers again must succeed
 
 
 def health(service: str) -> str:
@@ -64,3 +67,43 @@ def test_a_500s_traceback_is_in_bs_container_log_under_the_request_id_nginx_gave
     assert traceback.startswith("Traceback (most recent call last):")
     assert 'relation "review_review" does not exist' in traceback
     assert client.get("/b/").status_code == 200
+
+
+def database_answers() -> bool:
+    ready = compose("exec", "-T", "db", "pg_isready", "-q", "-h", "127.0.0.1", "-U", "postgres", check=False)
+    return ready.returncode == 0
+
+
+def test_the_database_stopped_for_3_seconds_is_503s_then_200s_and_nobody_logged_out(base_url, make_user):
+    """As the native fault test does (e2e/faults), with the db container stopped and started again."""
+    clients = []
+    for _ in range(3):
+        username, password = make_user()
+        client = SiteClient(base_url)
+        assert client.login(username, password).status_code == 302
+        clients.append((username, client))
+    with Load(clients, ("/b/", "/a/whoami")) as load:
+        time.sleep(2)
+        stopped_at = time.monotonic()
+        compose("stop", "-t", "10", "db")
+        time.sleep(3)
+        compose("start", "db")
+        deadline = time.monotonic() + 60
+        while not database_answers() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        back_at = time.monotonic()
+        time.sleep(RECOVERY_SECONDS + 2)
+    everything = load.statuses()
+    during = load.statuses(since=stopped_at, until=back_at)
+    after = load.statuses(since=back_at + RECOVERY_SECONDS)
+    print(f"all: {dict(everything)}  during the outage: {dict(during)}  from 5 s after: {dict(after)}")
+    assert database_answers()
+    assert everything[500] == 0
+    assert set(everything) <= {200, 503}, everything
+    assert during[503] > 0
+    assert set(after) == {200} and after[200] > 10, after
+    assert [hit for hit in load.hits if hit.logged_in is False] == []
+    for username, client in clients:
+        assert client.whoami("a")["username"] == username
+    page = SiteClient(base_url).get("/b/health")
+    assert page.status_code == 200
