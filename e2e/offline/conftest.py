@@ -167,7 +167,8 @@ def e2e_suite(bundle_dir: Path, base_url: str, stack: Path, env=None) -> subproc
     return run(
         PYTEST, "-q", "-p", "no:cacheprovider", bundle_dir / "e2e",
         "--ignore", bundle_dir / "e2e" / "deployment", "--ignore", bundle_dir / "e2e" / "offline",
-        env={"E2E_BASE_URL": base_url, "E2E_STACK": str(stack), "PYTHONDONTWRITEBYTECODE": "1",
+        # An installed bundle runs under Docker Compose: its port proxy, not the client, is who nginx sees.
+        env={"E2E_TARGET": "compose", "E2E_BASE_URL": base_url, "E2E_STACK": str(stack), "PYTHONDONTWRITEBYTECODE": "1",
              "E2E_SCREENSHOTS": str(bundle_dir.parent / "screenshots"), **(env or {})},
         check=False,
     )  # fmt: skip
