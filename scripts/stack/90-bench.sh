@@ -147,7 +147,9 @@ cmd_bench() {
     esac
     shift
   done
-  [ "$(running_mode)" != compose ] || die "./stack bench measures the native stack; stop the Compose one first (./stack down)."
+  select_compose_project || true
+  [[ " $(running_modes) " != *" compose "* ]] ||
+    die "./stack bench measures the native stack; stop the Compose one first (./stack down)."
   native_up >/dev/null
   ensure_bench_packages
   mkdir -p "$BENCH_DIR"

@@ -70,6 +70,8 @@ SSO_SERVICES = {
     "b": {"title": "System B · Review", "url": "/b/", "prefix": "/b"},
 }
 SSO_SERVICE_NAME = "b"
+# The header's link to "Your sessions", as B renders it (the page itself is A's; not measured here).
+SSO_SESSIONS_URL = "/a/accounts/sessions/"
 
 # https://docs.djangoproject.com/en/5.2/ref/settings/#databases
 DATABASES = {
