@@ -49,7 +49,22 @@ with_service_env() {
 # while it replaces them. docs/operations.md
 serve() {
   (with_service_env "$1" python manage.py sso_wait_for_migrations --timeout "${SCHEMA_WAIT_SECONDS:-300}")
-  with_service_env "$1" exec gunicorn -c gunicorn.conf.py
+  local drain=${SSO_STOP_DRAIN_SECONDS:-0}
+  if [ "$drain" = 0 ]; then
+    with_service_env "$1" exec gunicorn -c gunicorn.conf.py
+  fi
+  # Under Swarm (compose.swarm.yaml) a task told to stop leaves the service's DNS answer, but nginx
+  # may still hold an answer that names it for a moment. gunicorn stops accepting at once on TERM,
+  # and a request already queued on its socket is then reset: for a POST, a 502 nginx may not
+  # retry. So TERM first waits SSO_STOP_DRAIN_SECONDS, still serving, then goes to gunicorn,
+  # which finishes what it has (graceful_timeout). docs/swarm.md
+  with_service_env "$1" gunicorn -c gunicorn.conf.py &
+  local gunicorn_pid=$!
+  trap 'sleep "$drain"; kill -TERM "$gunicorn_pid"' TERM
+  trap 'kill -INT "$gunicorn_pid"' INT
+  # The first wait returns when a signal's trap has run; the second one gets gunicorn's own status.
+  wait "$gunicorn_pid" || true
+  wait "$gunicorn_pid"
 }
 
 # Each service's own database as that service's role; the shared one as the migration role.

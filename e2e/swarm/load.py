@@ -1,7 +1,8 @@
 """Bounded load through nginx on loopback while the swarm changes under it: every answer recorded.
 
 Reader threads, each with a session of its own, ask both services who they are, over and over;
-one login thread logs in afresh each round (a POST to A) and checks the new session on B.
+one login thread logs in afresh each round (a POST to A) and checks the new session on B;
+optional posters file intake requests on A without pause (a POST nginx may never pass on twice).
 A request counts as failed when it gets no answer, an answer outside 2xx/3xx, or an anonymous
 whoami for a logged-in session (a lost session).
 """
@@ -21,7 +22,7 @@ MAX_SECONDS = 600
 
 @dataclass
 class Answer:
-    kind: str  # "a", "b" (a reader's whoami) or "login"
+    kind: str  # "a", "b" (a reader's whoami), "login" or "post" (a new intake request on A)
     started: float
     ended: float
     ok: bool
@@ -34,6 +35,7 @@ class Load:
     username: str
     password: str
     readers: int = 3
+    posters: int = 0
     answers: list[Answer] = field(default_factory=list)
 
     def __post_init__(self):
@@ -41,6 +43,7 @@ class Load:
         self._lock = threading.Lock()
         self._threads = [threading.Thread(target=self._read, daemon=True) for _ in range(self.readers)]
         self._threads.append(threading.Thread(target=self._log_in_again_and_again, daemon=True))
+        self._threads += [threading.Thread(target=self._file_requests, daemon=True) for _ in range(self.posters)]
 
     def __enter__(self):
         self._deadline = time.monotonic() + MAX_SECONDS
@@ -104,6 +107,24 @@ class Load:
             client = self._logged_in_client()
             self._whoami(client, "b")
             self._stop.wait(0.5)
+
+    def _file_requests(self):
+        client = self._logged_in_client()
+        home = client.url("/a/")
+        client.http.get(home, timeout=TIMEOUT)
+        while self._running():
+            started = time.monotonic()
+            form = {"csrfmiddlewaretoken": client.http.cookies.get(CSRF_COOKIE, ""), "title": "load", "details": "-"}
+            try:
+                # Recorded, the page redirects to itself and says so, as a browser shows it (which also
+                # takes the message out of the session); anything else (the form again, a 502) failed.
+                answer = client.http.post(home, data=form, headers={"Referer": home}, timeout=TIMEOUT)
+                first = answer.history[0].status_code if answer.history else answer.status_code
+                ok = first == 302 and answer.status_code == 200 and "recorded" in answer.text
+                detail = f"post {first} {answer.status_code} {answer.text[:160]!r}"
+            except requests.RequestException as error:
+                ok, detail = False, f"post {type(error).__name__}"
+            self._record("post", started, ok, detail)
 
     # --- what the tests assert on ---------------------------------------------------------
 

@@ -87,14 +87,15 @@ def test_one_replica_of_b_killed_costs_no_login_and_no_session(load_user):
     victim = task_containers("system_b")[0]
     with Load(BASE_URL, *load_user) as load:
         time.sleep(SETTLE_SECONDS)
-        killed_at = time.monotonic()
+        kill_sent = time.monotonic()
         docker("kill", victim)
+        killed_at = time.monotonic()  # the replica died between the two
         time.sleep(SETTLE_SECONDS)
         # Swarm starts a replacement; it gets traffic once healthy.
         wait_until_running("system_b", 2)
         time.sleep(SETTLE_SECONDS)
     report(load, "one replica of B killed")
-    in_flight = [a for a in load.answers if a.kind == "b" and a.started <= killed_at <= a.ended]
+    in_flight = [a for a in load.answers if a.kind == "b" and a.started <= killed_at and a.ended >= kill_sent]
     assert load.failures("login") == [], load.first_failures()
     assert load.failures("a") == [], load.first_failures()
     # Only a request on the killed replica at that moment may fail (nginx retries idempotent ones, so
@@ -138,7 +139,9 @@ def test_rolling_update_of_both_services_to_a_rebuilt_image_under_load(load_user
     for image in ("db", "nginx"):
         docker("tag", f"sso/{image}:{VERSION}", f"sso/{image}:{ROLLED_VERSION}")
     before = {name: image_of(name) for name in ("db", "nginx", "system_a", "system_b")}
-    with Load(BASE_URL, *load_user) as load:
+    # Posters too: a POST that reached a replica nginx may not send again, so a replica that stops
+    # accepting while nginx still sends it requests shows here as a 502 (docs/swarm.md, the drain).
+    with Load(BASE_URL, *load_user, posters=3) as load:
         time.sleep(SETTLE_SECONDS)
         result = subprocess.run(
             [STACK, "up", "--swarm"],
@@ -153,6 +156,7 @@ def test_rolling_update_of_both_services_to_a_rebuilt_image_under_load(load_user
     assert result.returncode == 0, result.stderr[-3000:]
     assert load.failures() == [], load.first_failures()
     assert load.count("login") >= 2
+    assert load.count("post") >= 100
     # Both services run the rebuilt image now; the database and nginx were left running as they were.
     assert image_of("system_a") == image_of("system_b") == f"sso/app:{ROLLED_VERSION}"
     assert {name: image_of(name) for name in ("db", "nginx")} == {k: before[k] for k in ("db", "nginx")}
