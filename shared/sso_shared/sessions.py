@@ -22,6 +22,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from .audit import USER_AGENT_LENGTH, client_address, record_sessions_revoked
+from .prepared_statements import execute_prepared
 from .routers import SHARED_DB
 
 # Last seen is written at most once a minute per session: a page view within a minute of the
@@ -30,6 +31,8 @@ LAST_SEEN_INTERVAL = timedelta(seconds=60)
 # The columns that describe a logged-in session (sso_shared.models.Session), and their values
 # for an anonymous one.
 UNKNOWN_ORIGIN = {"service": "", "address": None, "user_agent": "", "started_at": None, "last_seen": None}
+# The prepared statement that reads a session row with the access decision (sso_shared.prepared_statements).
+SESSION_ROW_STATEMENT = "sso_session_row"
 
 
 class SessionStore(db.SessionStore):
@@ -85,11 +88,14 @@ class SessionStore(db.SessionStore):
         origin_columns = ", ".join(
             connection.ops.quote_name(self.model._meta.get_field(name).column) for name in UNKNOWN_ORIGIN
         )
+        # Names from the model, quoted; values as parameters. Planned once per connection, not per request.
+        sql = (
+            f"SELECT session_key, session_data, expire_date, user_id, {origin_columns}, {access_column}"  # noqa: S608
+            f" FROM {table} WHERE session_key = %s AND expire_date > %s"
+        )
         with connection.cursor() as cursor:
-            cursor.execute(  # names from the model, quoted; values as parameters
-                f"SELECT session_key, session_data, expire_date, user_id, {origin_columns}, {access_column}"  # noqa: S608
-                f" FROM {table} WHERE session_key = %s AND expire_date > %s",
-                [*access_params, self.session_key, timezone.now()],
+            execute_prepared(
+                connection, cursor, SESSION_ROW_STATEMENT, sql, [*access_params, self.session_key, timezone.now()]
             )
             row = cursor.fetchone()
         if row is None:

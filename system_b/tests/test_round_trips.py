@@ -30,7 +30,9 @@ def ordinary_user(client):
 
 
 def main_table(sql: str) -> str:
-    """The table a statement reads, past the subqueries in its select list (the access decision's EXISTS)."""
+    """The table a statement reads, or the prepared statement it runs (sso_shared.prepared_statements)."""
+    if sql.startswith("EXECUTE "):
+        return "EXECUTE " + sql.split()[1].rsplit("_", 1)[0]
     while re.search(r"\([^()]*\)", sql):
         sql = re.sub(r"\([^()]*\)", "", sql)
     return sql.split(" FROM ")[1].split()[0].strip('"')
@@ -41,7 +43,9 @@ def tables_read(captured) -> list[str]:
 
 
 def capture(client, path):
-    client.get(path)  # once per process: the access permission's id (sso_shared.access.access_permission_id)
+    # Once per process: the access permission's id (sso_shared.access.access_permission_id); once per
+    # connection: PREPARE of the session row with the access decision.
+    client.get(path)
     with CaptureQueriesContext(connections[SHARED_DB]) as shared, CaptureQueriesContext(connections[SERVICE_DB]) as own:
         response = client.get(path)
     return response, tables_read(shared.captured_queries), tables_read(own.captured_queries)
@@ -62,8 +66,9 @@ def test_the_home_page_checks_access_inside_the_session_query_and_batches_its_re
     assert response.status_code == 200
     page = response.content.decode()
     assert '<td class="owner">olga</td>' in page and '<td class="owner">oskar</td>' in page
-    # Session (with the access decision), the user, and every reviewer in one query.
-    assert shared == ["sso_session", "sso_user", "sso_user"]
+    # The session row with the access decision (prepared once per connection, sso_shared.sessions), the
+    # user, and every reviewer in one query.
+    assert shared == ["EXECUTE sso_session_row", "sso_user", "sso_user"]
     assert own == ["review_review"]
 
 
