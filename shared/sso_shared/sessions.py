@@ -10,12 +10,14 @@ minute per session, never on every request (docs/sessions.md).
 https://docs.djangoproject.com/en/5.2/topics/http/sessions/#extending-database-backed-session-engines
 """
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.signals import user_logged_in
 from django.contrib.sessions.backends import db
+from django.core.exceptions import ValidationError
 from django.db import connections, router
 from django.db.models import Q
 from django.dispatch import receiver
@@ -31,8 +33,19 @@ LAST_SEEN_INTERVAL = timedelta(seconds=60)
 # The columns that describe a logged-in session (sso_shared.models.Session), and their values
 # for an anonymous one.
 UNKNOWN_ORIGIN = {"service": "", "address": None, "user_agent": "", "started_at": None, "last_seen": None}
+# What django.contrib.auth.login() puts in a session.
+AUTH_KEYS = (SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY)
+logger = logging.getLogger(__name__)
 # The prepared statement that reads a session row with the access decision (sso_shared.prepared_statements).
 SESSION_ROW_STATEMENT = "sso_session_row"
+
+
+def is_user_primary_key(value) -> bool:
+    try:
+        get_user_model()._meta.pk.to_python(value)
+    except ValidationError:
+        return False
+    return True
 
 
 class SessionStore(db.SessionStore):
@@ -64,6 +77,27 @@ class SessionStore(db.SessionStore):
     # True or False), or None when not asked.
     service_access_wanted = False
     service_access = None
+
+    def load(self):
+        """The session's data; logged out, with a log line, when it names a user id of the wrong type.
+
+        Django converts ``_auth_user_id`` with the user model's primary key field and does not catch
+        the error: a session written by a project with another user model (an integer id where ours
+        is a UUID: docs/pitfalls, "User primary key type") would be a 500 on every request and on
+        the login itself. Such a session is treated as logged out here instead; the row is left as
+        it is (a login replaces it).
+        """
+        data = super().load()
+        user_id = data.get(SESSION_KEY)
+        if user_id is not None and not is_user_primary_key(user_id):
+            logger.error(
+                "a session names the user id %r, which is not a %s primary key: it was written by a project "
+                "with another user model (docs/troubleshooting.md). Treated as logged out.",
+                str(user_id)[:40],
+                settings.AUTH_USER_MODEL,
+            )
+            data = {key: value for key, value in data.items() if key not in AUTH_KEYS}
+        return data
 
     def _get_session_from_db(self):
         row = self._session_row()

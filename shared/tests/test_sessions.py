@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.contrib.auth import SESSION_KEY, get_user_model
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.sessions.backends import db
 from django.core.management import call_command
 from django.test import Client
@@ -109,3 +109,26 @@ def test_clearsessions_removes_the_expired_rows_of_the_session_table(erin):
     Session.objects.filter(pk=expired).update(expire_date=timezone.now() - timedelta(seconds=1))
     call_command("clearsessions")
     assert list(Session.objects.values_list("pk", flat=True)) == [live]
+
+
+def test_a_session_naming_an_integer_user_id_is_logged_out_with_a_log_line_not_a_500(client, erin, caplog):
+    """Written by a project whose users have integer ids (docs/troubleshooting.md): no 500, and the login works."""
+    store = SessionStore()
+    store[SESSION_KEY] = "7"
+    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[HASH_SESSION_KEY] = "0" * 64
+    store["cart"] = ["a book"]
+    store.create()
+    client.cookies[settings.SESSION_COOKIE_NAME] = store.session_key
+    with caplog.at_level("ERROR", logger="sso_shared.sessions"):
+        page = client.get("/")
+        whoami = client.get("/whoami")
+    assert page.status_code == 302 and page["Location"].startswith("/a/accounts/login/")
+    assert whoami.status_code == 200 and whoami.json()["authenticated"] is False
+    assert "a session names the user id '7', which is not a sso_shared.User primary key" in caplog.text
+    assert store.session_key not in caplog.text
+    # The other things in the session are kept; logging in from that browser works and replaces it.
+    assert SessionStore(store.session_key).load() == {"cart": ["a book"]}
+    login = client.post("/accounts/login/", {"username": "erin", "password": PASSWORD})
+    assert login.status_code == 302
+    assert client.get("/whoami").json()["username"] == "erin"
