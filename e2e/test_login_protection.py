@@ -26,7 +26,7 @@ from .raw import RawSite
 ATTACKER, GUESSER, OWNER, LIFTED, FLOODER = "127.0.0.3", "127.0.0.5", "127.0.0.2", "127.0.0.6", "127.0.0.4"
 ATTEMPTS = 40
 LOGIN = "/a/accounts/login/"
-# Native: nginx sees each client's own address. Compose: its port proxy's, the same for all.
+# Native: nginx sees each client's own address. Compose and Swarm: Docker's port proxy's, the same for all.
 ADDRESSES_REACH_NGINX = TARGET == "native"
 
 
@@ -152,7 +152,7 @@ def lock_out(username: str, address: str) -> SiteClient:
 
 def test_someone_elses_guessing_does_not_lock_the_user_out_at_their_own_address(target):
     if not ADDRESSES_REACH_NGINX:
-        pytest.skip("under Compose every loopback client reaches nginx as the same address")
+        pytest.skip("behind Docker's port proxy (Compose, Swarm) every loopback client reaches nginx as one address")
     username, password = target
     guesser = lock_out(username, GUESSER)
     owner = browser_at(OWNER)

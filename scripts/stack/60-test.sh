@@ -56,7 +56,7 @@ first_run_tests() {
 
 # The same suite for every target; e2e/deployment/ checks the Compose deployment itself.
 e2e_tests() {
-  local target=$1 base_url=$2 scope=(--ignore "$ROOT/e2e/offline" --ignore "$ROOT/e2e/faults")
+  local target=$1 base_url=$2 scope=(--ignore "$ROOT/e2e/offline" --ignore "$ROOT/e2e/faults" --ignore "$ROOT/e2e/swarm")
   [ "$target" = compose ] || scope+=(--ignore "$ROOT/e2e/deployment")
   E2E_TARGET=$target E2E_BASE_URL=$base_url E2E_STACK="$ROOT/stack" \
     E2E_COMPOSE_PROJECT=$COMPOSE_PROJECT E2E_ENV_FILE=$ENV_PATH E2E_RACE_PORT=$((STACK_PORT + 100)) \
@@ -96,7 +96,7 @@ compose_target() {
   compose_down --volumes
 }
 
-# The Swarm deployment (./stack up --swarm, 2 replicas each): the single sign-on probe, then the checks
+# The Swarm deployment (./stack up --swarm, 2 replicas each): the end-to-end suite, then the checks
 # under load of e2e/swarm (a replica killed, B scaled, a rolling update). Then stack, secrets, volume,
 # the rebuilt image's tags and (when ./stack made it) the swarm go again.
 swarm_target() {
@@ -107,9 +107,10 @@ swarm_target() {
   rm -f "$STATE/mode"
   local -x SYSTEM_A_REPLICAS=2 SYSTEM_B_REPLICAS=2
   swarm_up >/dev/null
-  run_suite "end-to-end (swarm)" env E2E_TARGET=swarm E2E_BASE_URL="$(swarm_url)" E2E_STACK="$ROOT/stack" \
+  run_suite "end-to-end (swarm)" e2e_tests swarm "$(swarm_url)"
+  run_suite "under load (swarm)" env E2E_TARGET=swarm E2E_BASE_URL="$(swarm_url)" E2E_STACK="$ROOT/stack" \
     E2E_SWARM_STACK="$SWARM_STACK" E2E_ENV_FILE="$ENV_PATH" \
-    "$VENV/bin/pytest" -q -s -p no:cacheprovider "$ROOT/e2e/test_single_sign_on.py" "$ROOT/e2e/swarm"
+    "$VENV/bin/pytest" -q -s -p no:cacheprovider "$ROOT/e2e/swarm"
   swarm_down --volumes
   rm -f "$STATE/mode"
   docker image rm "sso/app:$SSO_VERSION-rolled" "sso/db:$SSO_VERSION-rolled" "sso/nginx:$SSO_VERSION-rolled" \
