@@ -82,6 +82,20 @@ class Load:
     def statuses(self, since: float = 0.0, until: float = float("inf"), path_prefix: str = "/") -> Counter:
         return Counter(hit.status for hit in self.hits if since <= hit.at < until and hit.path.startswith(path_prefix))
 
+    def check_database_outage(self, stopped_at: float, back_at: float, recovery_seconds: float) -> None:
+        """What users saw around a database outage: 503s and 200s, never a 500; all 200 from
+        recovery_seconds after the database answered again; nobody logged out."""
+        everything = self.statuses()
+        during = self.statuses(since=stopped_at, until=back_at)
+        after = self.statuses(since=back_at + recovery_seconds)
+        print(f"all: {dict(everything)}  during the outage: {dict(during)}  from 5 s after: {dict(after)}")
+        assert everything[500] == 0
+        assert set(everything) <= {200, 503}, everything
+        assert during[503] > 0
+        assert set(after) == {200} and after[200] > 10, after
+        # Every answer that said who is asking said the right person.
+        assert [hit for hit in self.hits if hit.logged_in is False] == []
+
 
 @pytest.fixture(scope="module")
 def logged_in_clients(admin_credentials) -> list[tuple[str, SiteClient]]:

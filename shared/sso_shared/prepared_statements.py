@@ -13,6 +13,7 @@ A pooler in transaction mode between Django and PostgreSQL (none in this deploym
 this, as it breaks any session state.
 """
 
+import functools
 import hashlib
 import re
 
@@ -30,6 +31,7 @@ def forget_prepared_statements(sender, connection, **kwargs):
     setattr(connection, PREPARED, set())
 
 
+@functools.cache  # asked on every request, for the same few texts
 def statement_name(prefix: str, sql: str) -> str:
     """The name, unique for the text: a different text is never run under a name prepared for another."""
     return f"{prefix}_{hashlib.sha256(sql.encode()).hexdigest()[:12]}"
