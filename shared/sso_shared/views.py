@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from .audit import PASSWORD_CHANGE, record
+from .routers import SHARED_MIGRATIONS_DB
 
 
 @require_GET
@@ -30,13 +31,14 @@ def whoami(request):
 @require_GET
 @never_cache
 def health(request):
-    """200 when both databases answer; used by healthchecks and `stack up`.
+    """200 when the database answers; used by healthchecks and `stack up`.
 
     Otherwise 503, naming each database that does not answer: ``failed`` maps its
-    alias to the error's class, ``missing`` lists "alias (database name)".
+    alias to the error's class, ``missing`` lists "alias (database name)". The alias
+    that only migrates the shared schema is not asked: a request never uses it.
     """
     failures = {}
-    for alias in settings.DATABASES:
+    for alias in run_time_aliases():
         try:
             with connections[alias].cursor() as cursor:
                 cursor.execute("SELECT 1")
@@ -47,6 +49,10 @@ def health(request):
         {"service": settings.SSO_SERVICE_NAME, "ok": not failures, "failed": failures, "missing": missing},
         status=503 if failures else 200,
     )
+
+
+def run_time_aliases() -> list[str]:
+    return [alias for alias in settings.DATABASES if alias != SHARED_MIGRATIONS_DB]
 
 
 @never_cache
