@@ -67,7 +67,7 @@ def missing_permissions_message(missing: list[str]) -> str:
     if len(missing) > SHOWN_AT_MOST:
         names += f" and {len(missing) - SHOWN_AT_MOST} more"
     return (
-        f"Permissions of {this_service()} are missing in the shared database: {names}. "
+        f"Permissions of {this_service()} are missing in the shared schema: {names}. "
         f"No group can grant them. Run `manage.py sso_migrate` of {this_service()}: it creates them "
         "(a plain `migrate` alone does not)."
     )

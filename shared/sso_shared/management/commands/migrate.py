@@ -2,8 +2,11 @@
 
 The shared apps are migrated on the alias "shared", a service's own apps on
 "default" (sso_shared.routers). Both aliases are one database; "default" sees
-the shared schema after the service's own on its ``search_path``. Two things
-follow, and this command takes care of both when it migrates "default":
+the shared schema after the service's own on its ``search_path``.
+
+Migrating "shared" walks the shared apps only, one by one, so the shared
+schema's ``django_migrations`` lists no service's apps. Migrating "default"
+takes care of two things first:
 
 * Django records applied migrations in the first ``django_migrations`` table its
   ``search_path`` finds. While the service's schema has none, that is the shared
@@ -17,12 +20,15 @@ follow, and this command takes care of both when it migrates "default":
   shared schema first anyway, as the migration role.
 """
 
+from django.apps import apps
+from django.contrib.auth.management import create_permissions
 from django.core.management import CommandError, call_command
 from django.core.management.commands import migrate as django_command
 from django.db import DatabaseError, connections
+from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
-from sso_shared.routers import SERVICE_DB, SHARED_MIGRATIONS_DB, SHARED_SCHEMA
+from sso_shared.routers import SERVICE_DB, SHARED_MIGRATIONS_DB, SHARED_SCHEMA, shared_app_labels
 from sso_shared.schemas import create_missing_schemas, own_schema, shared_schema_is_migrated, with_search_path
 
 
@@ -30,7 +36,25 @@ class Command(django_command.Command):
     def handle(self, *args, **options):
         if options["database"] == SERVICE_DB:
             prepare_service_schema(self, options)
+        elif options["database"] == SHARED_MIGRATIONS_DB and not options["app_label"]:
+            return self.migrate_each_shared_app(options)
         return super().handle(*args, **options)
+
+    def migrate_each_shared_app(self, options) -> None:
+        """Only the shared apps' migrations, so the shared schema records only those.
+
+        Django records every migration it walks through on an alias, those of apps whose
+        tables live elsewhere too (as no-ops): migrating "shared" whole would record each
+        service's own apps in the one table every service reads. One app at a time, Django
+        walks only that app's migrations and those it depends on (shared apps too).
+        """
+        loader = MigrationLoader(connections[SHARED_MIGRATIONS_DB], ignore_no_migrations=True)
+        for label in sorted(loader.migrated_apps & shared_app_labels()):
+            super().handle(**{**options, "app_label": label, "migration_name": None})
+        # The content types and permissions of every app this service runs, its own included: after
+        # each app above, Django made them only for the apps it walked (they live in the shared schema).
+        for app_config in apps.get_app_configs():
+            create_permissions(app_config, verbosity=options["verbosity"], using=SHARED_MIGRATIONS_DB)
 
 
 def prepare_service_schema(command, options) -> None:

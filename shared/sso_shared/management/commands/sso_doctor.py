@@ -132,7 +132,7 @@ class Command(BaseCommand):
         if missing:
             self.line(FAIL, missing_permissions_message(missing))
         else:
-            self.line(PASS, f"permissions of {this_service()}'s models exist in the shared database")
+            self.line(PASS, f"permissions of {this_service()}'s models exist in the shared schema")
 
     def access_groups(self) -> None:
         try:
