@@ -1,19 +1,27 @@
--- Roles and databases of the deployment; safe to run again (passwords are re-set).
+-- Roles, the one database and its schemas; safe to run again (passwords are re-set).
 -- Run as the PostgreSQL superuser with SYSTEM_A_DB_PASSWORD and SYSTEM_B_DB_PASSWORD in
 -- psql's environment: psql -f provision.sql (never on a command line, where every
 -- local user could read them in /proc/*/cmdline).
 --
---   sso_auth      (no login)  owns the shared auth/session database and its tables
+-- One database, sso, with a schema per part (docs/architecture.md):
+--   shared        owned by sso_auth: users, groups, permissions, content types, sessions,
+--                 the admin log and the shared apps' tables
+--   system_a      owned by system_a: System A's own tables
+--   system_b      owned by system_b: System B's own tables
+-- Roles:
+--   sso_auth      (no login)  owns the shared schema and its tables
 --   sso_migrator  (login)     the migrate step: member of sso_auth (Django's assume_role), so it
 --                             alone may change the shared tables' schema. No password: it logs
 --                             in over a local socket only, as the OS user of the migrate step
 --                             (peer authentication; pg_hba.conf says which user).
---   system_a      (login)     owns database system_a; rows only in the shared tables
---   system_b      (login)     owns database system_b; rows only in the shared tables
--- Each service role reaches its own database and the shared one, and nothing else; in the
--- shared one it may read and write rows (SELECT, INSERT, UPDATE, DELETE, sequences), never
--- create, alter, drop or truncate. Running this over an older deployment, where both service
--- roles were members of sso_auth, takes that membership away and fixes owners and grants.
+--   system_a      (login)     owns schema system_a; rows only in the shared schema
+--   system_b      (login)     owns schema system_b; rows only in the shared schema
+-- Each service role reaches this database and nothing else. In its own schema it may do
+-- anything; in the shared one it may read and write rows (SELECT, INSERT, UPDATE, DELETE,
+-- sequences), point foreign keys at users, groups, permissions and content types
+-- (REFERENCES), and never create, alter, drop or truncate; the other service's schema it
+-- cannot even look into. The superuser creates roles, the database, schemas and grants,
+-- and never reads or runs anything a service role owns.
 \set ON_ERROR_STOP on
 \getenv a_password SYSTEM_A_DB_PASSWORD
 \getenv b_password SYSTEM_B_DB_PASSWORD
@@ -52,51 +60,50 @@ ALTER ROLE sso_auth WITH NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
 REVOKE sso_auth FROM system_a, system_b;
 GRANT sso_auth TO sso_migrator;
 
-SELECT 'CREATE DATABASE sso_auth OWNER sso_auth'
- WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'sso_auth') \gexec
-SELECT 'CREATE DATABASE system_a OWNER system_a'
- WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'system_a') \gexec
-SELECT 'CREATE DATABASE system_b OWNER system_b'
- WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'system_b') \gexec
-
-REVOKE ALL ON DATABASE sso_auth, system_a, system_b FROM PUBLIC;
-GRANT CONNECT, TEMPORARY ON DATABASE sso_auth TO system_a, system_b;
-GRANT CONNECT ON DATABASE sso_auth TO sso_migrator;
-GRANT CONNECT, TEMPORARY ON DATABASE system_a TO system_a;
-GRANT CONNECT, TEMPORARY ON DATABASE system_b TO system_b;
+SELECT 'CREATE DATABASE sso'
+ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'sso') \gexec
+REVOKE ALL ON DATABASE sso FROM PUBLIC;
+GRANT CONNECT, TEMPORARY ON DATABASE sso TO system_a, system_b;
+GRANT CONNECT ON DATABASE sso TO sso_migrator;
 -- The service roles reach no other database: not the maintenance database, not the template.
 REVOKE CONNECT ON DATABASE postgres, template1 FROM PUBLIC;
 
--- Inside the shared database: rows for the services, schema for the migrate step.
-\connect sso_auth
--- Anything a service role created there before (an older release) goes to the owner.
-DO $$
-DECLARE
-  object record;
-BEGIN
-  FOR object IN
-    SELECT c.oid::regclass AS name, c.relkind
-      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname = 'public' AND pg_get_userbyid(c.relowner) IN ('system_a', 'system_b', 'sso_migrator')
-       AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
-       -- a sequence owned by a column follows its table
-       AND NOT (c.relkind = 'S' AND EXISTS (SELECT FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')))
-  LOOP
-    EXECUTE format('ALTER %s %s OWNER TO sso_auth',
-                   CASE object.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
-                                       WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END,
-                   object.name);
-  END LOOP;
-END $$;
-ALTER SCHEMA public OWNER TO sso_auth;
+\connect sso
+-- Nobody but the superuser creates anything in public (the move from the three-database
+-- layout grants it for a moment: scripts/move-to-schemas.sh).
 REVOKE ALL ON SCHEMA public FROM PUBLIC;
-REVOKE CREATE ON SCHEMA public FROM system_a, system_b;
-GRANT USAGE ON SCHEMA public TO system_a, system_b;
-REVOKE ALL ON ALL TABLES IN SCHEMA public FROM system_a, system_b;
-GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO system_a, system_b;
-GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO system_a, system_b;
+SELECT format('CREATE SCHEMA %I AUTHORIZATION %I', schema, owner)
+  FROM (VALUES ('shared', 'sso_auth'), ('system_a', 'system_a'), ('system_b', 'system_b')) AS wanted (schema, owner)
+ WHERE NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = schema) \gexec
+ALTER SCHEMA shared OWNER TO sso_auth;
+ALTER SCHEMA system_a OWNER TO system_a;
+ALTER SCHEMA system_b OWNER TO system_b;
+REVOKE ALL ON SCHEMA shared, system_a, system_b FROM PUBLIC;
+-- A service's schema is its own: the other service gets nothing there (not even USAGE).
+REVOKE ALL ON SCHEMA system_a FROM system_b;
+REVOKE ALL ON SCHEMA system_b FROM system_a;
+
+-- The shared schema: rows for the services, its tables' schema for the migrate step.
+-- The migration record, created here so that it belongs to sso_auth from the start: the
+-- services only read it (sso_wait_for_migrations); Django never looks at its columns' types.
+SET ROLE sso_auth;
+CREATE TABLE IF NOT EXISTS shared.django_migrations (
+  id integer GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  app varchar(255) NOT NULL,
+  name varchar(255) NOT NULL,
+  applied timestamp with time zone NOT NULL
+);
+RESET ROLE;
+GRANT USAGE ON SCHEMA shared TO system_a, system_b;
+REVOKE CREATE ON SCHEMA shared FROM system_a, system_b;
+REVOKE ALL ON ALL TABLES IN SCHEMA shared FROM system_a, system_b;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA shared TO system_a, system_b;
+REVOKE INSERT, UPDATE, DELETE ON shared.django_migrations FROM system_a, system_b;
+GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA shared TO system_a, system_b;
 -- Tables the migrate step creates later (as sso_auth) come with the same grants.
-ALTER DEFAULT PRIVILEGES FOR ROLE sso_auth IN SCHEMA public
+ALTER DEFAULT PRIVILEGES FOR ROLE sso_auth IN SCHEMA shared
   GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO system_a, system_b;
-ALTER DEFAULT PRIVILEGES FOR ROLE sso_auth IN SCHEMA public
+ALTER DEFAULT PRIVILEGES FOR ROLE sso_auth IN SCHEMA shared
   GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO system_a, system_b;
+-- REFERENCES on the tables apps point their foreign keys at (users, groups, permissions,
+-- content types) is granted by the migrate step, once it has made them (sso_shared.schemas).

@@ -52,3 +52,26 @@ def shared_schema_is_migrated() -> bool:
     from .upgrades import unapplied_migrations
 
     return not unapplied_migrations(SHARED_MIGRATIONS_DB)
+
+
+def models_apps_point_at():
+    """The shared models a service's own apps may hold foreign keys to: users, groups, permissions, content types."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group, Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    return [get_user_model(), Group, Permission, ContentType]
+
+
+def let_services_point_at_shared_tables(connection) -> None:
+    """Let every role that reaches the shared schema hold foreign keys to the tables apps point at.
+
+    Run by the migrate step as the owner of the shared tables, right after migrating them: a
+    service's migration that adds such a key needs REFERENCES on the table it points at. Only
+    these four: a service holding a key to a session or an audit event could keep it from being
+    deleted. PUBLIC, because only the roles provisioning gave USAGE on the shared schema can use it.
+    """
+    quote = connection.ops.quote_name
+    tables = ", ".join(quote(model._meta.db_table) for model in models_apps_point_at())
+    with connection.cursor() as cursor:
+        cursor.execute(f"GRANT REFERENCES ON {tables} TO PUBLIC")

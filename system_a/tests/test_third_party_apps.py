@@ -135,5 +135,7 @@ def test_installed_in_one_service_they_migrate_there_with_real_keys_and_the_othe
     with services.gunicorn("b", **ONE_SERVICE_ONLY) as b:
         answer = requests.get(f"{b}/api/me", headers={"Authorization": f"Token {key}"}, timeout=10)
         assert (answer.status_code, answer.json()) == (200, {"service": "b", "username": USERNAME})
-    a_apps = services.manage("a", "shell", "-v", "0", "-c", "from django.apps import apps; print(apps.is_installed('guardian'))")
+    a_apps = services.manage(
+        "a", "shell", "-v", "0", "-c", "from django.apps import apps; print(apps.is_installed('guardian'))"
+    )
     assert a_apps.stdout.strip() == "False"

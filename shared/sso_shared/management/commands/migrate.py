@@ -29,7 +29,13 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
 from sso_shared.routers import SERVICE_DB, SHARED_MIGRATIONS_DB, SHARED_SCHEMA, shared_app_labels
-from sso_shared.schemas import create_missing_schemas, own_schema, shared_schema_is_migrated, with_search_path
+from sso_shared.schemas import (
+    create_missing_schemas,
+    let_services_point_at_shared_tables,
+    own_schema,
+    shared_schema_is_migrated,
+    with_search_path,
+)
 
 
 class Command(django_command.Command):
@@ -55,6 +61,7 @@ class Command(django_command.Command):
         # each app above, Django made them only for the apps it walked (they live in the shared schema).
         for app_config in apps.get_app_configs():
             create_permissions(app_config, verbosity=options["verbosity"], using=SHARED_MIGRATIONS_DB)
+        let_services_point_at_shared_tables(connections[SHARED_MIGRATIONS_DB])
 
 
 def prepare_service_schema(command, options) -> None:
