@@ -94,6 +94,25 @@ CREATE TABLE IF NOT EXISTS shared.django_migrations (
   applied timestamp with time zone NOT NULL
 );
 RESET ROLE;
+-- Anything a service role or the migration role itself made there (older releases) goes to the owner.
+DO $$
+DECLARE
+  object record;
+BEGIN
+  FOR object IN
+    SELECT c.oid::regclass AS name, c.relkind
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'shared' AND pg_get_userbyid(c.relowner) IN ('system_a', 'system_b', 'sso_migrator')
+       AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+       -- a sequence owned by a column follows its table
+       AND NOT (c.relkind = 'S' AND EXISTS (SELECT FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')))
+  LOOP
+    EXECUTE format('ALTER %s %s OWNER TO sso_auth',
+                   CASE object.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
+                                       WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END,
+                   object.name);
+  END LOOP;
+END $$;
 GRANT USAGE ON SCHEMA shared TO system_a, system_b;
 REVOKE CREATE ON SCHEMA shared FROM system_a, system_b;
 REVOKE ALL ON ALL TABLES IN SCHEMA shared FROM system_a, system_b;

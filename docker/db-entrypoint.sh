@@ -37,10 +37,10 @@ init_cluster() {
 write_pg_hba() {
   cat >"$PGDATA/pg_hba.conf" <<'HBA'
 # Written by the db image's entrypoint on every start (docker/db-entrypoint.sh).
-local   all                 postgres                  peer
-local   sso_auth            sso_migrator              peer
-host    sso_auth,system_a   system_a        all       scram-sha-256
-host    sso_auth,system_b   system_b        all       scram-sha-256
+local   all                     postgres                  peer
+local   sso,sso_auth            sso_migrator              peer
+host    sso,sso_auth,system_a   system_a        all       scram-sha-256
+host    sso,sso_auth,system_b   system_b        all       scram-sha-256
 HBA
 }
 

@@ -106,10 +106,10 @@ write_pg_hba() {
   as_pg_user tee "$PG_DIR/data/pg_hba.conf" >/dev/null <<'HBA'
 # Written by ./stack on every start (scripts/stack/30-native.sh, write_pg_hba).
 local   all                 postgres                      scram-sha-256
-local   sso_auth            sso_migrator                  peer map=migrate
-host    all                 postgres       127.0.0.1/32   scram-sha-256
-host    sso_auth,system_a   system_a       127.0.0.1/32   scram-sha-256
-host    sso_auth,system_b   system_b       127.0.0.1/32   scram-sha-256
+local   sso,sso_auth            sso_migrator                  peer map=migrate
+host    all                     postgres       127.0.0.1/32   scram-sha-256
+host    sso,sso_auth,system_a   system_a       127.0.0.1/32   scram-sha-256
+host    sso,sso_auth,system_b   system_b       127.0.0.1/32   scram-sha-256
 # The standalone control of ./stack bench (scripts/stack/90-bench.sh), when it runs.
 host    bench_control       bench_control  127.0.0.1/32   scram-sha-256
 HBA
@@ -160,7 +160,7 @@ provision_databases() {
 # shell's. As root, runuser adds HOME, USER, LOGNAME and SHELL of the service's user.
 SERVICE_VARIABLES=(
   DB_HOST DB_PORT DB_USER DB_PASSWORD DB_CONN_MAX_AGE DB_CONNECT_TIMEOUT
-  SERVICE_DB_NAME AUTH_DB_NAME AUTH_DB_ROLE AUTH_DB_USER AUTH_DB_HOST
+  DB_NAME DB_SCHEMA AUTH_DB_ROLE AUTH_DB_USER AUTH_DB_HOST
   SECRET_KEY SECRET_KEY_FILE SECRET_KEY_FALLBACKS
   STATIC_ROOT ALLOWED_HOSTS SECURE_COOKIES CSRF_TRUSTED_ORIGINS SESSION_COOKIE_AGE WEB_CONCURRENCY
   GUNICORN_WORKER_CLASS GUNICORN_THREADS
@@ -202,7 +202,7 @@ with_service_env() {
   (
     cd "$ROOT/system_$service"
     export DB_HOST=127.0.0.1 DB_PORT=$PG_PORT DB_USER="system_$service" DB_PASSWORD="${!password_var}"
-    export SERVICE_DB_NAME="system_$service" AUTH_DB_NAME=sso_auth
+    export DB_NAME=sso DB_SCHEMA="system_$service"
     export STATIC_ROOT="$STATE/static/$service"
     export ALLOWED_HOSTS=${SERVER_NAMES// /,}
     # Behind HTTPS the session and CSRF cookies are marked Secure.
