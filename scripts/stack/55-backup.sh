@@ -36,6 +36,12 @@ db_provision() {
   esac
 }
 
+# Natively the shared database's owner logs in as the migrate step's OS user (peer authentication,
+# scripts/database-owners.sh): there once the stack has been up, not on a fresh machine a restore starts on.
+prepare_owner_logins() {
+  [ "$BACKUP_MODE" != native ] || ensure_os_user "$MIGRATE_OS_USER"
+}
+
 db_running() {
   case "$BACKUP_MODE" in
     native) database_started_here ;;
@@ -192,6 +198,7 @@ cmd_backup() {
     start_db_only
     started_db=1
   fi
+  prepare_owner_logins
   gather_backup "$SCRATCH" || {
     [ -z "$started_db" ] || stop_db_only
     die "the backup failed (see above); nothing was written."
@@ -267,6 +274,7 @@ cmd_restore() {
   fi
   # 4. The databases, then the site (which migrates them when this code is newer).
   [ "$BACKUP_MODE" = native ] && prepare_service_users
+  prepare_owner_logins
   start_db_only
   db_provision
   restore_databases "$SCRATCH"
