@@ -69,6 +69,10 @@ REVOKE CONNECT ON DATABASE postgres, template1 FROM PUBLIC;
 
 -- Inside the shared database: rows for the services, schema for the migrate step.
 \connect sso_auth
+-- What is in this database belongs to sso_auth, whose functions and operators the migrate step
+-- (the services' migrations) may write: this superuser session names pg_catalog's only, so
+-- none of theirs runs here (docs/security.md, "Who runs what").
+SET search_path = pg_catalog;
 -- Anything a service role created there before (an older release) goes to the owner.
 DO $$
 DECLARE
