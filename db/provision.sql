@@ -69,6 +69,9 @@ GRANT CONNECT ON DATABASE sso TO sso_migrator;
 REVOKE CONNECT ON DATABASE postgres, template1 FROM PUBLIC;
 
 \connect sso
+-- The services' roles own functions and operators in this database: this superuser session
+-- names pg_catalog's only, so none of theirs runs here (docs/security.md, "Who runs what").
+SET search_path = pg_catalog;
 -- Nobody but the superuser creates anything in public (the move from the three-database
 -- layout grants it for a moment: scripts/move-to-schemas.sh).
 REVOKE ALL ON SCHEMA public FROM PUBLIC;

@@ -153,6 +153,8 @@ installed_before() { [ -f "$PREFIX/compose.yaml" ] && [ -f "$PREFIX/.env" ]; }
 # An upgrade first dumps all three databases of the install it replaces, with that
 # install's own files and images, so the previous bundle plus this backup is a way
 # back (docs/operations.md, "Rolling back an upgrade"). Nothing is changed before.
+# Each database is dumped as its owner, never as the superuser, as ./stack backup does
+# (dump_database of database-owners.sh, which sits beside this script in the bundle).
 backup_databases() {
   installed_before || return 0
   local dir db
@@ -162,10 +164,12 @@ backup_databases() {
   (
     cd "$PREFIX"
     unset SSO_VERSION # the installed compose.yaml names its own images
-    docker compose -f compose.yaml -p "$PROJECT" --env-file .env up -d --wait --pull never --no-build db >&2
+    compose() { docker compose -f compose.yaml -p "$PROJECT" --env-file .env "$@"; }
+    # shellcheck source=../scripts/database-owners.sh
+    source "$STAGE/database-owners.sh"
+    compose up -d --wait --pull never --no-build db >&2
     for db in sso_auth system_a system_b; do
-      docker compose -f compose.yaml -p "$PROJECT" --env-file .env exec -T db pg_dump -U postgres -Fc "$db" \
-        >"$dir/$db.dump" || die "the backup of $db failed; nothing was changed."
+      dump_database compose "$db" >"$dir/$db.dump" || die "the backup of $db failed; nothing was changed."
     done
     sed -n 's/^bundle //p' MANIFEST >"$dir/FROM-BUNDLE" 2>/dev/null || true
   )

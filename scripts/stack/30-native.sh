@@ -102,14 +102,15 @@ init_database_cluster() {
 # the superuser (./stack, the unit tests) anywhere; each service role only its own
 # database and the shared one; the migration role only the shared one, over the local
 # socket, from the migrate step's OS user. provision.sql's grants say the same a second time.
+# The *_restoring databases exist only during ./stack restore, which fills each as its owner.
 write_pg_hba() {
   as_pg_user tee "$PG_DIR/data/pg_hba.conf" >/dev/null <<'HBA'
 # Written by ./stack on every start (scripts/stack/30-native.sh, write_pg_hba).
-local   all                 postgres                      scram-sha-256
-local   sso,sso_auth            sso_migrator                  peer map=migrate
-host    all                     postgres       127.0.0.1/32   scram-sha-256
-host    sso,sso_auth,system_a   system_a       127.0.0.1/32   scram-sha-256
-host    sso,sso_auth,system_b   system_b       127.0.0.1/32   scram-sha-256
+local   all                                   postgres                      scram-sha-256
+local   sso,sso_restoring,sso_auth            sso_migrator                  peer map=migrate
+host    all                                   postgres       127.0.0.1/32   scram-sha-256
+host    sso,sso_restoring,system_a            system_a       127.0.0.1/32   scram-sha-256
+host    sso,sso_restoring,system_b            system_b       127.0.0.1/32   scram-sha-256
 # The standalone control of ./stack bench (scripts/stack/90-bench.sh), when it runs.
 host    bench_control       bench_control  127.0.0.1/32   scram-sha-256
 HBA

@@ -3,6 +3,10 @@
 # here are the steps, for the native stack and for Docker Compose alike.
 
 BACKUP_FILE_TOOL="$ROOT/scripts/backup_file.py"
+# Who owns each database, and the dump, restore and query run as that owner (never as the
+# superuser): shared with the offline installer's backup before an upgrade.
+# shellcheck source=../database-owners.sh
+source "$ROOT/scripts/database-owners.sh"
 # The service databases first, the shared one last: a record a service writes while the
 # backup runs then names a user who is in the backup too.
 BACKUP_DATABASES=(system_a system_b sso_auth)
@@ -11,7 +15,9 @@ BACKUP_DATABASES=(system_a system_b sso_auth)
 backup_folder() { echo "${STACK_BACKUP_DIR:-$ROOT/backups}"; }
 
 # --- the database, whichever mode runs it ----------------------------------------------
-# BACKUP_MODE (native or compose) chooses; every command runs as the superuser postgres.
+# BACKUP_MODE (native or compose) chooses. The superuser postgres only makes, renames and drops
+# databases and grants (db_psql on the maintenance database, db_provision); what is inside a
+# database is read and written as its owner (scripts/database-owners.sh).
 
 db_psql() {
   local db=$1
@@ -22,34 +28,18 @@ db_psql() {
   esac
 }
 
-# pg_dump -Fc of one database, to stdout. Native: PostgreSQL's own binaries (not the venv's,
-# not the version wrapper), over TCP with the superuser's password in the environment only.
-db_dump() {
-  case "$BACKUP_MODE" in
-    native) PGPASSWORD=$POSTGRES_PASSWORD "$(find_pg_bin)/pg_dump" -h 127.0.0.1 -p "$PG_PORT" -U postgres -Fc "$1" ;;
-    compose) compose exec -T db pg_dump -U postgres -Fc "$1" ;;
-  esac
-}
-
-# Restore a dump (stdin) into DB as ROLE: every object it creates belongs to ROLE; the dump's
-# own owners and grants are dropped (--no-owner --no-privileges), provisioning sets the grants.
-db_restore() {
-  local db=$1 role=$2 options=(--no-owner --no-privileges --exit-on-error --single-transaction)
-  case "$BACKUP_MODE" in
-    native)
-      PGPASSWORD=$POSTGRES_PASSWORD "$(find_pg_bin)/pg_restore" -h 127.0.0.1 -p "$PG_PORT" -U postgres \
-        --role "$role" "${options[@]}" -d "$db"
-      ;;
-    compose) compose exec -T db pg_restore -U postgres --role "$role" "${options[@]}" -d "$db" ;;
-  esac
-}
-
 # Roles, databases and grants (db/provision.sql), applied again by the mode's own function.
 db_provision() {
   case "$BACKUP_MODE" in
     native) provision_databases ;;
     compose) compose exec -T db sso-db provision ;;
   esac
+}
+
+# Natively the shared database's owner logs in as the migrate step's OS user (peer authentication,
+# scripts/database-owners.sh): there once the stack has been up, not on a fresh machine a restore starts on.
+prepare_owner_logins() {
+  [ "$BACKUP_MODE" != native ] || ensure_os_user "$MIGRATE_OS_USER"
 }
 
 db_running() {
@@ -208,6 +198,7 @@ cmd_backup() {
     start_db_only
     started_db=1
   fi
+  prepare_owner_logins
   gather_backup "$SCRATCH" || {
     [ -z "$started_db" ] || stop_db_only
     die "the backup failed (see above); nothing was written."
@@ -224,8 +215,8 @@ gather_backup() {
   local dir=$1 db service
   for db in "${BACKUP_DATABASES[@]}"; do
     say "dumping $db"
-    db_dump "$db" >"$dir/$db.dump" || return 1
-    db_psql "$db" -tA -c "SELECT app || '.' || name FROM django_migrations ORDER BY id" >"$dir/$db.migrations" || return 1
+    dump_database "$BACKUP_MODE" "$db" >"$dir/$db.dump" || return 1
+    applied_migrations "$BACKUP_MODE" "$db" >"$dir/$db.migrations" || return 1
   done
   service_backup_infos "$dir" || return 1
   db_psql postgres -tA -c "SHOW server_version" >"$dir/postgresql-version" || return 1
@@ -283,6 +274,7 @@ cmd_restore() {
   fi
   # 4. The databases, then the site (which migrates them when this code is newer).
   [ "$BACKUP_MODE" = native ] && prepare_service_users
+  prepare_owner_logins
   start_db_only
   db_provision
   restore_databases "$SCRATCH"
@@ -302,28 +294,20 @@ prepare_restore_code() {
   esac
 }
 
-# The role that owns each database and, after a restore, everything in it. Issue 9 (a
-# migration role owning the shared tables, service roles with DML only) changes this list;
-# the grants the service roles need come from provisioning, which restore_databases re-runs.
-restore_owner() {
-  case "$1" in
-    sso_auth) echo sso_auth ;;
-    system_a) echo system_a ;;
-    system_b) echo system_b ;;
-    *) die "no owner known for database $1" ;;
-  esac
-}
-
-# Each dump goes into a new database beside the current one; only when all three restored
-# are the current ones replaced. A dump that fails leaves the databases as they were.
+# Each dump goes into a new database beside the current one (made empty by the superuser, filled
+# by the owner: pg_hba.conf lets each owner into its *_restoring copy); only when all three
+# restored are the current ones replaced. A dump that fails leaves the databases as they were.
+# The grants the service roles need come from provisioning, run again at the end.
 restore_databases() {
-  local dir=$1 db owner
+  local dir=$1 db owner login
   for db in "${BACKUP_DATABASES[@]}"; do
-    owner=$(restore_owner "$db")
-    say "restoring $db (as $owner)"
+    owner=$(database_owner "$db") || exit 1
+    login=$(database_login "$db")
+    if [ "$login" = "$owner" ]; then say "restoring $db (as its owner $owner)"; else say "restoring $db (as $login, acting as its owner $owner)"; fi
     db_psql postgres -c "DROP DATABASE IF EXISTS ${db}_restoring WITH (FORCE)" \
-      -c "CREATE DATABASE ${db}_restoring OWNER $owner" >/dev/null || die "could not create ${db}_restoring (above). Nothing was changed."
-    if ! db_restore "${db}_restoring" "$owner" <"$dir/$db.dump"; then
+      -c "CREATE DATABASE ${db}_restoring OWNER $owner" -c "REVOKE ALL ON DATABASE ${db}_restoring FROM PUBLIC" \
+      >/dev/null || die "could not create ${db}_restoring (above). Nothing was changed."
+    if ! restore_database "$BACKUP_MODE" "$db" "${db}_restoring" <"$dir/$db.dump"; then
       drop_restoring_databases
       die "the dump of $db did not restore (above). The databases are as they were."
     fi

@@ -94,6 +94,7 @@ export_source() {
   [ -z "${SSO_REQUIREMENTS:-}" ] || cp "$dir/$SSO_REQUIREMENTS" "$dir/requirements.txt"
   install -m 0755 "$ROOT/offline/install.sh" "$dir/install.sh"
   install -m 0755 "$ROOT/scripts/write-env.sh" "$dir/write-env.sh"
+  install -m 0644 "$ROOT/scripts/database-owners.sh" "$dir/database-owners.sh"
 }
 
 release_images() {
