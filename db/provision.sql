@@ -23,6 +23,12 @@
 -- cannot even look into. The superuser creates roles, the database, schemas and grants,
 -- and never reads or runs anything a service role owns.
 \set ON_ERROR_STOP on
+-- The database to provision: the site's, sso, unless psql is given -v site_database=NAME (a
+-- restore provisions the copy it fills, sso_restoring, beside it).
+\if :{?site_database}
+\else
+  \set site_database sso
+\endif
 \getenv a_password SYSTEM_A_DB_PASSWORD
 \getenv b_password SYSTEM_B_DB_PASSWORD
 -- A missing or empty password stops here, before any role changes.
@@ -60,15 +66,15 @@ ALTER ROLE sso_auth WITH NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
 REVOKE sso_auth FROM system_a, system_b;
 GRANT sso_auth TO sso_migrator;
 
-SELECT 'CREATE DATABASE sso'
- WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'sso') \gexec
-REVOKE ALL ON DATABASE sso FROM PUBLIC;
-GRANT CONNECT, TEMPORARY ON DATABASE sso TO system_a, system_b;
-GRANT CONNECT ON DATABASE sso TO sso_migrator;
+SELECT format('CREATE DATABASE %I', :'site_database')
+ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'site_database') \gexec
+REVOKE ALL ON DATABASE :"site_database" FROM PUBLIC;
+GRANT CONNECT, TEMPORARY ON DATABASE :"site_database" TO system_a, system_b;
+GRANT CONNECT ON DATABASE :"site_database" TO sso_migrator;
 -- The service roles reach no other database: not the maintenance database, not the template.
 REVOKE CONNECT ON DATABASE postgres, template1 FROM PUBLIC;
 
-\connect sso
+\connect :site_database
 -- The services' roles own functions and operators in this database: this superuser session
 -- names pg_catalog's only, so none of theirs runs here (docs/security.md, "Who runs what").
 SET search_path = pg_catalog;
@@ -127,5 +133,12 @@ ALTER DEFAULT PRIVILEGES FOR ROLE sso_auth IN SCHEMA shared
   GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO system_a, system_b;
 ALTER DEFAULT PRIVILEGES FOR ROLE sso_auth IN SCHEMA shared
   GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO system_a, system_b;
--- REFERENCES on the tables apps point their foreign keys at (users, groups, permissions,
--- content types) is granted by the migrate step, once it has made them (sso_shared.schemas).
+-- Foreign keys from a service's own tables (its models, third-party apps installed in it) to the
+-- tables apps point at: users, groups, permissions, content types. Nothing else, so no service can
+-- hold a key that keeps another shared row (a session, an audit event) from being deleted. The
+-- migrate step grants the same once it has made them on a new site (sso_shared.schemas); here
+-- they are granted again after a restore, whose dumps keep no grants.
+SELECT format('GRANT REFERENCES ON shared.%I TO PUBLIC', tablename)
+  FROM pg_tables
+ WHERE schemaname = 'shared' AND tablename IN ('sso_user', 'auth_group', 'auth_permission', 'django_content_type')
+\gexec

@@ -47,10 +47,11 @@ HBA
 }
 
 # The passwords reach psql through its environment (provision.sql reads them with \getenv).
+# run_provision_sql [DATABASE]: the site's database, or another one (a restore's copy).
 run_provision_sql() {
   SYSTEM_A_DB_PASSWORD=$(read_secret SYSTEM_A_DB_PASSWORD) SYSTEM_B_DB_PASSWORD=$(read_secret SYSTEM_B_DB_PASSWORD) \
     PGOPTIONS="-c client_min_messages=warning" psql -X -q -U postgres -d postgres \
-    -f /usr/local/share/sso/provision.sql
+    -v site_database="${1:-sso}" -f /usr/local/share/sso/provision.sql
 }
 
 provision() {
@@ -60,7 +61,7 @@ provision() {
 }
 
 if [ "${1:-}" = provision ]; then
-  run_provision_sql
+  run_provision_sql "${2:-}"
   exit 0
 fi
 

@@ -147,12 +147,13 @@ psql_superuser() {
   PGPASSWORD=$POSTGRES_PASSWORD PGCONNECT_TIMEOUT=5 PGOPTIONS="-c client_min_messages=warning" psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres "$@"
 }
 
+# provision_databases [DATABASE]: roles and the site's database (or another one: a restore's copy).
 provision_databases() {
   psql_superuser -d postgres -c 'SELECT 1' >/dev/null 2>&1 ||
     die "cannot log in to PostgreSQL on port $PG_PORT as postgres: was $PG_DIR made with another POSTGRES_PASSWORD? (./stack down --volumes starts over)"
   # The passwords reach psql through its environment (provision.sql reads them with \getenv).
   SYSTEM_A_DB_PASSWORD=$SYSTEM_A_DB_PASSWORD SYSTEM_B_DB_PASSWORD=$SYSTEM_B_DB_PASSWORD \
-    psql_superuser -d postgres -f "$ROOT/db/provision.sql" >/dev/null
+    psql_superuser -d postgres -v site_database="${1:-sso}" -f "$ROOT/db/provision.sql" >/dev/null
 }
 
 # The variables a service process gets, and nothing else (never POSTGRES_PASSWORD, never
@@ -398,6 +399,9 @@ native_up() {
     prepare_service_files b
     step "PostgreSQL running on 127.0.0.1:$PG_PORT" start_database
     step "roles and databases provisioned (db/provision.sql)" provision_databases
+    # A site still on the three databases of the layout before moves into the schemas first.
+    [ "$(BACKUP_MODE=native site_layout)" != databases ] ||
+      step "the site's data moved into the schemas of one database (a backup first)" move_to_schemas native
     step "databases migrated (sso_migrate of A and B)" with_progress "migrating" migrate_databases
     step "static files collected" collect_static
     step "Django checks passed" check_services

@@ -8,7 +8,9 @@ database is created empty by Django, as the test login, which may create them.
 
 import contextlib
 
-from .routers import SHARED_MIGRATIONS_DB
+from django.contrib.auth import get_user_model
+
+from .routers import SHARED_MIGRATIONS_DB, SHARED_SCHEMA
 
 
 def own_schema(connection) -> str:
@@ -75,3 +77,23 @@ def let_services_point_at_shared_tables(connection) -> None:
     tables = ", ".join(quote(model._meta.db_table) for model in models_apps_point_at())
     with connection.cursor() as cursor:
         cursor.execute(f"GRANT REFERENCES ON {tables} TO PUBLIC")
+
+
+# The shared database of the layout before one database with a schema per service.
+LEGACY_SHARED_DATABASE = "sso_auth"
+
+
+def data_still_in_the_layout_before(connection) -> bool:
+    """True while the site's users are in the three databases of the layout before, not moved yet.
+
+    Migrating then would make an empty site beside them: ./stack up moves them first (a backup,
+    then each database into its schema: scripts/stack/55-backup.sh, move_to_schemas).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_database WHERE datname = %s), "
+            "pg_catalog.to_regclass(%s) IS NOT NULL",
+            [LEGACY_SHARED_DATABASE, f"{SHARED_SCHEMA}.{get_user_model()._meta.db_table}"],
+        )
+        legacy, moved = cursor.fetchone()
+    return legacy and not moved

@@ -54,7 +54,9 @@ class Command(django_command.Command):
         service's own apps in the one table every service reads. One app at a time, Django
         walks only that app's migrations and those it depends on (shared apps too).
         """
-        loader = MigrationLoader(connections[SHARED_MIGRATIONS_DB], ignore_no_migrations=True)
+        shared = connections[SHARED_MIGRATIONS_DB]
+        forget_other_apps_migrations(shared)
+        loader = MigrationLoader(shared, ignore_no_migrations=True)
         for label in sorted(loader.migrated_apps & shared_app_labels()):
             super().handle(**{**options, "app_label": label, "migration_name": None})
         # The content types and permissions of every app this service runs, its own included: after
@@ -62,6 +64,15 @@ class Command(django_command.Command):
         for app_config in apps.get_app_configs():
             create_permissions(app_config, verbosity=options["verbosity"], using=SHARED_MIGRATIONS_DB)
         let_services_point_at_shared_tables(connections[SHARED_MIGRATIONS_DB])
+
+
+def forget_other_apps_migrations(shared) -> None:
+    """Records of services' apps in the shared schema's table: a site moved from the layout before
+    brings them (its shared database recorded every app, as no-ops). No shared app depends on them."""
+    if not MigrationRecorder(shared).has_table():
+        return
+    with shared.cursor() as cursor:
+        cursor.execute("DELETE FROM django_migrations WHERE NOT (app = ANY(%s))", [sorted(shared_app_labels())])
 
 
 def prepare_service_schema(command, options) -> None:

@@ -12,12 +12,14 @@ record of a stopped service, or another service's settings, never block it.
 
 from django.conf import settings
 from django.core.management import BaseCommand, CommandError, call_command
+from django.db import connections
 
 from sso_shared import audit
 from sso_shared.checks import AGREEMENT_TAG, SHARED_SCHEMA_KEYS_TAG
 from sso_shared.locks import advisory_lock
 from sso_shared.records import this_service
 from sso_shared.routers import SERVICE_DB, SHARED_DB, SHARED_MIGRATIONS_DB
+from sso_shared.schemas import data_still_in_the_layout_before
 from sso_shared.upgrades import blocked_message, pending_shared_migrations, wait_until_unblocked
 
 SCHEMA_OF = {SHARED_MIGRATIONS_DB: "the shared schema", SERVICE_DB: "this service's schema"}
@@ -53,6 +55,12 @@ class Command(BaseCommand):
         skipped = {AGREEMENT_TAG} if not options["skip_checks"] else self.registered_tags() - {SHARED_SCHEMA_KEYS_TAG}
         self.check(tags=sorted(self.registered_tags() - skipped))
         name = settings.SSO_SERVICE_NAME
+        if data_still_in_the_layout_before(connections[SHARED_DB]):
+            raise CommandError(
+                "This site's data is still in the three databases of the layout before (sso_auth, system_a, "
+                "system_b): migrating now would start an empty site beside them. Run ./stack up once: it backs "
+                "them up and moves them into the schemas of one database (docs/operations.md, 'Upgrading')."
+            )
         with advisory_lock(SHARED_DB, report=self.stdout.write):
             blockers = wait_until_unblocked(pending_shared_migrations(), wait, report=self.stdout.write)
             if blockers and skip_if_blocked:
