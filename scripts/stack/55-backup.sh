@@ -400,9 +400,9 @@ restore_part() {
   [ "$part" != sso_auth ] || schema=shared
   # The migration record provisioning made is replaced by the dump's.
   [ "$schema" != shared ] || as_owner_sql "$BACKUP_MODE" "$part" "$target" "DROP TABLE shared.django_migrations" >/dev/null || return 1
-  db_psql "$target" -c "GRANT CREATE ON SCHEMA public TO $owner" >/dev/null || return 1
+  db_psql "$target" -c "GRANT USAGE, CREATE ON SCHEMA public TO $owner" >/dev/null || return 1
   { restore_database "$BACKUP_MODE" "$part" "$target" && move_public_into_schema "$BACKUP_MODE" "$part" "$target" "$schema" >/dev/null; } || rc=$?
-  db_psql "$target" -c "REVOKE CREATE ON SCHEMA public FROM $owner" >/dev/null || return 1
+  db_psql "$target" -c "REVOKE USAGE, CREATE ON SCHEMA public FROM $owner" >/dev/null || return 1
   return "$rc"
 }
 
