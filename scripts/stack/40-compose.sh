@@ -203,6 +203,7 @@ compose_up() {
     say "secrets in $ENV_PATH changed: recreating every container"
     recreate=(--force-recreate)
   fi
+  move_compose_site_to_schemas "${pull[@]}"
   step "deployment started and healthy (project $COMPOSE_PROJECT)" compose_start "${pull[@]}" "${recreate[@]}"
   # (Offline installs may run in a network namespace of their own, where the published port is out of reach.)
   if [ -z "${STACK_OFFLINE:-}" ] && command -v python3 >/dev/null; then
@@ -214,6 +215,21 @@ compose_up() {
   clear_failed_start
   say "System A: $(compose_url)a/   System B: $(compose_url)b/"
   compose_url
+}
+
+# A site of a release before one database keeps its data in three databases of its db volume. So the
+# database starts first, alone (the new image provisions the one database beside them); such a
+# site's data is then backed up and moved into the schemas (55-backup.sh), and everything starts.
+move_compose_site_to_schemas() {
+  compose up -d --wait --wait-timeout 120 --no-build "$@" db >&2 2>"$STATE/compose-up.log" || {
+    cat "$STATE/compose-up.log" >&2
+    die "the database did not start (above)."
+  }
+  [ "$(BACKUP_MODE=compose site_layout)" = databases ] || return 0
+  BACKUP_MODE=compose
+  # Services of the release before still write to the three databases: stopped for the move.
+  if site_running; then stop_site; fi
+  step "the site's data moved into the schemas of one database (a backup first)" move_to_schemas compose
 }
 
 compose_start() {

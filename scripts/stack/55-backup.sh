@@ -130,7 +130,7 @@ site_running() {
 stop_site() {
   case "$BACKUP_MODE" in
     native) native_down ;;
-    compose) compose stop nginx system_a system_b >&2 ;;
+    compose) compose stop nginx system_a system_b maintenance >&2 ;;
   esac
 }
 
@@ -380,7 +380,8 @@ move_to_schemas() {
   say "moved: the site's data is in database $SITE_DATABASE, a schema each for the shared tables, System A and System B"
 }
 
-# restore_part LAYOUT PART TARGET: PART's dump (stdin) into TARGET, as PART's owner. The superuser
+# restore_part LAYOUT PART TARGET: PART's dump (stdin) into TARGET, as PART's owner. (Every other
+# command here reads /dev/null: `docker compose exec` would read the dump from stdin otherwise.) The superuser
 # only lets the owner create, for the moment: the schema itself (a schema's dump creates it), or
 # in schema public (a database's dump of the layout before lands there, then moves).
 restore_part() {
@@ -388,21 +389,23 @@ restore_part() {
   owner=$(database_owner "$part") || return 1
   if [ "$layout" = schemas ]; then
     schema=$part
-    as_owner_sql "$BACKUP_MODE" "$part" "$target" "DROP SCHEMA $schema CASCADE" >/dev/null || return 1
-    db_psql "$target" -c "GRANT CREATE ON DATABASE $target TO $owner" >/dev/null || return 1
+    as_owner_sql "$BACKUP_MODE" "$part" "$target" "DROP SCHEMA $schema CASCADE" </dev/null >/dev/null || return 1
+    db_psql "$target" -c "GRANT CREATE ON DATABASE $target TO $owner" </dev/null >/dev/null || return 1
     restore_schema "$BACKUP_MODE" "$part" "$target" || rc=$?
-    db_psql "$target" -c "REVOKE CREATE ON DATABASE $target FROM $owner" >/dev/null || return 1
+    db_psql "$target" -c "REVOKE CREATE ON DATABASE $target FROM $owner" </dev/null >/dev/null || return 1
     # The grants on the schema restored (a dump keeps none): the services' foreign keys need them next.
-    [ "$rc" -ne 0 ] || db_provision "$target" || return 1
+    [ "$rc" -ne 0 ] || db_provision "$target" </dev/null || return 1
     return "$rc"
   fi
   schema=$part
   [ "$part" != sso_auth ] || schema=shared
   # The migration record provisioning made is replaced by the dump's.
-  [ "$schema" != shared ] || as_owner_sql "$BACKUP_MODE" "$part" "$target" "DROP TABLE shared.django_migrations" >/dev/null || return 1
-  db_psql "$target" -c "GRANT USAGE, CREATE ON SCHEMA public TO $owner" >/dev/null || return 1
-  { restore_database "$BACKUP_MODE" "$part" "$target" && move_public_into_schema "$BACKUP_MODE" "$part" "$target" "$schema" >/dev/null; } || rc=$?
-  db_psql "$target" -c "REVOKE USAGE, CREATE ON SCHEMA public FROM $owner" >/dev/null || return 1
+  [ "$schema" != shared ] || as_owner_sql "$BACKUP_MODE" "$part" "$target" "DROP TABLE shared.django_migrations" \
+    </dev/null >/dev/null || return 1
+  db_psql "$target" -c "GRANT USAGE, CREATE ON SCHEMA public TO $owner" </dev/null >/dev/null || return 1
+  { restore_database "$BACKUP_MODE" "$part" "$target" &&
+    move_public_into_schema "$BACKUP_MODE" "$part" "$target" "$schema" </dev/null >/dev/null; } || rc=$?
+  db_psql "$target" -c "REVOKE USAGE, CREATE ON SCHEMA public FROM $owner" </dev/null >/dev/null || return 1
   return "$rc"
 }
 
