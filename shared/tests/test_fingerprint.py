@@ -54,6 +54,7 @@ def test_the_fingerprint_names_each_setting_the_services_must_share():
         "AUTHENTICATION_BACKENDS",
         "PASSWORD_HASHERS",
         "SSO_SHARED_APP_LABELS",
+        "SSO_SECOND_FACTOR",
         "Django version",
         "sso_shared version",
         "migrations of the shared tables",
