@@ -27,7 +27,6 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.tokens import default_token_generator
 from django.shortcuts import render
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -42,9 +41,10 @@ RESET_MAILS_PER_HOUR = 3
 
 
 def reset_link_path(user) -> str:
-    """The path of a one-time link that sets a new password for the user (Django's token)."""
+    """The path of a one-time link that sets a new password for the user (Django's token), on A:
+    either service's admin makes it (B serves no reset page of its own)."""
     uid = urlsafe_base64_encode(force_bytes(user._meta.pk.value_to_string(user)))
-    return reverse("password_reset_confirm", kwargs={"uidb64": uid, "token": default_token_generator.make_token(user)})
+    return f"{settings.SSO_PASSWORD_RESET_URL}{uid}/{default_token_generator.make_token(user)}/"
 
 
 def link_expires_at():

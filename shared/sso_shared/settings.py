@@ -72,6 +72,8 @@ LOGOUT_REDIRECT_URL = LOGIN_URL
 SSO_SESSIONS_URL = "/a/accounts/sessions/"
 # The "Two-factor" page (sso_shared.two_factor_page), on A, linked from every service's header.
 SSO_TWO_FACTOR_URL = "/a/accounts/two-factor/"
+# Where a one-time password reset link leads (sso_shared.recovery), on A, whichever admin made it.
+SSO_PASSWORD_RESET_URL = "/a/accounts/reset/"  # noqa: S105 (a URL, not a password)
 # Where a temporary password is changed (sso_shared.account_requirements), on A.
 SSO_PASSWORD_CHANGE_URL = "/a/accounts/password_change/"  # noqa: S105 (a URL, not a password)
 

@@ -54,6 +54,7 @@ def mailbox(settings):
 def fast(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.LOGIN_REDIRECT_URL = "/a/"
+    settings.SSO_PASSWORD_RESET_URL = "/accounts/reset/"  # these tests serve A's pages without its /a prefix
 
 
 @pytest.fixture
