@@ -125,6 +125,8 @@ save_images() {
   say "    images: $(du -h "$dir/images/sso-images.tar" | cut -f1)"
 }
 
+# Wheels for glibc 2.28 and later too: the images run Debian bookworm (glibc 2.36), and some
+# packages (cbor2 6, cryptography 50, for passkeys) ship only manylinux_2_28 wheels.
 download_wheels() {
   local dir=$1 arch shared_wheel
   shared_wheel=$(mktemp -d)
@@ -135,7 +137,8 @@ download_wheels() {
   for arch in "${BUNDLE_ARCHES[@]}"; do
     "$PY" -m pip download -q --only-binary=:all: --implementation cp --python-version "$BUNDLE_PYTHON" \
       --abi "cp${BUNDLE_PYTHON/./}" --abi abi3 --abi none \
-      --platform "manylinux_2_17_$arch" --platform "manylinux2014_$arch" --platform "linux_$arch" \
+      --platform "manylinux_2_28_$arch" --platform "manylinux_2_17_$arch" --platform "manylinux2014_$arch" \
+      --platform "linux_$arch" \
       -d "$dir/wheels/linux_$arch" -r "$dir/requirements.txt"
     cp "$shared_wheel"/*.whl "$dir/wheels/linux_$arch/"
     say "    wheels for $arch: $(find "$dir/wheels/linux_$arch" -name '*.whl' | wc -l) files"

@@ -19,7 +19,6 @@ from django.test.utils import isolate_apps
 
 from sso_shared.checks import CROSS_DATABASE_TAG, no_foreign_keys_across_databases
 from sso_shared.cross_database_keys import cross_database_keys
-from sso_shared.routers import SHARED_APP_LABELS
 from sso_shared.settings import SHARED_APPS
 
 # Without the admin: DRF's admin module registers its TokenProxy in the one global admin
@@ -71,7 +70,7 @@ def test_drf_tokens_in_the_service_database_are_an_error_naming_the_model_the_ap
 
 
 def test_drf_tokens_shared_are_fine():
-    with drf_tokens_installed(SSO_SHARED_APP_LABELS=[*SHARED_APP_LABELS, "authtoken"]):
+    with drf_tokens_installed(SSO_SHARED_APP_LABELS=[*settings.SSO_SHARED_APP_LABELS, "authtoken"]):
         assert checks.run_checks(tags=[CROSS_DATABASE_TAG]) == []
 
 
