@@ -137,7 +137,8 @@ runs_command() {
 started_here() {
   local pidfile=$1 pid
   shift
-  [ -f "$pidfile" ] || return 1
+  # (Anything in its place, a FIFO or a link too, is read as pidfile_pid reads, then removed.)
+  [ -e "$pidfile" ] || [ -L "$pidfile" ] || return 1
   pid=$(pidfile_pid "$pidfile")
   if [ -n "$pid" ] && [ -e "/proc/$pid" ]; then
     if runs_command "$pid" "$@"; then

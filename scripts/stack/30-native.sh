@@ -89,7 +89,7 @@ database_pidfile() { echo "$PG_DIR/data/postmaster.pid"; }
 database_started_here() {
   local pidfile pid
   pidfile=$(database_pidfile)
-  [ -f "$pidfile" ] || return 1
+  [ -e "$pidfile" ] || [ -L "$pidfile" ] || return 1
   pid=$(pidfile_pid "$pidfile")
   if [ -n "$pid" ] && [ -e "/proc/$pid" ]; then
     serves_our_data "$pid" && return 0
