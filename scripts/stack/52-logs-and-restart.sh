@@ -42,7 +42,7 @@ mode_of_stack() {
 
 # --- ./stack logs [SERVICE] [-f] ----------------------------------------------------------
 
-LOG_LINES=${STACK_LOG_LINES:-50}
+LOG_LINES=50
 
 cmd_logs() {
   local service="" follow=""
