@@ -185,7 +185,11 @@ compose_restart() {
   local service
   service=$(container_service "$1")
   compose restart "$service" >/dev/null || die "docker compose -p $COMPOSE_PROJECT restart $service failed (above)."
-  step "$service restarted and healthy (project $COMPOSE_PROJECT)" compose_wait_healthy "$service"
+  if [ "$service" = migrate ]; then
+    step "the migrate job ran again (project $COMPOSE_PROJECT)" compose_wait_healthy migrate
+  else
+    step "$service restarted and healthy (project $COMPOSE_PROJECT)" compose_wait_healthy "$service"
+  fi
 }
 
 compose_wait_healthy() {
