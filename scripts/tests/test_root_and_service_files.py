@@ -89,6 +89,8 @@ def site(tmp_path, state):
     try:
         started = run_stack("up", "--native", env=env)
         assert started.returncode == 0, started.stderr
+        # A fresh start alarms nobody: no warning of ./stack's, PostgreSQL's or Django's among its lines.
+        assert [line for line in started.stderr.splitlines() if "warning" in line.lower()] == []
         yield env, state, url
     finally:
         stopped = run_stack("down", env=env)
