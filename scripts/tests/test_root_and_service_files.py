@@ -200,3 +200,31 @@ def test_a_postgresql_restarted_with_pg_ctl_is_still_the_stacks(site, tmp_path):
     assert "stopping PostgreSQL" in stopped.stderr
     wait_for(lambda: not is_alive(after), 30, "PostgreSQL stops")
     assert not (data / "postmaster.pid").exists()
+
+
+def test_the_offline_installer_writes_only_into_a_prefix_only_root_may_write(tmp_path):
+    """install.sh (root) writes the release, .env, backups/ and .stack/ into its prefix: a prefix, or a
+    folder of it, that another user owns or may change is refused before anything happens."""
+    installer = Path(__file__).resolve().parents[2] / "offline" / "install.sh"
+    nobody = pwd.getpwnam("nobody")
+    user_owned = tmp_path / "user-owned"
+    user_owned.mkdir()
+    os.chown(user_owned, nobody.pw_uid, nobody.pw_gid)
+    open_folder = tmp_path / "open"
+    open_folder.mkdir()
+    open_folder.chmod(0o777)
+    linked = tmp_path / "linked"
+    (linked / ".stack").mkdir(parents=True)
+    (linked / ".stack" / "dev").symlink_to("/etc")
+    for prefix, message in [
+        (user_owned, f"{user_owned} is not a folder only root may write to (owner nobody"),
+        (open_folder / "sso", f"{open_folder}, the folder of the prefix, may be changed by others than root"),
+        (linked, f"{linked}/.stack/dev is not a folder only root may write to (owner root, lrwxrwxrwx)"),
+    ]:
+        refused = subprocess.run(
+            [str(installer), "--prefix", str(prefix), "--public-key", "/dev/null"], capture_output=True, text=True
+        )
+        assert refused.returncode != 0
+        assert message in refused.stderr and "Nothing was changed." in refused.stderr, refused.stderr
+    assert sorted(path.name for path in user_owned.iterdir()) == []
+    assert not (open_folder / "sso").exists()
