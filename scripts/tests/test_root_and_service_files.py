@@ -201,6 +201,25 @@ def test_a_postgresql_restarted_with_pg_ctl_is_still_the_stacks(site, tmp_path):
     wait_for(lambda: not is_alive(after), 30, "PostgreSQL stops")
     assert not (data / "postmaster.pid").exists()
 
+    # Started by hand (as a boot script would), with the stack's settings: up uses it as it is.
+    sockets = state / "pg" / "run"
+    options = f"-c port={env['STACK_PG_PORT']} -c listen_addresses=127.0.0.1 -c unix_socket_directories={sockets}"
+    by_hand = subprocess.run(
+        ["runuser", "-u", PG_OS_USER, "--", str(pg_ctl), "-D", str(data), "-l", str(state / "pg" / "postgres.log")]
+        + ["-o", options, "-w", "start"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    assert by_hand.returncode == 0
+    by_hand_pid = postmaster_pid(state)
+    started = run_stack("up", "--native", env=env)
+    assert started.returncode == 0, started.stderr
+    assert postmaster_pid(state) == by_hand_pid
+    assert answers(f"{url}a/health") and answers(f"{url}b/health")
+    stopped = run_stack("down", env=env)
+    assert stopped.returncode == 0, stopped.stderr
+    wait_for(lambda: not is_alive(by_hand_pid), 30, "PostgreSQL stops")
+
 
 def test_the_offline_installer_writes_only_into_a_prefix_only_root_may_write(tmp_path):
     """install.sh (root) writes the release, .env, backups/ and .stack/ into its prefix: a prefix, or a
