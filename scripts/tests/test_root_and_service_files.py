@@ -1,4 +1,5 @@
-"""Started as root, ./stack runs each part as a user of its own (ssoapp_a, ssoapp_b, ssostack), and
+"""Started as root, ./stack runs each part as a user of its own (ssoapp_a, ssoapp_b, ssostack: read
+here from the owners of their folders, whatever the deployment names them), and
 each of those users may write in its own folders. Root must never write, chown or read through a
 link one of them planted there, nor hang on a FIFO put where a pid file belongs. And the PostgreSQL
 serving the stack's data folder is the stack's, however it was started (`pg_ctl restart`).
@@ -17,11 +18,25 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import PG_OS_USER, is_alive, run_stack, stack_environment
+from .conftest import is_alive, run_stack, stack_environment
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the services run as users of their own only under root")
 
-SERVICE_USER = {"a": "ssoapp_a", "b": "ssoapp_b"}
+
+def owner(path: Path) -> str:
+    return pwd.getpwuid(path.stat().st_uid).pw_name
+
+
+def service_user(state: Path, service: str) -> str:
+    """The OS user a service runs as: the owner of its run folder."""
+    return owner(state / "run" / service)
+
+
+def pg_user(state: Path) -> str:
+    """PostgreSQL's OS user: the owner of the data folder."""
+    return owner(state / "pg" / "data")
+
+
 CANARY_TEXT = "canary: root's own file, never to be written or printed by ./stack\n"
 
 
@@ -100,16 +115,19 @@ def site(tmp_path, state):
 def test_links_planted_by_service_users_are_never_followed_by_root(site, canary):
     env, state, url = site
     before = snapshot(canary)
+    users = {service_user(state, "a"), service_user(state, "b"), pg_user(state)}
+    assert len(users) == 3 and "root" not in users, users
     # Where an older ./stack wrote as root, in folders the services' users own: links to the canary.
-    for service, user in SERVICE_USER.items():
+    for service in ("a", "b"):
+        user = service_user(state, service)
         planted = as_user(user, "ln", "-sf", str(canary), str(state / "run" / service / "gunicorn.pid.started"))
         assert planted.returncode == 0, planted.stderr
-    planted = as_user(PG_OS_USER, "ln", "-sf", str(canary), str(state / "pg" / "data" / "postmaster.pid.started"))
+    planted = as_user(pg_user(state), "ln", "-sf", str(canary), str(state / "pg" / "data" / "postmaster.pid.started"))
     assert planted.returncode == 0, planted.stderr
     # System A's user kills its own gunicorn; the supervisor (root) starts it again.
     pidfile = state / "run" / "a" / "gunicorn.pid"
     old_pid = pid_in(pidfile)
-    killed = as_user("ssoapp_a", "kill", "-TERM", str(old_pid))
+    killed = as_user(service_user(state, "a"), "kill", "-TERM", str(old_pid))
     assert killed.returncode == 0, killed.stderr
     wait_for(lambda: not is_alive(old_pid), 30, "System A's gunicorn stops")
     wait_for(
@@ -130,12 +148,12 @@ def test_links_planted_by_service_users_are_never_followed_by_root(site, canary)
 
     # Where root writes now, none of them may plant anything.
     for user, path in [
-        ("ssoapp_a", state / "run" / "started" / "run%a%gunicorn.pid"),
-        ("ssoapp_a", state / "run" / "supervisor.pid"),
-        (PG_OS_USER, state / "pg" / "initdb.log"),
-        (PG_OS_USER, state / "pg" / "postgres.log"),
-        (PG_OS_USER, state / "pg" / "run"),
-        (PG_OS_USER, state / "pg" / "superuser.pw"),
+        (service_user(state, "a"), state / "run" / "started" / "run%a%gunicorn.pid"),
+        (service_user(state, "a"), state / "run" / "supervisor.pid"),
+        (pg_user(state), state / "pg" / "initdb.log"),
+        (pg_user(state), state / "pg" / "postgres.log"),
+        (pg_user(state), state / "pg" / "run"),
+        (pg_user(state), state / "pg" / "superuser.pw"),
     ]:
         # As one plants a link over a file or folder: made beside it, then renamed over it.
         script = 'ln -s "$1" "$2.planted" && mv -fT "$2.planted" "$2"'
@@ -148,9 +166,9 @@ def test_root_reads_no_planted_fifo_and_prints_no_linked_file_where_a_pid_file_b
     env, state, url = site
     assert run_stack("down", env=env).returncode == 0
     planted = [
-        as_user("ssoapp_a", "mkfifo", str(state / "run" / "a" / "gunicorn.pid")),
-        as_user("ssoapp_b", "ln", "-s", str(canary), str(state / "run" / "b" / "gunicorn.pid")),
-        as_user(PG_OS_USER, "mkfifo", str(state / "pg" / "data" / "postmaster.pid")),
+        as_user(service_user(state, "a"), "mkfifo", str(state / "run" / "a" / "gunicorn.pid")),
+        as_user(service_user(state, "b"), "ln", "-s", str(canary), str(state / "run" / "b" / "gunicorn.pid")),
+        as_user(pg_user(state), "mkfifo", str(state / "pg" / "data" / "postmaster.pid")),
     ]
     assert all(result.returncode == 0 for result in planted), planted
 
@@ -180,7 +198,7 @@ def test_a_postgresql_restarted_with_pg_ctl_is_still_the_stacks(site, tmp_path):
     # The standard way to restart it, as an operator would (its options are kept in postmaster.opts).
     # Without -l the server keeps pg_ctl's output, the operator's terminal: here nothing.
     restarted = subprocess.run(
-        ["runuser", "-u", PG_OS_USER, "--", str(pg_ctl), "-D", str(data), "-m", "fast", "-w", "restart"],
+        ["runuser", "-u", pg_user(state), "--", str(pg_ctl), "-D", str(data), "-m", "fast", "-w", "restart"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -205,7 +223,7 @@ def test_a_postgresql_restarted_with_pg_ctl_is_still_the_stacks(site, tmp_path):
     sockets = state / "pg" / "run"
     options = f"-c port={env['STACK_PG_PORT']} -c listen_addresses=127.0.0.1 -c unix_socket_directories={sockets}"
     by_hand = subprocess.run(
-        ["runuser", "-u", PG_OS_USER, "--", str(pg_ctl), "-D", str(data), "-l", str(state / "pg" / "postgres.log")]
+        ["runuser", "-u", pg_user(state), "--", str(pg_ctl), "-D", str(data), "-l", str(state / "pg" / "postgres.log")]
         + ["-o", options, "-w", "start"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
