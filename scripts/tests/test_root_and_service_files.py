@@ -265,3 +265,30 @@ def test_the_offline_installer_writes_only_into_a_prefix_only_root_may_write(tmp
         assert message in refused.stderr and "Nothing was changed." in refused.stderr, refused.stderr
     assert sorted(path.name for path in user_owned.iterdir()) == []
     assert not (open_folder / "sso").exists()
+
+
+def test_a_postgresql_folder_an_older_stack_gave_to_postgresqls_user_is_taken_back(site, tmp_path):
+    """The previous release made .stack/<name>/pg PostgreSQL's user's own, and root then chowned pg/run
+    in it: that user could have replaced run by a link to any folder. Upgraded, root takes pg back
+    and follows no such link."""
+    env, state, url = site
+    assert run_stack("down", env=env).returncode == 0
+    pg = state / "pg"
+    user = pg_user(state)
+    os.chown(pg, pwd.getpwnam(user).pw_uid, -1)  # the folder as the previous release left it
+    canary_folder = tmp_path / "canary-folder"
+    canary_folder.mkdir(mode=0o700)
+    for script in (
+        f'rm -rf "{pg}/run" && ln -s "{canary_folder}" "{pg}/run"',
+        f'ln -s "{canary_folder}" "{pg}/log.planted" && mv -fT "{pg}/log.planted" "{pg}/postgres.log"',
+    ):
+        planted = as_user(user, "sh", "-c", script)
+        assert planted.returncode == 0, planted.stderr
+
+    started = run_stack("up", "--native", env=env)
+    assert started.returncode == 0, started.stderr
+    assert answers(f"{url}a/health") and answers(f"{url}b/health")
+    info = canary_folder.stat()
+    assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (0, 0o700)
+    assert (owner(pg), owner(pg / "run"), owner(pg / "postgres.log")) == ("root", user, user)
+    assert not (pg / "run").is_symlink() and not (pg / "postgres.log").is_symlink()
