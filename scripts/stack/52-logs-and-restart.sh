@@ -21,10 +21,10 @@ container_service() {
   esac
 }
 
-# The one mode that runs (or last ran) here, for commands that act on a running stack.
+# The one mode that runs (or last ran) here. (Call select_compose_project first, outside the
+# $(...) that reads this.)
 mode_of_stack() {
   local running
-  select_compose_project || true
   running=$(running_modes)
   case "$running" in
     *" "*) die "more than one stack of this checkout runs ($running); stop all but one ($(how_to_stop native))." ;;
@@ -58,6 +58,7 @@ cmd_logs() {
     shift
   done
   local mode
+  select_compose_project || true
   mode=$(mode_of_stack)
   case "$mode" in
     native) native_logs "$service" "$follow" ;;
