@@ -109,8 +109,10 @@ swarm_logs() {
   local service=$1 follow=$2 options=(--tail "$LOG_LINES") name pids=()
   SWARM_STACK=$(swarm_stack_running)
   [ -z "$follow" ] || options+=(--follow)
+  # (docker service logs hands on what a task wrote to stderr on stderr: Django's log lines. As
+  # docker compose logs does, everything goes to stdout here.)
   if [ -n "$service" ]; then
-    docker service logs "${options[@]}" "${SWARM_STACK}_$(container_service "$service")"
+    docker service logs "${options[@]}" "${SWARM_STACK}_$(container_service "$service")" 2>&1
     return
   fi
   # docker service logs takes one service: each in turn, or all at once when following.
@@ -118,7 +120,7 @@ swarm_logs() {
     name="${SWARM_STACK}_$(container_service "$name")"
     docker service inspect "$name" >/dev/null 2>&1 || continue
     if [ -n "$follow" ]; then
-      docker service logs "${options[@]}" "$name" &
+      docker service logs "${options[@]}" "$name" 2>&1 &
       pids+=($!)
     else
       echo "==> $name <=="
