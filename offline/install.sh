@@ -232,9 +232,30 @@ require_root() {
   [ "$(id -u)" -eq 0 ] || die "run it as root (sudo ./install.sh ...): the installed files must belong to root."
 }
 
+# Root writes into the prefix (the release, .env, backups/, .stack/): only where no one else may
+# write, or it could write through a link someone planted there. An existing prefix, and each of
+# those folders in it, must be root's, no link, and closed to group and others' writes; one that
+# is not is refused, not taken over.
+require_root_only_prefix() {
+  local path owner parent
+  # (Nor may anyone else rename the prefix away: its folder is root's, or sticky like /tmp.)
+  parent=$(dirname "$PREFIX")
+  if [ -e "$parent" ] && { [ "$(stat -L -c %U "$parent")" != root ] || [ -n "$(find -L "$parent" -maxdepth 0 -perm /022 ! -perm -1000)" ]; }; then
+    die "$parent, the folder of the prefix, may be changed by others than root (owner $(stat -L -c %U "$parent"), $(stat -L -c %A "$parent")): choose a prefix in a folder only root may change. Nothing was changed."
+  fi
+  for path in "$PREFIX" "$PREFIX/backups" "$PREFIX/.stack" "$PREFIX/.stack/dev"; do
+    [ -e "$path" ] || [ -L "$path" ] || continue
+    owner=$(stat -c %U "$path")
+    if [ -L "$path" ] || [ ! -d "$path" ] || [ "$owner" != root ] || [ -n "$(find "$path" -maxdepth 0 -perm /022)" ]; then
+      die "$path is not a folder only root may write to (owner $owner, $(stat -c %A "$path")): root would write into it. Choose another --prefix, or make it root's (chown root:root, chmod go-w) if you trust everything in it. Nothing was changed."
+    fi
+  done
+}
+
 main() {
   parse_arguments "$@"
   require_root
+  require_root_only_prefix
   choose_public_key
   stage_bundle
   verify_signature

@@ -73,9 +73,37 @@ process_identity() {
   echo "$(cat /proc/sys/kernel/random/boot_id) ${fields[19]}"
 }
 
-# The pid in a pid file (postmaster.pid has more lines); empty while there is none.
-pidfile_pid() { head -n 1 "$1" 2>/dev/null || true; }
-started_record() { echo "$1.started"; }
+# The first lines of a file a service's user may have written (a pid file in its own folder,
+# PostgreSQL's postmaster.pid): only from a plain file, at most 1 KB, never through a link
+# planted in its place (root would print the first line of any file it names) nor from a FIFO
+# (root would hang reading it).
+read_service_file() {
+  [ -f "$1" ] && [ ! -L "$1" ] || return 0
+  # nofollow and nonblock hold for the open itself, should the file be swapped after the test.
+  dd if="$1" iflag=nofollow,nonblock bs=1024 count=1 status=none 2>/dev/null || true
+}
+
+# The pid in a pid file (postmaster.pid has more lines); empty while there is none, or when
+# the first line is no number.
+pidfile_pid() {
+  local line
+  line=$(read_service_file "$1" | head -n 1)
+  [[ $line =~ ^[0-9]+$ ]] && echo "$line"
+  return 0
+}
+
+# Who started a process is recorded by root, so in a folder only root may write: never beside
+# the pid file, in a service's own folder, where its user could plant a link for root to write
+# through. One file per pid file, named after its path in $STATE.
+started_records_dir() { echo "$STATE/run/started"; }
+started_record() {
+  local name=${1#"$STATE"/}
+  name=${name#/}
+  echo "$(started_records_dir)/${name//\//%}"
+}
+# What was recorded; an older ./stack kept it beside the pid file (read as a service's file).
+started_identity() { cat "$(started_record "$1")" 2>/dev/null || read_service_file "$1.started"; }
+forget_started() { rm -f "$1" "$(started_record "$1")" "$1.started"; }
 
 # Remember who the process named by PIDFILE is, right after starting it. The program
 # writes the pid file itself (after daemonising), so wait for it a little.
@@ -83,9 +111,10 @@ record_started() {
   local pidfile=$1 pid
   for _ in $(seq 1 50); do
     pid=$(pidfile_pid "$pidfile")
-    [[ $pid =~ ^[0-9]+$ ]] && break
+    [ -n "$pid" ] && break
     sleep 0.1
   done
+  install -d -m 0755 "$STATE/run" "$(started_records_dir)"
   process_identity "$pid" >"$(started_record "$pidfile")" ||
     die "the process of $pidfile (pid ${pid:-none}) is gone right after starting; see the logs in $STATE/log/"
 }
@@ -108,11 +137,12 @@ runs_command() {
 started_here() {
   local pidfile=$1 pid
   shift
-  [ -f "$pidfile" ] || return 1
+  # (Anything in its place, a FIFO or a link too, is read as pidfile_pid reads, then removed.)
+  [ -e "$pidfile" ] || [ -L "$pidfile" ] || return 1
   pid=$(pidfile_pid "$pidfile")
-  if [[ $pid =~ ^[0-9]+$ ]] && [ -e "/proc/$pid" ]; then
+  if [ -n "$pid" ] && [ -e "/proc/$pid" ]; then
     if runs_command "$pid" "$@"; then
-      [ "$(process_identity "$pid")" = "$(cat "$(started_record "$pidfile")" 2>/dev/null)" ] && return 0
+      [ "$(process_identity "$pid")" = "$(started_identity "$pidfile")" ] && return 0
       warn "$pidfile names pid $pid, which runs '$*' but was not started by this ./stack; leaving it alone (stop it yourself)."
       return 1
     fi
@@ -120,7 +150,7 @@ started_here() {
   else
     warn "stale pid file $pidfile: pid ${pid:-none} is not running; removed the file."
   fi
-  rm -f "$pidfile" "$(started_record "$pidfile")"
+  forget_started "$pidfile"
   return 1
 }
 

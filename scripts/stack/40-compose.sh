@@ -219,14 +219,26 @@ compose_up() {
 compose_start() {
   compose up -d --wait --wait-timeout 300 --no-build "$@" 2>"$STATE/compose-up.log" || {
     cat "$STATE/compose-up.log" >&2
-    compose logs --no-log-prefix --tail 3 migrate system_a system_b >&2 || true
-    die "the deployment did not become healthy (last log lines above; all: docker compose -p $COMPOSE_PROJECT logs)"
+    # Every container's last lines, each named by its service (the database's too: a db that
+    # never gets healthy is a common first failure).
+    local lines
+    lines=$(compose logs --tail 5 2>/dev/null || true)
+    if [ -n "$lines" ]; then
+      printf '%s
+' "$lines" >&2
+      die "the deployment did not become healthy (the containers' last log lines are above; all: docker compose -p $COMPOSE_PROJECT logs)"
+    fi
+    die "the deployment did not become healthy, and no container wrote a log line: the error above is Docker Compose's own"
   }
 }
 
 compose_stop_failed_start() {
-  warn "the start failed: removing the containers it created (volumes kept)"
+  warn "the start failed: removing the containers it created"
   compose down --remove-orphans >/dev/null 2>&1 || true
+  # Said only when true: a start that failed before creating them left none.
+  if compose_volumes_present; then
+    say "the volumes of project $COMPOSE_PROJECT are kept (./stack down --volumes deletes them)"
+  fi
   rm -f "$STATE/mode" "$STATE/compose-project"
 }
 
