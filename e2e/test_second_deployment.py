@@ -116,12 +116,15 @@ def first_processes() -> dict[str, str]:
 
 
 def first_data() -> str:
-    """Native: the PostgreSQL cluster's identity (its system identifier); Compose: the database volume's."""
+    """The first's PostgreSQL cluster: its system identifier, made once by initdb (natively in its
+    state folder, under Compose in its database volume)."""
     if MODE == "--native":
         (pg_controldata, *_) = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_controldata"), reverse=True)
         control = subprocess.run([pg_controldata, STATE / "pg" / "data"], capture_output=True, text=True, timeout=60)
-        return re.search(r"Database system identifier:\s+(\d+)", control.stdout).group(1)
-    return docker("volume", "inspect", "--format", "{{.Name}} {{.CreatedAt}}", f"{FIRST}_db-data").strip()
+        control = control.stdout
+    else:
+        control = docker("exec", f"{FIRST}-db-1", "pg_controldata", "/var/lib/postgresql/data")
+    return re.search(r"Database system identifier:\s+(\d+)", control).group(1)
 
 
 def containers(project: str) -> list[dict]:

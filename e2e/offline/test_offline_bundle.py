@@ -259,6 +259,14 @@ def django_version(prefix: Path) -> str:
     return shell.stdout.strip()
 
 
+def cluster_in(project: str, prefix: Path) -> str:
+    """The database volume's PostgreSQL cluster: its system identifier, made once by initdb. (Not the
+    volume's CreatedAt: Docker reports its folder's last change there.)"""
+    control = run("docker", "compose", "-p", project, "exec", "-T", "db", "pg_controldata", "/var/lib/postgresql/data",
+                  cwd=prefix).stdout  # fmt: skip
+    return re.search(r"Database system identifier:\s+(\d+)", control).group(1)
+
+
 def test_upgrade_from_the_previous_release_on_the_previous_django_keeps_users_logged_in(bundle, tmp_path, signing_key):
     """An install of the previous release (e2e/upgrade/previous-release.txt, or E2E_UPGRADE_FROM: any
     older commit) on the previous Django patch release, with that release's own installer, upgraded
@@ -285,14 +293,11 @@ def test_upgrade_from_the_previous_release_on_the_previous_django_keeps_users_lo
         browser = SiteClient(f"http://127.0.0.1:{port}/")
         assert browser.login("carol", password).status_code == 302
         assert browser.whoami("b")["authenticated"] is True
-        volume = run("docker", "volume", "inspect", "--format", "{{.Name}} {{.CreatedAt}}", f"{project}_db-data").stdout
+        cluster = cluster_in(project, prefix)
 
         upgrade = offline(new_dir / "install.sh", "--prefix", prefix, env=env)  # the key pinned by the first install
         assert f"\nSSO_DEPLOYMENT={project}\n" in (prefix / ".env").read_text()
-        assert (
-            run("docker", "volume", "inspect", "--format", "{{.Name}} {{.CreatedAt}}", f"{project}_db-data").stdout
-            == volume
-        )
+        assert cluster_in(project, prefix) == cluster
         assert django_version(prefix) == "5.2.19"
         [backup] = (prefix / "backups").iterdir()
         assert f"The databases as they were before this upgrade are in {backup}" in upgrade.stdout

@@ -4,8 +4,7 @@ A clone at the previous release runs `./stack up --compose` (that release's ./st
 Compose project its .env names: COMPOSE_PROJECT_NAME, as that release recorded it); someone logs
 in. Then the clone's code becomes this checkout's (a `git pull`) and `./stack up --compose` runs
 again. The deployment keeps its name (recorded in .env as SSO_DEPLOYMENT), its database volume
-(the same one: same name, same creation time) and the logged-in session, and now runs images named
-after it.
+(the same PostgreSQL cluster in it) and the logged-in session, and now runs images named after it.
 """
 
 import json
@@ -45,6 +44,15 @@ def docker(*args: str) -> str:
     return run(ROOT, "docker", *args).stdout
 
 
+def cluster_in(project: str) -> str:
+    """The database volume's PostgreSQL cluster: its system identifier, made once by initdb. (Not the
+    volume's CreatedAt: Docker reports its folder's last change there.)"""
+    container = docker("ps", "-q", "--filter", f"label=com.docker.compose.project={project}",
+                       "--filter", "label=com.docker.compose.service=db").strip()  # fmt: skip
+    control = docker("exec", container, "pg_controldata", "/var/lib/postgresql/data")
+    return f"{project}_db-data " + re.search(r"Database system identifier:\s+(\d+)", control).group(1)
+
+
 def test_a_compose_site_of_the_previous_release_keeps_its_name_volume_and_sessions():
     (ROOT / ".stack").mkdir(exist_ok=True)
     site = Path(tempfile.mkdtemp(prefix="previous-release-", dir=ROOT / ".stack"))
@@ -65,14 +73,14 @@ def test_a_compose_site_of_the_previous_release_keeps_its_name_volume_and_sessio
         browser = SiteClient(f"http://127.0.0.1:{PORT}/")
         assert browser.login("pia", password).status_code == 302
         assert browser.whoami("b")["authenticated"] is True
-        volume = docker("volume", "inspect", "--format", "{{.Name}} {{.CreatedAt}}", f"{project}_db-data")
+        cluster = cluster_in(project)
 
         run(site, "git", "checkout", "-q", "--detach", head)  # the upgrade: this checkout's code
         upgraded = run(site, "./stack", "up", "--compose", env={"SSO_VERSION": TAG})
 
         assert re.search(rf"^SSO_DEPLOYMENT={project}$", (site / ".env").read_text(), flags=re.M)
         assert f"recorded SSO_DEPLOYMENT={project}" in upgraded.stderr
-        assert docker("volume", "inspect", "--format", "{{.Name}} {{.CreatedAt}}", f"{project}_db-data") == volume
+        assert cluster_in(project) == cluster
         images = docker("ps", "--filter", f"label=com.docker.compose.project={project}", "--format", "{{.Image}}")
         assert images.split() and all(image.startswith(f"{project}/") for image in images.split()), images
         labels = json.loads(docker("volume", "inspect", "--format", "{{json .Labels}}", f"{project}_identity"))
