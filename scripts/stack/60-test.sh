@@ -162,6 +162,11 @@ stop_test_stack() {
 fresh_test_state() {
   stop_test_stack
   rm -rf "$STATE" "$ENV_PATH"
+  # What ./stack read from a previous run's env file goes with it: left in the environment, it
+  # would win over the fresh file's secrets (the stack would run with the old ones, the tests
+  # would read the new ones).
+  [ ${#LOADED_FROM_ENV_FILE[@]} -eq 0 ] || unset "${LOADED_FROM_ENV_FILE[@]}"
+  LOADED_FROM_ENV_FILE=()
   mkdir -p "$STATE"
   write_env_file "$ENV_PATH"
 }

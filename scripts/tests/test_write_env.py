@@ -1,6 +1,7 @@
 """scripts/write-env.sh: the secrets go into a fresh file of mode 0600, never through a path
 someone else prepared (a planted .env.tmp symlink or world-readable file)."""
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -11,7 +12,9 @@ WRITE_ENV = ROOT / "scripts" / "write-env.sh"
 
 
 def write_env(path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(WRITE_ENV), str(path)], capture_output=True, text=True, timeout=30)
+    # (Without ./stack test's own SSO_DEPLOYMENT: the name made here is the one checked.)
+    env = {key: value for key, value in os.environ.items() if key != "SSO_DEPLOYMENT"}
+    return subprocess.run([str(WRITE_ENV), str(path)], capture_output=True, text=True, timeout=30, env=env)
 
 
 def secrets(path: Path) -> dict[str, str]:
