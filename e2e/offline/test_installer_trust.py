@@ -34,7 +34,7 @@ def make_bundle(folder: Path, key) -> Path:
     bundle = folder / "sso-fake-1"
     (bundle / "images").mkdir(parents=True)
     (bundle / "docs").mkdir()
-    for script in ("offline/install.sh", "scripts/write-env.sh"):
+    for script in ("offline/install.sh", "scripts/write-env.sh", "scripts/deployment-name.sh"):
         target = bundle / Path(script).name
         target.write_bytes((ROOT / script).read_bytes())
         target.chmod(0o755)
