@@ -13,8 +13,16 @@ die() {
 }
 is_root() { [ "$(id -u)" -eq 0 ]; }
 
-# Write an env file with fresh random secrets, once; an existing file is kept as it is.
-write_env_file() { "$ROOT/scripts/write-env.sh" "$1"; }
+# Write an env file with fresh random secrets and the deployment's name (SSO_DEPLOYMENT from the
+# environment, else one made from this folder's name), once; an existing file is kept as it is.
+write_env_file() { "$ROOT/scripts/write-env.sh" "$1" "$ROOT"; }
+
+# After writing the env file: its settings, and the name it gave the deployment, count from here on.
+reload_env_file() {
+  load_env_file
+  resolve_deployment
+  record_deployment
+}
 
 # Export the settings of the env file, read with Docker Compose's .env rules by the one
 # reader every mode shares (shared/sso_shared/envfile.py: stdlib only, so the system
@@ -171,6 +179,7 @@ cmd_env() {
     write_env_file "$ENV_PATH"
     envtool check "$ENV_PATH" || true
   fi
+  reload_env_file
   record_compose_settings full
 }
 
@@ -256,14 +265,16 @@ clear_failed_start() {
   if [ -n "$PREVIOUS_EXIT_TRAP" ]; then trap -- "$PREVIOUS_EXIT_TRAP" EXIT; else trap - EXIT; fi
 }
 
-# require_free_port PORT VARIABLE [HOST]: stop before starting anything when another program
-# already listens on PORT (a raw bind error half-way through a start helps nobody).
+# require_free_port PORT VARIABLE [HOST]: stop before starting anything when something already
+# listens on PORT (a raw bind error half-way through a start helps nobody), naming what: another
+# deployment on this host (its name and folder: scripts/port_holder.py), or another program.
 require_free_port() {
-  local port=$1 variable=$2 host=${3:-${STACK_BIND:-127.0.0.1}}
+  local port=$1 variable=$2 host=${3:-${STACK_BIND:-127.0.0.1}} holder
   case "$host" in 0.0.0.0 | :: | "[::]") host=127.0.0.1 ;; esac
   host=${host#[}
   host=${host%]}
   if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
-    die "port $port ($variable) on $host is in use by another program, not by a stack of this checkout. Stop that program, or choose another port: set $variable=<free port> in $ENV_PATH."
+    holder=$(python3 -I "$ROOT/scripts/port_holder.py" "$port" 2>/dev/null) || holder="another program"
+    die "port $port ($variable) on $host is in use by ${holder:-another program}, not by this $(describe_deployment). Stop that, or choose another port for this one: set $variable=<free port> in $ENV_PATH."
   fi
 }

@@ -12,15 +12,14 @@ STARTED_NOW=()
 
 # Started as root, ./stack runs nothing it starts as root but nginx's master (which
 # binds the port and reads the TLS key): each part has an unprivileged user of its own,
-# created here. Started as anyone else, everything runs as that user.
-PG_OS_USER=ssostack # PostgreSQL refuses to run as root
-WEB_OS_USER=ssoweb  # nginx's workers; the only user besides a service's own that may open its socket
+# created here, named after the deployment (25-deployment.sh: PG_OS_USER for PostgreSQL,
+# WEB_OS_USER for nginx's workers), so no part of one deployment runs as a user of another.
+# Started as anyone else, everything runs as that user.
 # One user per service, so neither can read the other's environment (/proc/PID/environ) or files.
-service_os_user() { echo "ssoapp_$1"; }
-# The migrate step's user: the only one PostgreSQL lets in as the migration role sso_migrator
-# (peer authentication over the local socket, pg_ident.conf), which alone may change the
-# shared tables' schema. Without root, every part runs as the invoking user.
-MIGRATE_OS_USER=ssomigrate
+service_os_user() { deployment_os_user "$1"; }
+# The migrate step's user (MIGRATE_OS_USER): the only one PostgreSQL lets in as the migration
+# role sso_migrator (peer authentication over the local socket, pg_ident.conf), which alone may
+# change the shared tables' schema. Without root, every part runs as the invoking user.
 migrate_os_user() { if is_root; then echo "$MIGRATE_OS_USER"; else id -un; fi; }
 
 # HTTPS is optional: STACK_TLS_CERT and STACK_TLS_KEY (paths) turn it on, nginx then
@@ -58,10 +57,22 @@ as_pg_user() {
 # either, so env's command line, which every local user can read, shows none).
 with_bare_env() { env -i PATH="$PATH" LANG=C.UTF-8 "$@"; }
 
+# The user, with a comment claiming it for this deployment and folder (25-deployment.sh). One
+# without a claim (made by the previous release, which named every deployment sso) is claimed now.
 ensure_os_user() {
   is_root || return 0
-  id "$1" >/dev/null 2>&1 ||
-    useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$1"
+  local comment
+  if ! id "$1" >/dev/null 2>&1; then
+    useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+      --comment "$(os_user_claim)" "$1"
+    return 0
+  fi
+  comment=$(getent passwd "$1" | cut -d: -f5)
+  case "$comment" in
+    "$(os_user_claim)") ;;
+    "sso deployment "*) die "the OS user $1 belongs to another deployment (${comment#sso deployment }), not to this $(describe_deployment): give this one another name (SSO_DEPLOYMENT in $ENV_PATH)." ;;
+    *) usermod --comment "$(os_user_claim)" "$1" ;;
+  esac
 }
 
 ensure_pg_os_user() { ensure_os_user "$PG_OS_USER"; }
@@ -290,6 +301,7 @@ with_service_env() {
 prepare_service_users() {
   is_root || return 0
   local service
+  ensure_os_user "$PG_OS_USER"
   ensure_os_user "$WEB_OS_USER"
   for service in a b; do
     ensure_os_user "$(service_os_user "$service")"
@@ -447,11 +459,13 @@ native_up() {
   step "Debian packages present (PostgreSQL, nginx, envsubst, python3-venv)" ensure_native_packages
   step "Python environment ready in $VENV" ensure_python_env
   [ -f "$ENV_PATH" ] || step "wrote $ENV_PATH with fresh random secrets" write_env_file "$ENV_PATH"
-  load_env_file
+  reload_env_file
   require_secrets
+  require_own_deployment_name
   record_compose_settings cheap
   mkdir -p "$STATE"
   echo native >"$STATE/mode"
+  record_native_identity
   if native_running; then
     say "already running; not starting a second copy."
   else
@@ -510,6 +524,7 @@ native_down() {
   if [ "$wipe" = --volumes ]; then
     say "removing the native stack's data in $STATE"
     rm -rf "$STATE"
+    remove_deployment_os_users
   fi
 }
 
