@@ -62,8 +62,12 @@ ALTER ROLE sso_migrator WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD 
 ALTER ROLE sso_auth WITH NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
 -- Only the migrate step may SET ROLE sso_auth (Django's assume_role), so shared tables have
 -- one owner and no running service holds the right to change them. Older deployments made
--- the service roles members: that ends here.
-REVOKE sso_auth FROM system_a, system_b;
+-- the service roles members: that ends here. (Only where they are: REVOKE of a membership
+-- that does not exist warns, which would alarm on every fresh start.)
+SELECT format('REVOKE sso_auth FROM %I', member.rolname)
+  FROM pg_auth_members m
+  JOIN pg_roles member ON member.oid = m.member
+ WHERE m.roleid = 'sso_auth'::regrole AND member.rolname IN ('system_a', 'system_b') \gexec
 GRANT sso_auth TO sso_migrator;
 
 SELECT format('CREATE DATABASE %I', :'site_database')

@@ -27,6 +27,9 @@ if not BASE_URL.startswith("https://"):
 # The native stack's own behaviour, only when ./stack test runs against it.
 if os.environ.get("E2E_TARGET") != "native" or "STACK_STATE" not in os.environ:
     collect_ignore.append("test_native_stack.py")
+# A second deployment beside the one under test: only when ./stack test gives it ports of its own.
+if not os.environ.get("E2E_SECOND_DEPLOYMENT_PORT"):
+    collect_ignore.append("test_second_deployment.py")
 # The plain-HTTP address of a site served over HTTPS, to check its redirect (HTTPS pass only).
 HTTP_URL = os.environ.get("E2E_HTTP_URL", "")
 TARGET = os.environ.get("E2E_TARGET", "native")

@@ -21,6 +21,7 @@ from .conftest import BASE_URL, ROOT, STACK, VERIFY
 from .shared_table_rights import ALLOWED, FORBIDDEN, SERVICE_ROLES, for_role
 
 STATE = Path(os.environ.get("STACK_STATE", ""))
+DEPLOYMENT = os.environ.get("SSO_DEPLOYMENT", "")
 SERVICES = ("a", "b")
 SECRETS = ("SECRET_KEY", "POSTGRES_PASSWORD", "SYSTEM_A_DB_PASSWORD", "SYSTEM_B_DB_PASSWORD")
 AS_ROOT = os.geteuid() == 0
@@ -92,6 +93,13 @@ def environ(pid: int) -> dict[str, str]:
     return dict(entry.split("=", 1) for entry in raw.split("\0") if "=" in entry)
 
 
+def os_user(role: str) -> str:
+    """The deployment's OS user of ROLE (scripts/stack/25-deployment.sh: NAME-ROLE; sso keeps its old names)."""
+    if DEPLOYMENT == "sso":
+        return {"pg": "ssostack", "web": "ssoweb", "migrate": "ssomigrate"}.get(role, f"ssoapp_{role}")
+    return f"{DEPLOYMENT}-{role}"
+
+
 def test_services_run_as_unprivileged_users_of_their_own():
     owners = {}
     for service in SERVICES:
@@ -100,7 +108,7 @@ def test_services_run_as_unprivileged_users_of_their_own():
         owners[service] = uid
         if AS_ROOT:
             assert uid != 0
-            assert pwd.getpwuid(uid).pw_name == f"ssoapp_{service}"
+            assert pwd.getpwuid(uid).pw_name == os_user(service)
         else:
             assert uid == os.getuid()
     if AS_ROOT:
@@ -160,8 +168,8 @@ def test_another_local_user_cannot_open_a_gunicorn_socket():
         assert stat.S_ISSOCK(socket_path.stat().st_mode)
         if AS_ROOT:
             assert connect_as("nobody", socket_path) == "EACCES"
-            assert connect_as("ssoapp_b" if service == "a" else "ssoapp_a", socket_path) == "EACCES"
-            assert connect_as(f"ssoapp_{service}", socket_path) == "connected"
+            assert connect_as(os_user("b" if service == "a" else "a"), socket_path) == "EACCES"
+            assert connect_as(os_user(service), socket_path) == "connected"
         else:
             # Not root, the test cannot become another user: the folder lets nobody else in.
             folder = socket_path.parent.stat()
@@ -350,8 +358,8 @@ def test_provisioning_an_older_deployment_takes_the_schema_rights_away():
 
 
 @pytest.mark.skipif(not AS_ROOT, reason="without root every part runs as the one invoking user")
-@pytest.mark.parametrize("os_user", ["ssoapp_a", "ssoapp_b", "ssoweb"])
-def test_only_the_migrate_step_logs_in_as_the_migration_role(os_user):
+@pytest.mark.parametrize("role", ["a", "b", "web"])
+def test_only_the_migrate_step_logs_in_as_the_migration_role(role):
     socket_dir = STATE / "pg" / "run"
     assert socket_dir.is_dir(), socket_dir
 
@@ -360,10 +368,10 @@ def test_only_the_migrate_step_logs_in_as_the_migration_role(os_user):
         command += ["-U", "sso_migrator", "-d", "sso", "-tAc", "SELECT current_user"]
         return subprocess.run(["runuser", "-u", user, "--", *command], capture_output=True, text=True, timeout=30)
 
-    refused = psql_as(os_user)
+    refused = psql_as(os_user(role))
     assert refused.returncode != 0
     assert 'Peer authentication failed for user "sso_migrator"' in refused.stderr
-    assert psql_as("ssomigrate").stdout.strip() == "sso_migrator"
+    assert psql_as(os_user("migrate")).stdout.strip() == "sso_migrator"
     with pytest.raises(psycopg2.OperationalError) as over_tcp:
         psycopg2.connect(host="127.0.0.1", port=os.environ["STACK_PG_PORT"], user="sso_migrator", dbname="sso")
     assert 'no pg_hba.conf entry for host "127.0.0.1", user "sso_migrator"' in str(over_tcp.value)

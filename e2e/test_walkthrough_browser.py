@@ -8,7 +8,7 @@ screenshot (test artifacts; README pictures with `./stack screenshots`).
 import json
 import re
 import secrets
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from playwright.sync_api import BrowserContext, Page, expect
 
@@ -195,4 +195,100 @@ def test_your_sessions_ends_another_browsers_session_on_a_and_b(
     # This browser is still logged in on both.
     page.goto(url("/b/"))
     expect_logged_in_as(page, "b", username)
+    assert csp_violations == []
+
+
+# --- the second factor: an authenticator app, then a passkey ------------------------------------
+
+
+def totp_code(otpauth_uri: str, steps_ahead: int = 0) -> str:
+    from .test_second_factor import totp_code as code
+
+    return code(otpauth_uri, steps_ahead)
+
+
+def on_localhost(path: str) -> str:
+    """The same site by its name: passkeys need one (an IP address cannot be a WebAuthn relying party)."""
+    parts = urlsplit(BASE_URL)
+    return urljoin(urlunsplit(parts._replace(netloc=f"localhost:{parts.port}")), path)
+
+
+def add_virtual_authenticator(context: BrowserContext, page: Page) -> None:
+    """Chromium's virtual authenticator (DevTools' WebAuthn domain): a platform passkey store that says yes."""
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    options = {
+        "protocol": "ctap2",
+        "transport": "internal",
+        "hasResidentKey": True,
+        "hasUserVerification": True,
+        "isUserVerified": True,
+        "automaticPresenceSimulation": True,
+    }
+    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})
+
+
+def test_two_factor_set_up_a_login_with_a_code_and_one_with_a_passkey(
+    browser, page: Page, browser_context: BrowserContext, make_user, screenshots, csp_violations
+):
+    username, password = make_user("erin")
+    page.goto(url("/a/"))
+    log_in(page, username, password)
+    expect_logged_in_as(page, "a", username)
+
+    # The header's "Two-factor" link; set up an authenticator app: the link as text and as a QR code.
+    page.get_by_role("link", name="Two-factor").click()
+    expect(page).to_have_url(url("/a/accounts/two-factor/"))
+    expect(page.get_by_test_id("second-factor-status")).to_contain_text("off")
+    page.get_by_role("button", name="Set up an authenticator app").click()
+    uri = page.get_by_test_id("otpauth-uri").inner_text()
+    assert uri.startswith("otpauth://totp/")
+    expect(page.get_by_test_id("authenticator").locator("svg")).to_be_visible()
+    screenshots.take(page, "10-two-factor-set-up")
+
+    # Confirmed with the app's code: the recovery codes, shown this once.
+    page.get_by_label("Code the app shows now").fill(totp_code(uri))
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.locator(".messages")).to_contain_text("Authenticator app set up")
+    expect(page.get_by_test_id("second-factor-status")).to_contain_text("on")
+    codes = page.get_by_test_id("recovery-codes").locator("li code")
+    expect(codes).to_have_count(10)
+    recovery_code = codes.nth(0).inner_text()
+    screenshots.take(page, "11-recovery-codes-shown-once")
+    page.reload()
+    expect(page.get_by_test_id("recovery-codes")).to_have_count(0)
+
+    # Logged out, the login asks for a code after the password; B knows nobody until then.
+    page.get_by_role("button", name="Log out").click()
+    page.goto(url("/b/"))
+    log_in(page, username, password)
+    expect(page).to_have_url(url("/a/accounts/login/second-step/"))
+    expect(page.get_by_test_id("anonymous")).to_have_text("Not logged in")
+    page.get_by_label("Code from your authenticator app, or a recovery code").fill(totp_code(uri, steps_ahead=1))
+    screenshots.take(page, "12-second-step-a-code")
+    page.get_by_role("button", name="Log in").click()
+    expect_logged_in_as(page, "b", username)
+
+    # A passkey: the site opened by its name, Chromium's virtual authenticator answering.
+    passkey_page = browser_context.new_page()
+    add_virtual_authenticator(browser_context, passkey_page)
+    passkey_page.goto(on_localhost("/a/"))
+    log_in(passkey_page, username, password)
+    passkey_page.get_by_label("Code from your authenticator app, or a recovery code").fill(recovery_code)
+    passkey_page.get_by_role("button", name="Log in").click()
+    expect(passkey_page.get_by_test_id("username")).to_have_text(username)
+    passkey_page.goto(on_localhost("/a/accounts/two-factor/"))
+    passkey_page.get_by_role("button", name="Add a passkey").click()
+    expect(passkey_page.get_by_test_id("passkey")).to_have_count(1)
+    screenshots.take(passkey_page, "13-passkey-added")
+
+    # Logged out, the passkey answers the second step.
+    passkey_page.get_by_role("button", name="Log out").click()
+    passkey_page.goto(on_localhost("/b/"))
+    log_in(passkey_page, username, password)
+    expect(passkey_page.get_by_role("button", name="Use a passkey")).to_be_visible()
+    screenshots.take(passkey_page, "14-second-step-a-passkey")
+    passkey_page.get_by_role("button", name="Use a passkey").click()
+    expect(passkey_page).to_have_url(on_localhost("/b/"))
+    expect(passkey_page.get_by_test_id("username")).to_have_text(username)
     assert csp_violations == []

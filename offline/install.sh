@@ -7,6 +7,10 @@
 # no pulls and no builds. Running it again (or with a newer bundle) is an upgrade: it
 # first backs up all three databases into $PREFIX/backups/, then keeps the database
 # volume and .env, migrations run under the lock, sessions stay valid.
+# The install is one deployment with a name of its own (SSO_DEPLOYMENT in .env: its Compose
+# project, images and volumes carry it): the environment's SSO_DEPLOYMENT for a new install, else
+# one made from the prefix's folder name; an install of the previous release keeps the project
+# it ran under.
 #
 #   ./install.sh --public-key FILE [--prefix DIR]   (prefix: $SSO_HOME or /opt/sso)
 #   The key is pinned in the prefix: later installs there may leave --public-key out.
@@ -17,7 +21,8 @@ PREFIX=${SSO_HOME:-/opt/sso}
 PUBLIC_KEY=
 # Signed by the builder: the signature covers SHA256SUMS, and SHA256SUMS every other file.
 SIGNED_FILES=(SHA256SUMS SHA256SUMS.minisig)
-PROJECT=${STACK_COMPOSE_PROJECT:-sso}
+PROJECT=     # the deployment's name: choose_deployment
+RECORD_NAME= # set when an install of the previous release gets its name recorded
 MIN_DOCKER=20.10
 MIN_COMPOSE=2.20
 
@@ -131,7 +136,36 @@ refuse_unlisted_files() {
   fi
 }
 
-deployment_running() { [ -n "$(docker compose -p "$PROJECT" ps -q nginx 2>/dev/null)" ]; }
+# The deployment's name (25-deployment.sh of ./stack says the same): the one .env records; an
+# install of the previous release (no name in .env) keeps the project it ran under (recorded in
+# .stack/dev/compose-project, else COMPOSE_PROJECT_NAME, else sso); a new one gets
+# SSO_DEPLOYMENT from the environment, else a name made from the prefix's folder name.
+choose_deployment() {
+  # shellcheck source=scripts/deployment-name.sh
+  source "$STAGE/deployment-name.sh"
+  if [ -f "$PREFIX/.env" ]; then
+    PROJECT=$(sed -n 's/^SSO_DEPLOYMENT=//p' "$PREFIX/.env" | tail -n 1)
+    if [ -z "$PROJECT" ]; then
+      PROJECT=$(cat "$PREFIX/.stack/dev/compose-project" 2>/dev/null || sed -n 's/^COMPOSE_PROJECT_NAME=//p' "$PREFIX/.env" | tail -n 1)
+      PROJECT=${PROJECT:-sso}
+      RECORD_NAME=1
+    fi
+    [ -z "${SSO_DEPLOYMENT:-}" ] || [ "$SSO_DEPLOYMENT" = "$PROJECT" ] ||
+      die "the install in $PREFIX is the deployment $PROJECT, not SSO_DEPLOYMENT=$SSO_DEPLOYMENT (your environment): unset it. Nothing was changed."
+  else
+    PROJECT=${SSO_DEPLOYMENT:-$(default_deployment_name "$PREFIX")}
+  fi
+  local problem
+  problem=$(deployment_name_problem "$PROJECT")
+  [ -z "$problem" ] || die "$PROJECT cannot name a deployment: $problem (SSO_DEPLOYMENT). Nothing was changed."
+  say "deployment $PROJECT"
+}
+
+# Plain Compose in the prefix, as the deployment (COMPOSE_PROJECT_NAME too: releases of Compose
+# before 2.27 interpolated it in compose.yaml from the environment only).
+deployment_compose() { COMPOSE_PROJECT_NAME=$PROJECT docker compose -p "$PROJECT" "$@"; }
+
+deployment_running() { [ -n "$(deployment_compose ps -q nginx 2>/dev/null)" ]; }
 
 check_port() {
   local port=${STACK_PORT:-}
@@ -139,13 +173,30 @@ check_port() {
   port=${port:-8080}
   deployment_running && return 0 # our own nginx holds it: an upgrade
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    die "port $port is in use by another program. Free it, or set STACK_PORT=<free port> in $PREFIX/.env. Nothing was changed."
+    # Another deployment on this host is named (scripts/port_holder.py, where python3 runs).
+    local holder
+    holder=$(python3 -I "$STAGE/scripts/port_holder.py" "$port" 2>/dev/null) || holder="another program"
+    die "port $port is in use by ${holder:-another program}, not by the deployment $PROJECT ($PREFIX). Free it, or set STACK_PORT=<free port> in $PREFIX/.env. Nothing was changed."
   fi
 }
 
 load_images() {
   say "loading the images"
   docker load -q -i "$STAGE/images/sso-images.tar" >&2
+}
+
+# The bundle's images are sso/app:VERSION, ...; the deployment runs them as NAME/app:VERSION
+# (compose.yaml names its images after the project). The bundle's own tags then go, unless its
+# compose.yaml still runs them (a release before deployments had names) or a container does.
+tag_images() {
+  local image name
+  while read -r image; do
+    name="$PROJECT/${image#*/}"
+    [ "$name" != "$image" ] || continue
+    docker tag "$image" "$name"
+    grep -qF '${COMPOSE_PROJECT_NAME}/' "$STAGE/compose.yaml" || continue
+    docker ps -a --format '{{.Image}}' | grep -qxF "$image" || docker image rm "$image" >/dev/null
+  done < <(sed -n 's/^image \([^ ]*\) .*/\1/p' "$STAGE/MANIFEST")
 }
 
 installed_before() { [ -f "$PREFIX/compose.yaml" ] && [ -f "$PREFIX/.env" ]; }
@@ -164,7 +215,7 @@ backup_databases() {
   (
     cd "$PREFIX"
     unset SSO_VERSION # the installed compose.yaml names its own images
-    compose() { docker compose -f compose.yaml -p "$PROJECT" --env-file .env "$@"; }
+    compose() { deployment_compose -f compose.yaml --env-file .env "$@"; }
     # shellcheck source=../scripts/database-owners.sh
     source "$STAGE/database-owners.sh"
     compose up -d --wait --pull never --no-build db >&2
@@ -193,7 +244,16 @@ install_files() {
   done
   # The first install pins the key; later ones were checked against it (choose_public_key).
   [ -f "$(pinned_key)" ] || install -m 0644 -o root -g root "$PUBLIC_KEY" "$(pinned_key)"
-  "$STAGE/write-env.sh" "$PREFIX/.env"
+  SSO_DEPLOYMENT=$PROJECT "$STAGE/write-env.sh" "$PREFIX/.env" "$PREFIX"
+  record_deployment_name
+}
+
+# An install of the previous release: its .env gets the name it ran under (./stack reads it there).
+record_deployment_name() {
+  [ -n "${RECORD_NAME:-}" ] || return 0
+  [ -z "$(tail -c 1 "$PREFIX/.env")" ] || echo >>"$PREFIX/.env"
+  printf '# Recorded by install.sh: the name this deployment ran under before deployments had names of their own; keep it\nSSO_DEPLOYMENT=%s\n' \
+    "$PROJECT" >>"$PREFIX/.env"
 }
 
 start_deployment() {
@@ -204,8 +264,8 @@ start_deployment() {
   # HTTPS when .env names a certificate (docs/docker.md, "HTTPS with Docker Compose").
   grep -q '^STACK_TLS_CERT=.' .env && files+=(-f compose.https.yaml)
   SSO_VERSION=$(sed -n 's/^bundle [^ ]* //p' "$STAGE/MANIFEST") \
-    docker compose "${files[@]}" -p "$PROJECT" --env-file .env up -d --wait --wait-timeout 300 --pull never --no-build || {
-    docker compose -p "$PROJECT" --env-file .env logs --no-log-prefix --tail 5 migrate >&2 || true
+    deployment_compose "${files[@]}" --env-file .env up -d --wait --wait-timeout 300 --pull never --no-build || {
+    deployment_compose --env-file .env logs --no-log-prefix --tail 5 migrate >&2 || true
     die "the deployment did not become healthy; see: cd $PREFIX && docker compose -p $PROJECT logs"
   }
   # So that ./stack manage / status / down work from the prefix.
@@ -232,17 +292,40 @@ require_root() {
   [ "$(id -u)" -eq 0 ] || die "run it as root (sudo ./install.sh ...): the installed files must belong to root."
 }
 
+# Root writes into the prefix (the release, .env, backups/, .stack/): only where no one else may
+# write, or it could write through a link someone planted there. An existing prefix, and each of
+# those folders in it, must be root's, no link, and closed to group and others' writes; one that
+# is not is refused, not taken over.
+require_root_only_prefix() {
+  local path owner parent
+  # (Nor may anyone else rename the prefix away: its folder is root's, or sticky like /tmp.)
+  parent=$(dirname "$PREFIX")
+  if [ -e "$parent" ] && { [ "$(stat -L -c %U "$parent")" != root ] || [ -n "$(find -L "$parent" -maxdepth 0 -perm /022 ! -perm -1000)" ]; }; then
+    die "$parent, the folder of the prefix, may be changed by others than root (owner $(stat -L -c %U "$parent"), $(stat -L -c %A "$parent")): choose a prefix in a folder only root may change. Nothing was changed."
+  fi
+  for path in "$PREFIX" "$PREFIX/backups" "$PREFIX/.stack" "$PREFIX/.stack/dev"; do
+    [ -e "$path" ] || [ -L "$path" ] || continue
+    owner=$(stat -c %U "$path")
+    if [ -L "$path" ] || [ ! -d "$path" ] || [ "$owner" != root ] || [ -n "$(find "$path" -maxdepth 0 -perm /022)" ]; then
+      die "$path is not a folder only root may write to (owner $owner, $(stat -c %A "$path")): root would write into it. Choose another --prefix, or make it root's (chown root:root, chmod go-w) if you trust everything in it. Nothing was changed."
+    fi
+  done
+}
+
 main() {
   parse_arguments "$@"
   require_root
+  require_root_only_prefix
   choose_public_key
   stage_bundle
   verify_signature
   verify_checksums
   refuse_unlisted_files
   require_docker
+  choose_deployment
   check_port
   load_images
+  tag_images
   backup_databases
   install_files
   start_deployment

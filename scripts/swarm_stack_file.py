@@ -7,7 +7,7 @@ part of the stack at a time (the database, then the migration job, then the rest
 
     swarm_stack_file.py CONFIG.json --secret LOGICAL=SWARM_NAME ... [--only SERVICE ...]
         [--without SERVICE ...] [--image-id SERVICE=ID ...] [--keep-image SERVICE=IMAGE ...]
-        [--env NAME=VALUE ... --env-for SERVICE ...] > stack.json
+        [--env NAME=VALUE ... --env-for SERVICE ...] [--label KEY=VALUE ...] > stack.json
 
 Stdlib only: ./stack runs it with the system python3. docs/swarm.md.
 """
@@ -89,6 +89,8 @@ def stack_file(config: dict, args) -> dict:
     keep_images = parse_pairs(args.keep_image, "--keep-image")
     image_ids = parse_pairs(args.image_id, "--image-id")
     extra_env = parse_pairs(args.env, "--env")
+    # Container labels of every service (the deployment's folder: docs/operations.md).
+    labels = parse_pairs(args.label, "--label")
     services = {}
     for name, service in config["services"].items():
         if args.only and name not in args.only:
@@ -101,6 +103,8 @@ def stack_file(config: dict, args) -> dict:
         if name in image_ids:
             # A container label: a rebuilt image under the same tag makes Swarm roll out new tasks.
             service["labels"] = {**service.get("labels", {}), "sso.image-id": image_ids[name]}
+        if labels:
+            service["labels"] = {**service.get("labels", {}), **labels}
         if extra_env and name in args.env_for:
             service.setdefault("environment", {}).update(extra_env)
         services[name] = service
@@ -125,6 +129,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--image-id", action="append", default=[], metavar="SERVICE=IMAGE_ID")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--env-for", action="append", default=[], metavar="SERVICE")
+    parser.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
     with open(args.config, encoding="utf-8") as source:
         config = json.load(source)

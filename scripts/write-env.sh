@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# Write an env file with fresh random secrets, once: an existing file is never
-# touched. Used by ./stack and by the offline installer; needs only coreutils.
+# Write an env file with fresh random secrets and the deployment's name, once: an existing file
+# is never touched. Used by ./stack and by the offline installer; needs only coreutils.
+#   write-env.sh PATH [FOLDER]   the name: SSO_DEPLOYMENT from the environment, else one made
+#                                from FOLDER's name (default: the folder PATH is in)
 set -euo pipefail
 
-path=${1:?usage: write-env.sh PATH}
+path=${1:?usage: write-env.sh PATH [FOLDER]}
+folder=${2:-$(dirname "$path")}
 if [ -e "$path" ] || [ -L "$path" ]; then
   echo "$path exists; keeping it (delete it yourself to start over)." >&2
   exit 0
+fi
+# shellcheck source=scripts/deployment-name.sh
+source "$(dirname "${BASH_SOURCE[0]}")/deployment-name.sh"
+name=${SSO_DEPLOYMENT:-$(default_deployment_name "$(cd "$folder" && pwd)")}
+if problem=$(deployment_name_problem "$name") && [ -n "$problem" ]; then
+  echo "error: SSO_DEPLOYMENT=$name (in your environment) cannot name a deployment: $problem. Nothing was written." >&2
+  exit 1
 fi
 
 # 64 random letters and digits from the kernel.
@@ -21,6 +31,8 @@ trap 'rm -f "$tmp"' EXIT
 {
   echo "# Written on $(date -u +%Y-%m-%dT%H:%M:%SZ) with fresh random secrets. Never commit or share it."
   echo "# Every variable is described in .env.example."
+  echo "# This deployment's name: its Compose project, images, volumes, Swarm stack and OS users carry it."
+  echo "SSO_DEPLOYMENT=$name"
   echo "SECRET_KEY=$(random_secret)"
   echo "POSTGRES_PASSWORD=$(random_secret)"
   echo "SYSTEM_A_DB_PASSWORD=$(random_secret)"
@@ -30,4 +42,4 @@ chmod 0600 "$tmp"
 # -T: PATH itself is the target, even if a directory appeared there meanwhile.
 mv -T "$tmp" "$path"
 trap - EXIT
-echo "wrote $path with fresh random secrets." >&2
+echo "wrote $path with fresh random secrets (deployment $name)." >&2

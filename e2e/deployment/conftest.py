@@ -2,6 +2,7 @@
 
 import json
 import os
+import secrets as random
 import subprocess
 from pathlib import Path
 
@@ -12,6 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if os.environ.get("E2E_TARGET") != "compose":
     collect_ignore_glob = ["test_*.py"]
 PROJECT = os.environ.get("E2E_COMPOSE_PROJECT", "sso")
+TAG = os.environ.get("SSO_VERSION", "dev")
+IMAGES = ("app", "db", "nginx")
 ENV_FILE = os.environ.get("E2E_ENV_FILE", str(ROOT / ".env"))
 SECRET_NAMES = ("SECRET_KEY", "POSTGRES_PASSWORD", "SYSTEM_A_DB_PASSWORD", "SYSTEM_B_DB_PASSWORD")
 
@@ -35,6 +38,25 @@ def container_id(service: str) -> str:
 
 def inspect(ref: str, kind: str = "container") -> dict:
     return json.loads(run("docker", kind, "inspect", ref).stdout)[0]
+
+
+@pytest.fixture
+def throwaway_project():
+    """make(PREFIX) names a Compose project of its own for one test, with the tested deployment's
+    images tagged as its own (compose.yaml names a project's images after it), so it starts with no
+    build; the tags go again after the test."""
+    made = []
+
+    def make(prefix: str) -> str:
+        project = f"{prefix}-{random.token_hex(3)}"
+        for image in IMAGES:
+            run("docker", "tag", f"{PROJECT}/{image}:{TAG}", f"{project}/{image}:{TAG}")
+        made.append(project)
+        return project
+
+    yield make
+    for project in made:
+        run("docker", "image", "rm", *(f"{project}/{image}:{TAG}" for image in IMAGES), check=False)
 
 
 @pytest.fixture(scope="session")

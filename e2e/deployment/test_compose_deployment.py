@@ -316,9 +316,9 @@ def test_a_changed_secret_reaches_the_containers_on_the_next_up():
         assert held == ""
 
 
-def test_migrations_and_services_started_together_on_an_empty_database():
+def test_migrations_and_services_started_together_on_an_empty_database(throwaway_project):
     """Three migrate runs and both services race on a fresh database; all succeed, history stays single."""
-    project = f"sso-race-{random.token_hex(3)}"
+    project = throwaway_project("sso-race")
     port = int(os.environ.get("E2E_RACE_PORT", "18180"))
     env = {"STACK_PORT": str(port), "STACK_HTTPS_PORT": str(port + 3)}
     try:
@@ -354,7 +354,7 @@ def test_migrations_and_services_started_together_on_an_empty_database():
         compose("down", "--volumes", "--remove-orphans", project=project, env=env, check=False)
 
 
-def test_the_deployment_serves_https_with_the_sites_certificate(tmp_path):
+def test_the_deployment_serves_https_with_the_sites_certificate(tmp_path, throwaway_project):
     """STACK_TLS_CERT/STACK_TLS_KEY in .env: HTTPS with HSTS and Secure cookies, HTTP redirects."""
     certs = tmp_path / "tls"
     run(str(ROOT / "nginx" / "make-test-cert.sh"), str(certs))
@@ -362,7 +362,7 @@ def test_the_deployment_serves_https_with_the_sites_certificate(tmp_path):
     os.chown(certs / "key.pem", 10002, -1)
     http_port = int(os.environ.get("E2E_RACE_PORT", "18180")) + 1
     https_port = http_port + 1
-    project = f"sso-tls-{random.token_hex(3)}"
+    project = throwaway_project("sso-tls")
     env = {
         "STACK_TLS_CERT": str(certs / "cert.pem"),
         "STACK_TLS_KEY": str(certs / "key.pem"),
@@ -399,13 +399,13 @@ def test_a_missing_database_password_stops_compose_before_anything_starts(tmp_pa
 
 
 @pytest.mark.parametrize("missing", ["absent", "empty"])
-def test_a_missing_secret_key_stops_the_deployment_with_what_to_do(tmp_path, secrets, missing):
+def test_a_missing_secret_key_stops_the_deployment_with_what_to_do(tmp_path, secrets, missing, throwaway_project):
     """Absent from .env, Compose itself refuses to start anything; empty (SECRET_KEY=), `migrate` and
     the services start and say what to do, and nginx never starts: the site is never half up."""
     env_file, env = without(secrets, "SECRET_KEY", tmp_path)
     if missing == "empty":
         Path(env_file).write_text(Path(env_file).read_text() + "SECRET_KEY=\n")
-    project = f"sso-nokey-{random.token_hex(3)}"
+    project = throwaway_project("sso-nokey")
     env["STACK_PORT"] = str(int(os.environ.get("E2E_RACE_PORT", "18180")) + 5)
     env["STACK_HTTPS_PORT"] = str(int(env["STACK_PORT"]) + 1)
     try:
@@ -430,11 +430,11 @@ def test_a_missing_secret_key_stops_the_deployment_with_what_to_do(tmp_path, sec
         compose("down", "--volumes", project=project, env_file=env_file, env=env, check=False)
 
 
-def test_secret_key_from_a_file_reaches_both_services_as_a_docker_secret(tmp_path, secrets):
+def test_secret_key_from_a_file_reaches_both_services_as_a_docker_secret(tmp_path, secrets, throwaway_project):
     env_file, env = without(secrets, "SECRET_KEY", tmp_path)
     key_file = tmp_path / "secret_key"
     key_file.write_text(secrets["SECRET_KEY"] + "\n")
-    project = f"sso-keyfile-{random.token_hex(3)}"
+    project = throwaway_project("sso-keyfile")
     env["SECRET_KEY_FILE"] = str(key_file)
     env["STACK_PORT"] = str(int(os.environ.get("E2E_RACE_PORT", "18180")) + 7)
     env["STACK_HTTPS_PORT"] = str(int(env["STACK_PORT"]) + 1)

@@ -64,6 +64,37 @@ def build_bundle(ref: str, out: Path, key: SigningKey, env=None) -> Path:
     return bundle
 
 
+def with_its_own_installer(bundle_dir: Path, ref: str, key: SigningKey) -> None:
+    """./stack bundle --ref REF ships this checkout's installer with REF's source; a site of REF was
+    installed with REF's own (as REF's ./stack bundle built it). Put back, SHA256SUMS made again and
+    signed with the site's key."""
+    for name, source in (
+        ("install.sh", "offline/install.sh"),
+        ("write-env.sh", "scripts/write-env.sh"),
+        ("deployment-name.sh", "scripts/deployment-name.sh"),
+    ):
+        shown = subprocess.run(["git", "-C", str(ROOT), "show", f"{ref}:{source}"], capture_output=True, timeout=60)
+        (bundle_dir / name).unlink(missing_ok=True)
+        if shown.returncode == 0:
+            (bundle_dir / name).write_bytes(shown.stdout)
+            (bundle_dir / name).chmod(0o755)
+    listed = sorted(
+        str(path.relative_to(bundle_dir))
+        for path in bundle_dir.rglob("*")
+        if path.is_file() and path.name not in ("SHA256SUMS", "SHA256SUMS.minisig")
+    )
+    sums = run("sha256sum", *listed, cwd=bundle_dir).stdout
+    (bundle_dir / "SHA256SUMS").write_text(sums)
+    (bundle_dir / "SHA256SUMS.minisig").unlink()
+    sign(bundle_dir / "SHA256SUMS", key)
+
+
+def remove_deployment_images(project: str, bundle_dir: Path) -> None:
+    """The tags install.sh gave the bundle's images for the deployment it installed (PROJECT/app:VERSION)."""
+    for name, _image_id in manifest(bundle_dir, "image"):
+        run("docker", "image", "rm", f"{project}/{name.split('/', 1)[1]}", check=False)
+
+
 def unpack(bundle: Path, into: Path) -> Path:
     """As an operator unpacks it: with tar (Debian's Python 3.11.2 lacks tarfile's extraction filters)."""
     into.mkdir(parents=True, exist_ok=True)

@@ -34,7 +34,8 @@ def make_bundle(folder: Path, key) -> Path:
     bundle = folder / "sso-fake-1"
     (bundle / "images").mkdir(parents=True)
     (bundle / "docs").mkdir()
-    for script in ("offline/install.sh", "scripts/write-env.sh", "scripts/database-owners.sh"):
+    scripts = ("offline/install.sh", "scripts/write-env.sh", "scripts/database-owners.sh", "scripts/deployment-name.sh")
+    for script in scripts:
         target = bundle / Path(script).name
         target.write_bytes((ROOT / script).read_bytes())
         target.chmod(0o755)

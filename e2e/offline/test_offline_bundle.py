@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from e2e.client import SiteClient
+from e2e.upgrade.conftest import previous_release
 
 from .conftest import (
     PORT_BASE,
@@ -20,12 +21,14 @@ from .conftest import (
     manifest,
     not_root_safe,
     offline,
+    remove_deployment_images,
     remove_images,
     run,
     sign,
     stack_down,
     unpack,
     unpack_as_unprivileged_user,
+    with_its_own_installer,
 )
 
 # Not written out whole here, so that searching the checkout for it finds real keys only.
@@ -33,7 +36,7 @@ SECRET_KEY_MARKER = "minisign encrypted " + "secret key"
 
 
 def install_env(port: int, project: str) -> dict:
-    return {"STACK_PORT": str(port), "STACK_COMPOSE_PROJECT": project}
+    return {"STACK_PORT": str(port), "SSO_DEPLOYMENT": project}
 
 
 def images_in_engine() -> set[str]:
@@ -159,8 +162,12 @@ def test_install_with_no_network_then_the_e2e_suite_passes(bundle, tmp_path, sig
         again = offline(bundle_dir / "install.sh", "--prefix", prefix, env=install_env(port, project))  # pinned key
         assert "all services are healthy" in again.stdout
         assert (prefix / ".env").read_text() == env_before
+        assert f"\nSSO_DEPLOYMENT={project}\n" in env_before
+        images = run("docker", "compose", "-p", project, "ps", "--format", "{{.Image}}", cwd=prefix).stdout.split()
+        assert images and all(image.startswith(f"{project}/") for image in images), images
     finally:
         stack_down(prefix)
+        remove_deployment_images(project, bundle_dir)
 
 
 def test_native_stack_from_the_wheelhouse_with_no_network(bundle, tmp_path):
@@ -182,7 +189,10 @@ def test_native_stack_from_the_wheelhouse_with_no_network(bundle, tmp_path):
         "E2E_STACK": str(bundle_dir / "stack"),
     }
     suite = f"{ROOT}/.venv/bin/pytest -q -p no:cacheprovider e2e --ignore e2e/deployment --ignore e2e/offline"
-    script = f"ip link set lo up && ./stack up --native && {{ {suite}; status=$?; ./stack down; exit $status; }}"
+    # (down --volumes: the deployment's OS users go with it.)
+    script = (
+        f"ip link set lo up && ./stack up --native && {{ {suite}; status=$?; ./stack down --volumes; exit $status; }}"
+    )
     try:
         result = offline("bash", "-c", script, env=env, cwd=bundle_dir, check=False)
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
@@ -249,19 +259,31 @@ def django_version(prefix: Path) -> str:
     return shell.stdout.strip()
 
 
-def test_upgrade_from_the_previous_commit_on_the_previous_django_keeps_users_logged_in(bundle, tmp_path, signing_key):
-    """An install of the previous commit (or E2E_UPGRADE_FROM, any older commit) on the previous
-    Django patch release, upgraded with this bundle."""
-    old_commit = os.environ.get("E2E_UPGRADE_FROM") or "HEAD~1"
+def cluster_in(project: str, prefix: Path) -> str:
+    """The database volume's PostgreSQL cluster: its system identifier, made once by initdb. (Not the
+    volume's CreatedAt: Docker reports its folder's last change there.)"""
+    control = run("docker", "compose", "-p", project, "exec", "-T", "db", "pg_controldata", "/var/lib/postgresql/data",
+                  cwd=prefix).stdout  # fmt: skip
+    return re.search(r"Database system identifier:\s+(\d+)", control).group(1)
+
+
+def test_upgrade_from_the_previous_release_on_the_previous_django_keeps_users_logged_in(bundle, tmp_path, signing_key):
+    """An install of the previous release (e2e/upgrade/previous-release.txt, or E2E_UPGRADE_FROM: any
+    older commit) on the previous Django patch release, with that release's own installer, upgraded
+    with this bundle: same deployment name (recorded in .env now), volume and sessions."""
+    old_commit = os.environ.get("E2E_UPGRADE_FROM") or previous_release()
     if run("git", "-C", ROOT, "rev-parse", "--verify", "-q", old_commit, check=False).returncode != 0:
         pytest.skip(f"this clone has no commit {old_commit} to upgrade from")
     previous = {"SSO_REQUIREMENTS": "e2e/upgrade/requirements-previous-django.txt"}
     old_dir = unpack(build_bundle(old_commit, tmp_path / "old-dist", signing_key, env=previous), tmp_path / "old")
+    with_its_own_installer(old_dir, old_commit, signing_key)
     new_dir = unpack(bundle, tmp_path / "new")
     prefix, port, project = tmp_path / "opt", PORT_BASE + 20, f"sso-upgrade-{PORT_BASE}"
-    env = install_env(port, project)
+    # The previous release's installer took the project from STACK_COMPOSE_PROJECT; this one is given no name.
+    env = {"STACK_PORT": str(port)}
     try:
-        offline(old_dir / "install.sh", "--prefix", prefix, "--public-key", signing_key.public, env=env)
+        offline(old_dir / "install.sh", "--prefix", prefix, "--public-key", signing_key.public,
+                env={**env, "STACK_COMPOSE_PROJECT": project})  # fmt: skip
         password = "upgrade-" + os.urandom(8).hex()
         run(
             prefix / "stack", "manage", "a", "createsuperuser", "--noinput", "--username", "carol",
@@ -271,8 +293,11 @@ def test_upgrade_from_the_previous_commit_on_the_previous_django_keeps_users_log
         browser = SiteClient(f"http://127.0.0.1:{port}/")
         assert browser.login("carol", password).status_code == 302
         assert browser.whoami("b")["authenticated"] is True
+        cluster = cluster_in(project, prefix)
 
         upgrade = offline(new_dir / "install.sh", "--prefix", prefix, env=env)  # the key pinned by the first install
+        assert f"\nSSO_DEPLOYMENT={project}\n" in (prefix / ".env").read_text()
+        assert cluster_in(project, prefix) == cluster
         assert django_version(prefix) == "5.2.19"
         [backup] = (prefix / "backups").iterdir()
         assert f"The databases as they were before this upgrade are in {backup}" in upgrade.stdout
@@ -281,16 +306,17 @@ def test_upgrade_from_the_previous_commit_on_the_previous_django_keeps_users_log
             "system_a.dump",
             "system_b.dump",
         ]
-        db_image = f"sso/db:{manifest(new_dir, 'bundle')[0][1]}"
+        db_image = f"{project}/db:{manifest(new_dir, 'bundle')[0][1]}"
         listing = run("docker", "run", "--rm", "--user", "0", "-v", f"{backup}:/backup:ro",
                       "--entrypoint", "pg_restore", db_image, "--list", "/backup/sso_auth.dump")  # fmt: skip
         assert "TABLE public sso_user" in listing.stdout
         new_version = manifest(new_dir, "bundle")[0][1]
         images = run("docker", "compose", "-p", project, "ps", "--format", "{{.Image}}", cwd=prefix).stdout.split()
-        assert images and all(image.endswith(":" + new_version) for image in images), images
+        assert images and all(image.startswith(f"{project}/") and image.endswith(":" + new_version) for image in images)
 
         assert browser.whoami("a") == {"service": "a", "authenticated": True, "username": "carol"}
         assert browser.whoami("b") == {"service": "b", "authenticated": True, "username": "carol"}
     finally:
         stack_down(prefix)
+        remove_deployment_images(project, new_dir)
         subprocess.run(["rm", "-rf", str(tmp_path / "old"), str(tmp_path / "new")], check=False)

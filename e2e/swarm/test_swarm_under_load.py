@@ -127,9 +127,9 @@ def test_scaling_b_from_2_to_4_and_back_under_load(load_user):
 
 def test_rolling_update_of_both_services_to_a_rebuilt_image_under_load(load_user):
     # A rebuilt app image (one label more); the database's and nginx's images are the same ones.
-    dockerfile = f"FROM sso/app:{VERSION}\nLABEL sso.test.rolled={time.time_ns()}\n"
+    dockerfile = f"FROM {SWARM_STACK}/app:{VERSION}\nLABEL sso.test.rolled={time.time_ns()}\n"
     subprocess.run(
-        ["docker", "build", "-q", "-t", f"sso/app:{ROLLED_VERSION}", "-"],
+        ["docker", "build", "-q", "-t", f"{SWARM_STACK}/app:{ROLLED_VERSION}", "-"],
         input=dockerfile,
         text=True,
         check=True,
@@ -137,7 +137,7 @@ def test_rolling_update_of_both_services_to_a_rebuilt_image_under_load(load_user
         timeout=300,
     )
     for image in ("db", "nginx"):
-        docker("tag", f"sso/{image}:{VERSION}", f"sso/{image}:{ROLLED_VERSION}")
+        docker("tag", f"{SWARM_STACK}/{image}:{VERSION}", f"{SWARM_STACK}/{image}:{ROLLED_VERSION}")
     before = {name: image_of(name) for name in ("db", "nginx", "system_a", "system_b")}
     # Posters too: a POST that reached a replica nginx may not send again, so a replica that stops
     # accepting while nginx still sends it requests shows here as a 502 (docs/swarm.md, the drain).
@@ -158,5 +158,5 @@ def test_rolling_update_of_both_services_to_a_rebuilt_image_under_load(load_user
     assert load.count("login") >= 2
     assert load.count("post") >= 100
     # Both services run the rebuilt image now; the database and nginx were left running as they were.
-    assert image_of("system_a") == image_of("system_b") == f"sso/app:{ROLLED_VERSION}"
+    assert image_of("system_a") == image_of("system_b") == f"{SWARM_STACK}/app:{ROLLED_VERSION}"
     assert {name: image_of(name) for name in ("db", "nginx")} == {k: before[k] for k in ("db", "nginx")}

@@ -1,4 +1,5 @@
-"""Upgrade tests: a site on the previous Django patch release, upgraded to the pinned one.
+"""Upgrade tests: a site on the previous Django patch release, upgraded to the pinned one; a site of
+the previous release of this project (previous-release.txt), upgraded to this one.
 
 Each starts a deployment of its own, next to the one the rest of e2e/ tests, and
 runs only where ./stack test asks for it (E2E_UPGRADE_PORT_BASE, and the target).
@@ -6,6 +7,8 @@ runs only where ./stack test asks for it (E2E_UPGRADE_PORT_BASE, and the target)
 
 import os
 from pathlib import Path
+
+from e2e.deployment.conftest import throwaway_project  # noqa: F401  (a fixture of the Compose upgrade test)
 
 ROOT = Path(__file__).resolve().parents[2]
 PREVIOUS_DJANGO = "5.2.18"
@@ -17,7 +20,14 @@ collect_ignore_glob = [] if PORT_BASE else ["test_*.py"]
 if not PORT_BASE or os.environ.get("E2E_TARGET") != "native" or "STACK_STATE" not in os.environ:
     collect_ignore_glob.append("test_native_upgrade.py")
 if not PORT_BASE or os.environ.get("E2E_TARGET") != "compose":
-    collect_ignore_glob.append("test_compose_upgrade.py")
+    collect_ignore_glob += ["test_compose_upgrade.py", "test_previous_release.py"]
+
+
+def previous_release() -> str:
+    """The commit of the previous release (e2e/upgrade/previous-release.txt)."""
+    lines = (ROOT / "e2e" / "upgrade" / "previous-release.txt").read_text().splitlines()
+    (commit,) = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    return commit
 
 
 def pinned_django() -> str:

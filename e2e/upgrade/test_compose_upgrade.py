@@ -19,8 +19,8 @@ def django_version(project: str, env: dict) -> str:
     return shell.stdout.strip()
 
 
-def test_plain_compose_up_upgrades_to_the_pinned_django_and_keeps_everyone_logged_in():
-    project = f"sso-upgrade-{random.token_hex(3)}"
+def test_plain_compose_up_upgrades_to_the_pinned_django_and_keeps_everyone_logged_in(throwaway_project):
+    project = throwaway_project("sso-upgrade")  # the pinned release's images: the tested deployment's
     port = PORT_BASE + 10
     env = {"STACK_PORT": str(port), "STACK_HTTPS_PORT": str(port + 1), "COMPOSE_BAKE": "false"}
     previous_tag = f"{os.environ.get('SSO_VERSION', 'dev')}-previous-django"
@@ -47,4 +47,4 @@ def test_plain_compose_up_upgrades_to_the_pinned_django_and_keeps_everyone_logge
     finally:
         compose("down", "--volumes", "--remove-orphans", project=project, env=env, check=False)
         for image in ("app", "db", "nginx"):
-            run("docker", "image", "rm", f"sso/{image}:{previous_tag}", check=False)
+            run("docker", "image", "rm", f"{project}/{image}:{previous_tag}", check=False)

@@ -389,7 +389,7 @@ def main() -> None:
     parser.add_argument("--count-requests", type=int, default=10)
     parser.add_argument("--pg-port", required=True)
     parser.add_argument("--pg-log", required=True)
-    parser.add_argument("--pg-pidfile", required=True, help="postmaster.pid of the cluster")
+    parser.add_argument("--pg-pid", required=True, help="the cluster's postmaster (./stack reads its postmaster.pid)")
     parser.add_argument("--json", required=True, help="where to write the result")
     parser.add_argument("--json-copy", help="a second file for the same result (e.g. one per data set)")
     parser.add_argument("--label", default="", help="a note kept in the JSON (e.g. the data set)")
@@ -397,7 +397,7 @@ def main() -> None:
     args = parser.parse_args()
     password = os.environ["BENCH_PASSWORD"]
 
-    postmaster = Path(args.pg_pidfile).read_text().split()[0]
+    postmaster = args.pg_pid
     sites = [
         Site("native", args.native, args.native_roles.split(","), args.native_processes.split(","), postmaster),
         Site("control", args.control, args.control_roles.split(","), args.control_processes.split(","), postmaster),

@@ -8,12 +8,15 @@ createsuperuser` reaches that deployment and the new administrator, logged in on
 on /b/; `./stack status` sees it and `./stack down` stops it. At the end no process and no
 container of the clone remains.
 
-The clone gets ports of its own (FIRST_RUN_PORT_BASE, +1 for PostgreSQL), its own Compose project
-and image tag, and reuses the checkout's virtual environment (STACK_VENV: the pins are the same; its
-editable sso_shared is the checkout's, which is this commit's) and the engine's build cache.
+The clone keeps the deployment name its first `up` gives it (made from its folder's name: its own
+Compose project, images and OS users), gets ports of its own (FIRST_RUN_PORT_BASE, +1 for
+PostgreSQL) and an image tag, and reuses the checkout's virtual environment (STACK_VENV: the pins
+are the same; its editable sso_shared is the checkout's, which is this commit's) and the engine's
+build cache. Its images go at the end.
 """
 
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -28,7 +31,6 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 PORT = int(os.environ.get("FIRST_RUN_PORT_BASE", "18480"))
 TAG = os.environ.get("FIRST_RUN_IMAGE_TAG", "first-run")
-PROJECT = f"sso-first-run-{PORT}"
 VENV = Path(os.environ.get("STACK_VENV", ROOT / ".venv"))
 
 
@@ -51,6 +53,9 @@ def clone():
     run(path, "./stack", "down", "--volumes", check=False)
     if docker_answers():
         run(path, "docker", "compose", "down", "--volumes", "--remove-orphans", check=False)
+        if (path / ".env").exists():
+            images = [f"{deployment_name(path)}/{image}:{TAG}" for image in ("app", "db", "nginx")]
+            run(path, "docker", "image", "rm", *images, check=False)
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -65,7 +70,6 @@ def environment() -> dict[str, str]:
         "STACK_PORT": str(PORT),
         "STACK_PG_PORT": str(PORT + 1),
         "STACK_HTTPS_PORT": str(PORT + 2),
-        "STACK_COMPOSE_PROJECT": PROJECT,
         "SSO_VERSION": TAG,
     }
 
@@ -141,13 +145,21 @@ def env_file(clone: Path) -> str:
     return (clone / ".env").read_text()
 
 
+def deployment_name(clone: Path) -> str:
+    (name,) = re.findall(r"^SSO_DEPLOYMENT=(.+)$", env_file(clone), flags=re.M)
+    return name
+
+
 def test_native_first_run_then_modes_and_plain_compose(clone):
     started = run(clone, "./stack", "up", "--native")
     assert "mode: native (--native given)" in started.stderr
     assert started.stdout.strip() == f"http://127.0.0.1:{PORT}/"
     assert answers()
     assert (clone / ".env").stat().st_mode & 0o777 == 0o600
-    assert f"COMPOSE_PROJECT_NAME={PROJECT}" in env_file(clone)
+    # A name of its own, made from the clone's folder name (first-run-XXXXXXXX) and 4 random characters.
+    name = deployment_name(clone)
+    assert re.fullmatch(r"first-run-[a-z0-9-]+-[a-z0-9]{4}", name), name
+    assert "COMPOSE_PROJECT_NAME" not in env_file(clone)
 
     if not docker_answers():
         # The Docker half cannot run here: said in the test log, and the native stack checked down.
@@ -190,7 +202,9 @@ def test_native_first_run_then_modes_and_plain_compose(clone):
     assert logged_in_on_b("newcomer", password)
 
     status = run(clone, "./stack", "status")
-    assert f"Docker Compose deployment running (project {PROJECT})" in status.stderr
+    assert f"deployment {name} ({clone})" in status.stderr
+    assert f"Docker Compose deployment running (project {name})" in status.stderr
+    assert containers_of(clone) and all(c.startswith(f"{name}-") for c in containers_of(clone))
 
     run(clone, "./stack", "down")
     assert containers_of(clone) == []

@@ -13,8 +13,16 @@ die() {
 }
 is_root() { [ "$(id -u)" -eq 0 ]; }
 
-# Write an env file with fresh random secrets, once; an existing file is kept as it is.
-write_env_file() { "$ROOT/scripts/write-env.sh" "$1"; }
+# Write an env file with fresh random secrets and the deployment's name (SSO_DEPLOYMENT from the
+# environment, else one made from this folder's name), once; an existing file is kept as it is.
+write_env_file() { "$ROOT/scripts/write-env.sh" "$1" "$ROOT"; }
+
+# After writing the env file: its settings, and the name it gave the deployment, count from here on.
+reload_env_file() {
+  load_env_file
+  resolve_deployment
+  record_deployment
+}
 
 # Export the settings of the env file, read with Docker Compose's .env rules by the one
 # reader every mode shares (shared/sso_shared/envfile.py: stdlib only, so the system
@@ -73,9 +81,37 @@ process_identity() {
   echo "$(cat /proc/sys/kernel/random/boot_id) ${fields[19]}"
 }
 
-# The pid in a pid file (postmaster.pid has more lines); empty while there is none.
-pidfile_pid() { head -n 1 "$1" 2>/dev/null || true; }
-started_record() { echo "$1.started"; }
+# The first lines of a file a service's user may have written (a pid file in its own folder,
+# PostgreSQL's postmaster.pid): only from a plain file, at most 1 KB, never through a link
+# planted in its place (root would print the first line of any file it names) nor from a FIFO
+# (root would hang reading it).
+read_service_file() {
+  [ -f "$1" ] && [ ! -L "$1" ] || return 0
+  # nofollow and nonblock hold for the open itself, should the file be swapped after the test.
+  dd if="$1" iflag=nofollow,nonblock bs=1024 count=1 status=none 2>/dev/null || true
+}
+
+# The pid in a pid file (postmaster.pid has more lines); empty while there is none, or when
+# the first line is no number.
+pidfile_pid() {
+  local line
+  line=$(read_service_file "$1" | head -n 1)
+  [[ $line =~ ^[0-9]+$ ]] && echo "$line"
+  return 0
+}
+
+# Who started a process is recorded by root, so in a folder only root may write: never beside
+# the pid file, in a service's own folder, where its user could plant a link for root to write
+# through. One file per pid file, named after its path in $STATE.
+started_records_dir() { echo "$STATE/run/started"; }
+started_record() {
+  local name=${1#"$STATE"/}
+  name=${name#/}
+  echo "$(started_records_dir)/${name//\//%}"
+}
+# What was recorded; an older ./stack kept it beside the pid file (read as a service's file).
+started_identity() { cat "$(started_record "$1")" 2>/dev/null || read_service_file "$1.started"; }
+forget_started() { rm -f "$1" "$(started_record "$1")" "$1.started"; }
 
 # Remember who the process named by PIDFILE is, right after starting it. The program
 # writes the pid file itself (after daemonising), so wait for it a little.
@@ -83,9 +119,10 @@ record_started() {
   local pidfile=$1 pid
   for _ in $(seq 1 50); do
     pid=$(pidfile_pid "$pidfile")
-    [[ $pid =~ ^[0-9]+$ ]] && break
+    [ -n "$pid" ] && break
     sleep 0.1
   done
+  install -d -m 0755 "$STATE/run" "$(started_records_dir)"
   process_identity "$pid" >"$(started_record "$pidfile")" ||
     die "the process of $pidfile (pid ${pid:-none}) is gone right after starting; see the logs in $STATE/log/"
 }
@@ -108,11 +145,12 @@ runs_command() {
 started_here() {
   local pidfile=$1 pid
   shift
-  [ -f "$pidfile" ] || return 1
+  # (Anything in its place, a FIFO or a link too, is read as pidfile_pid reads, then removed.)
+  [ -e "$pidfile" ] || [ -L "$pidfile" ] || return 1
   pid=$(pidfile_pid "$pidfile")
-  if [[ $pid =~ ^[0-9]+$ ]] && [ -e "/proc/$pid" ]; then
+  if [ -n "$pid" ] && [ -e "/proc/$pid" ]; then
     if runs_command "$pid" "$@"; then
-      [ "$(process_identity "$pid")" = "$(cat "$(started_record "$pidfile")" 2>/dev/null)" ] && return 0
+      [ "$(process_identity "$pid")" = "$(started_identity "$pidfile")" ] && return 0
       warn "$pidfile names pid $pid, which runs '$*' but was not started by this ./stack; leaving it alone (stop it yourself)."
       return 1
     fi
@@ -120,7 +158,7 @@ started_here() {
   else
     warn "stale pid file $pidfile: pid ${pid:-none} is not running; removed the file."
   fi
-  rm -f "$pidfile" "$(started_record "$pidfile")"
+  forget_started "$pidfile"
   return 1
 }
 
@@ -141,6 +179,7 @@ cmd_env() {
     write_env_file "$ENV_PATH"
     envtool check "$ENV_PATH" || true
   fi
+  reload_env_file
   record_compose_settings full
 }
 
@@ -226,14 +265,16 @@ clear_failed_start() {
   if [ -n "$PREVIOUS_EXIT_TRAP" ]; then trap -- "$PREVIOUS_EXIT_TRAP" EXIT; else trap - EXIT; fi
 }
 
-# require_free_port PORT VARIABLE [HOST]: stop before starting anything when another program
-# already listens on PORT (a raw bind error half-way through a start helps nobody).
+# require_free_port PORT VARIABLE [HOST]: stop before starting anything when something already
+# listens on PORT (a raw bind error half-way through a start helps nobody), naming what: another
+# deployment on this host (its name and folder: scripts/port_holder.py), or another program.
 require_free_port() {
-  local port=$1 variable=$2 host=${3:-${STACK_BIND:-127.0.0.1}}
+  local port=$1 variable=$2 host=${3:-${STACK_BIND:-127.0.0.1}} holder
   case "$host" in 0.0.0.0 | :: | "[::]") host=127.0.0.1 ;; esac
   host=${host#[}
   host=${host%]}
   if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
-    die "port $port ($variable) on $host is in use by another program, not by a stack of this checkout. Stop that program, or choose another port: set $variable=<free port> in $ENV_PATH."
+    holder=$(python3 -I "$ROOT/scripts/port_holder.py" "$port" 2>/dev/null) || holder="another program"
+    die "port $port ($variable) on $host is in use by ${holder:-another program}, not by this $(describe_deployment). Stop that, or choose another port for this one: set $variable=<free port> in $ENV_PATH."
   fi
 }

@@ -12,15 +12,14 @@ STARTED_NOW=()
 
 # Started as root, ./stack runs nothing it starts as root but nginx's master (which
 # binds the port and reads the TLS key): each part has an unprivileged user of its own,
-# created here. Started as anyone else, everything runs as that user.
-PG_OS_USER=ssostack # PostgreSQL refuses to run as root
-WEB_OS_USER=ssoweb  # nginx's workers; the only user besides a service's own that may open its socket
+# created here, named after the deployment (25-deployment.sh: PG_OS_USER for PostgreSQL,
+# WEB_OS_USER for nginx's workers), so no part of one deployment runs as a user of another.
+# Started as anyone else, everything runs as that user.
 # One user per service, so neither can read the other's environment (/proc/PID/environ) or files.
-service_os_user() { echo "ssoapp_$1"; }
-# The migrate step's user: the only one PostgreSQL lets in as the migration role sso_migrator
-# (peer authentication over the local socket, pg_ident.conf), which alone may change the
-# shared tables' schema. Without root, every part runs as the invoking user.
-MIGRATE_OS_USER=ssomigrate
+service_os_user() { deployment_os_user "$1"; }
+# The migrate step's user (MIGRATE_OS_USER): the only one PostgreSQL lets in as the migration
+# role sso_migrator (peer authentication over the local socket, pg_ident.conf), which alone may
+# change the shared tables' schema. Without root, every part runs as the invoking user.
 migrate_os_user() { if is_root; then echo "$MIGRATE_OS_USER"; else id -un; fi; }
 
 # HTTPS is optional: STACK_TLS_CERT and STACK_TLS_KEY (paths) turn it on, nginx then
@@ -58,10 +57,22 @@ as_pg_user() {
 # either, so env's command line, which every local user can read, shows none).
 with_bare_env() { env -i PATH="$PATH" LANG=C.UTF-8 "$@"; }
 
+# The user, with a comment claiming it for this deployment and folder (25-deployment.sh). One
+# without a claim (made by the previous release, which named every deployment sso) is claimed now.
 ensure_os_user() {
   is_root || return 0
-  id "$1" >/dev/null 2>&1 ||
-    useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$1"
+  local comment
+  if ! id "$1" >/dev/null 2>&1; then
+    useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+      --comment "$(os_user_claim)" "$1"
+    return 0
+  fi
+  comment=$(getent passwd "$1" | cut -d: -f5)
+  case "$comment" in
+    "$(os_user_claim)") ;;
+    "sso deployment "*) die "the OS user $1 belongs to another deployment (${comment#sso deployment }), not to this $(describe_deployment): give this one another name (SSO_DEPLOYMENT in $ENV_PATH)." ;;
+    *) usermod --comment "$(os_user_claim)" "$1" ;;
+  esac
 }
 
 ensure_pg_os_user() { ensure_os_user "$PG_OS_USER"; }
@@ -78,24 +89,88 @@ gunicorn_socket() { echo "$(service_run_dir "$1")/gunicorn.sock"; }
 gunicorn_pidfile() { echo "$(service_run_dir "$1")/gunicorn.pid"; }
 gunicorn_started_here() { started_here "$(gunicorn_pidfile "$1")" "$VENV/bin/gunicorn" "--pid $(gunicorn_pidfile "$1")"; }
 nginx_started_here() { started_here "$STATE/nginx/nginx.pid" "nginx: master process" "-c $STATE/nginx/nginx.conf"; }
-# PostgreSQL writes postmaster.pid itself; a stale one naming a live process of the
-# same user would make pg_ctl signal that process, and postgres refuse to start.
-database_started_here() { started_here "$PG_DIR/data/postmaster.pid" "-D $PG_DIR/data"; }
+# The PostgreSQL of this deployment is the one serving its data folder, however it was started
+# (by ./stack, by `pg_ctl -D .stack/dev/pg/data restart`, by hand after a reboot): postmaster.pid
+# names it, and it must really be a postgres process of PostgreSQL's user working in that folder
+# (its current directory). So no record of ./stack's is needed, and a stale postmaster.pid naming
+# another process (a reused pid) is said and removed, its process left alone: pg_ctl would signal
+# it, and postgres refuse to start.
+database_pidfile() { echo "$PG_DIR/data/postmaster.pid"; }
+
+database_started_here() {
+  local pidfile pid
+  pidfile=$(database_pidfile)
+  [ -e "$pidfile" ] || [ -L "$pidfile" ] || return 1
+  pid=$(pidfile_pid "$pidfile")
+  if [ -n "$pid" ] && [ -e "/proc/$pid" ]; then
+    serves_our_data "$pid" && return 0
+    warn "stale pid file $pidfile: pid $pid is another process now, not the PostgreSQL of $PG_DIR/data; removed the file, left the process alone."
+  else
+    warn "stale pid file $pidfile: pid ${pid:-none} is not running; removed the file."
+  fi
+  rm -f "$pidfile"
+  return 1
+}
+
+# Is PID a postgres of PostgreSQL's OS user whose data folder (its current directory, and the
+# folder postmaster.pid names on its second line) is this deployment's?
+serves_our_data() {
+  local pid=$1 data lines exe owner
+  data=$(realpath -e "$PG_DIR/data" 2>/dev/null) || return 1
+  mapfile -t lines < <(read_service_file "$(database_pidfile)")
+  [ "${lines[1]:-}" = "$data" ] || [ "$(realpath -e "${lines[1]:-/nonexistent}" 2>/dev/null)" = "$data" ] || return 1
+  owner=$(stat -c %U "/proc/$pid" 2>/dev/null) || return 1
+  if is_root; then [ "$owner" = "$PG_OS_USER" ] || return 1; else [ "$owner" = "$(id -un)" ] || return 1; fi
+  exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+  exe=${exe% (deleted)} # the binary replaced by a package upgrade while it runs
+  [ "${exe##*/}" = postgres ] || return 1
+  [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$data" ]
+}
+
+# The folders PostgreSQL's user writes, made by root in $PG_DIR, which only root may write to (as
+# root): so nothing root writes there (initdb.log) or hands over (run/, data/, postgres.log) can
+# be a link that user planted. An older ./stack gave $PG_DIR itself to that user: taken back, and
+# an entry it may have replaced by a link is removed before it is used.
+prepare_database_folders() {
+  mkdir -p "$PG_DIR"
+  if ! is_root; then
+    mkdir -p "$PG_DIR/data" "$PG_DIR/run"
+    chmod 0700 "$PG_DIR" "$PG_DIR/data"
+    return 0
+  fi
+  ensure_pg_os_user
+  chown -h root:root "$PG_DIR"
+  # The migrate step's user reaches the socket folder (PG_DIR itself stays unlistable).
+  chmod 0711 "$PG_DIR"
+  local entry
+  for entry in data run; do
+    if [ -L "$PG_DIR/$entry" ] || { [ -e "$PG_DIR/$entry" ] && [ ! -d "$PG_DIR/$entry" ]; }; then
+      rm -f "$PG_DIR/$entry"
+    fi
+  done
+  [ -d "$PG_DIR/data" ] || install -d -o "$PG_OS_USER" -g "$PG_OS_USER" -m 0700 "$PG_DIR/data"
+  install -d -o "$PG_OS_USER" -g root -m 0755 "$PG_DIR/run"
+  # (superuser.pw: the password file an older ./stack left behind when initdb failed.)
+  rm -f "$PG_DIR/superuser.pw"
+  for entry in postgres.log initdb.log; do
+    [ ! -L "$PG_DIR/$entry" ] || rm -f "$PG_DIR/$entry"
+  done
+  [ -e "$PG_DIR/postgres.log" ] || install -m 0600 /dev/null "$PG_DIR/postgres.log"
+  chown -h "$PG_OS_USER:$PG_OS_USER" "$PG_DIR/postgres.log"
+  # Left in data/ by an older ./stack, which wrote it there as root.
+  rm -f "$PG_DIR/data/postmaster.pid.started"
+}
 
 init_database_cluster() {
   [ -f "$PG_DIR/data/PG_VERSION" ] && return 0
-  mkdir -p "$PG_DIR"
-  ensure_pg_os_user
-  is_root && chown "$PG_OS_USER" "$PG_DIR"
-  chmod 700 "$PG_DIR"
-  as_pg_user test -w "$PG_DIR" || die "$PG_OS_USER cannot write $PG_DIR: move the checkout somewhere world-traversable."
-  local pwfile="$PG_DIR/superuser.pw"
-  (umask 077 && printf '%s\n' "$POSTGRES_PASSWORD" >"$pwfile")
-  is_root && chown "$PG_OS_USER" "$pwfile"
-  as_pg_user "$(find_pg_bin)/initdb" -D "$PG_DIR/data" -U postgres --pwfile="$pwfile" \
-    --auth=scram-sha-256 -E UTF8 --no-locale >"$PG_DIR/initdb.log" 2>&1 ||
+  prepare_database_folders
+  as_pg_user test -w "$PG_DIR/data" || die "$PG_OS_USER cannot write $PG_DIR/data: move the checkout somewhere world-traversable."
+  # The password reaches initdb through a pipe, never a file. (A pipe of PostgreSQL's user: the
+  # one root makes for stdin may be read, but not opened again by path, /dev/stdin, as that user.)
+  printf '%s\n' "$POSTGRES_PASSWORD" |
+    as_pg_user bash -c 'exec "$1" -D "$2" -U postgres --pwfile=<(cat) --auth=scram-sha-256 -E UTF8 --no-locale' \
+      initdb "$(find_pg_bin)/initdb" "$PG_DIR/data" >"$PG_DIR/initdb.log" 2>&1 ||
     die "initdb failed; see $PG_DIR/initdb.log"
-  rm -f "$pwfile"
 }
 
 # Who may connect to what, rewritten on every start so an older cluster gets it too:
@@ -116,31 +191,35 @@ host    bench_control       bench_control  127.0.0.1/32   scram-sha-256
 HBA
   printf '# Written by ./stack on every start: who may log in as the migration role.\nmigrate  %s  sso_migrator\n' \
     "$(migrate_os_user)" | as_pg_user tee "$PG_DIR/data/pg_ident.conf" >/dev/null
-  # The migrate step's user reaches the socket folder (PG_DIR itself stays unlistable).
-  chmod 0711 "$PG_DIR"
 }
 
 start_database() {
   [ -f "$PG_DIR/data/PG_VERSION" ] || step "PostgreSQL cluster created in $PG_DIR" init_database_cluster
+  prepare_database_folders
   write_pg_hba
   if database_started_here; then
+    require_database_port
     pg_ctl_ reload >/dev/null
     return 0
   fi
-  mkdir -p "$PG_DIR/run"
-  is_root && chown "$PG_OS_USER" "$PG_DIR/run"
   pg_ctl_ -l "$PG_DIR/postgres.log" -w -t 60 \
     -o "-c port=$PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$PG_DIR/run" start >/dev/null ||
     die "PostgreSQL did not start; see $PG_DIR/postgres.log"
-  record_started "$PG_DIR/data/postmaster.pid"
   STARTED_NOW+=(database)
+}
+
+# A PostgreSQL of this data folder started by hand may listen elsewhere than STACK_PG_PORT.
+require_database_port() {
+  local lines
+  mapfile -t lines < <(read_service_file "$(database_pidfile)")
+  [ "${lines[3]:-}" = "$PG_PORT" ] ||
+    die "the PostgreSQL of $PG_DIR/data (pid ${lines[0]:-?}) listens on port ${lines[3]:-?}, not on STACK_PG_PORT=$PG_PORT. Stop it with ./stack down and start again, or set STACK_PG_PORT=${lines[3]:-?}."
 }
 
 stop_database() {
   database_started_here || return 0
   say "stopping PostgreSQL"
   pg_ctl_ stop -m fast -w >/dev/null
-  rm -f "$(started_record "$PG_DIR/data/postmaster.pid")"
 }
 
 psql_superuser() {
@@ -168,6 +247,9 @@ SERVICE_VARIABLES=(
   GUNICORN_WORKER_CLASS GUNICORN_THREADS
   SSO_AUDIT_RETENTION_DAYS SSO_LEGACY_SESSION_COOKIES
   LOGIN_FAILURE_LIMIT LOGIN_LOCKOUT_MINUTES LOGIN_LOCKOUT_MAX_MINUTES
+  SSO_SECOND_FACTOR SSO_SITE_NAME PASSWORD_RESET_HOURS
+  EMAIL_HOST EMAIL_PORT EMAIL_HOST_USER EMAIL_HOST_PASSWORD EMAIL_HOST_PASSWORD_FILE EMAIL_USE_TLS EMAIL_USE_SSL
+  DEFAULT_FROM_EMAIL
   PATH LANG LC_ALL TERM TZ HOME
 )
 
@@ -220,6 +302,7 @@ with_service_env() {
 prepare_service_users() {
   is_root || return 0
   local service
+  ensure_os_user "$PG_OS_USER"
   ensure_os_user "$WEB_OS_USER"
   for service in a b; do
     ensure_os_user "$(service_os_user "$service")"
@@ -347,14 +430,14 @@ stop_started() {
     sleep 0.2
   done
   kill -0 "$pid" 2>/dev/null && die "$name (pid $pid) did not stop within 20 s"
-  rm -f "$pidfile" "$(started_record "$pidfile")"
+  forget_started "$pidfile"
 }
 
 # Where the running PostgreSQL listens, as it wrote it in postmaster.pid (line 4: port,
 # 5: socket directory, 6: listen address).
 database_address() {
   local lines
-  mapfile -t lines <"$PG_DIR/data/postmaster.pid"
+  mapfile -t lines < <(read_service_file "$(database_pidfile)")
   echo "${lines[5]} port ${lines[3]}, socket directory ${lines[4]}"
 }
 
@@ -377,11 +460,13 @@ native_up() {
   step "Debian packages present (PostgreSQL, nginx, envsubst, python3-venv)" ensure_native_packages
   step "Python environment ready in $VENV" ensure_python_env
   [ -f "$ENV_PATH" ] || step "wrote $ENV_PATH with fresh random secrets" write_env_file "$ENV_PATH"
-  load_env_file
+  reload_env_file
   require_secrets
+  require_own_deployment_name
   record_compose_settings cheap
   mkdir -p "$STATE"
   echo native >"$STATE/mode"
+  record_native_identity
   if native_running; then
     say "already running; not starting a second copy."
   else
@@ -443,6 +528,7 @@ native_down() {
   if [ "$wipe" = --volumes ]; then
     say "removing the native stack's data in $STATE"
     rm -rf "$STATE"
+    remove_deployment_os_users
   fi
 }
 

@@ -1,8 +1,7 @@
 # The Docker Compose deployment (compose.yaml): build, start, wait, stop.
 
-# The Compose project: STACK_COMPOSE_PROJECT, else COMPOSE_PROJECT_NAME (as plain `docker
-# compose` reads it from .env), else the name compose.yaml gives, sso.
-COMPOSE_PROJECT=${STACK_COMPOSE_PROJECT:-${COMPOSE_PROJECT_NAME:-sso}}
+# The Compose project is the deployment's name (COMPOSE_PROJECT, set in 25-deployment.sh), as
+# compose.yaml says for plain `docker compose` too (name: ${SSO_DEPLOYMENT}); so are its images.
 DEFAULT_BASE_IMAGE=debian:bookworm-slim
 LOCAL_BASE_IMAGE=sso-base/debian:bookworm-slim
 
@@ -24,7 +23,10 @@ compose_files() {
 compose() {
   local files=() file
   while read -r file; do files+=(-f "$file"); done < <(compose_files)
-  docker compose --project-directory "$ROOT" "${files[@]}" --env-file "$ENV_PATH" -p "$COMPOSE_PROJECT" "$@"
+  # (COMPOSE_PROJECT_NAME as well as -p: Compose releases before 2.27 interpolated
+  # ${COMPOSE_PROJECT_NAME} in compose.yaml from the environment only.)
+  COMPOSE_PROJECT_NAME=$COMPOSE_PROJECT docker compose --project-directory "$ROOT" "${files[@]}" \
+    --env-file "$ENV_PATH" -p "$COMPOSE_PROJECT" "$@"
 }
 
 compose_url() { echo "http://127.0.0.1:${STACK_PORT:-8080}/"; }
@@ -63,8 +65,8 @@ known_base_image() {
 
 # Record in the env file what plain `docker compose` needs to do what ./stack does, so that
 # `docker compose up -d --build --wait` and `docker compose down` work by themselves afterwards:
-# the base image (not pullable without a registry), the project name (when not compose.yaml's
-# own), the HTTPS file. Values the file holds already are never changed.
+# the base image (not pullable without a registry) and the HTTPS file (the project name is the
+# deployment's, SSO_DEPLOYMENT, which compose.yaml reads). Values the file holds already are never changed.
 # record_compose_settings full: may pull or build the base image (./stack env, compose up);
 # record_compose_settings cheap: only what is known at once (native up).
 record_compose_settings() {
@@ -84,8 +86,6 @@ record_compose_settings() {
   elif [ "$how" = full ]; then
     say "no Docker engine answers here: BASE_IMAGE is not recorded in $ENV_PATH (./stack env again once Docker runs)."
   fi
-  [ "$COMPOSE_PROJECT" = sso ] ||
-    envtool record "$ENV_PATH" COMPOSE_PROJECT_NAME "$COMPOSE_PROJECT" "the Compose project ./stack uses"
   # HTTPS for plain Compose too, when the env file itself names the certificate (one given only in
   # ./stack's environment, as ./stack test does for its HTTPS pass, would leave plain Compose without it).
   if [ -n "${STACK_TLS_CERT:-}" ] && grep -q '^STACK_TLS_CERT=.' "$ENV_PATH"; then
@@ -113,10 +113,17 @@ compose_deployment_present() {
   checkout_projects "$@" | grep -xF "$COMPOSE_PROJECT" >/dev/null
 }
 
-# Volumes of this checkout's project (left by a down that kept them).
+# Volumes of this deployment (left by a down that kept them): labelled with its Compose project
+# (the volumes keep the previous release's definition: 25-deployment.sh), and not claimed by the
+# deployment of another folder, which a name shared by mistake would make them.
 compose_volumes_present() {
   compose_available || return 1
-  [ -n "$(docker volume ls -q --filter "label=com.docker.compose.project=$COMPOSE_PROJECT")" ]
+  [ -n "$(docker volume ls -q --filter "label=com.docker.compose.project=$COMPOSE_PROJECT")" ] || return 1
+  local other
+  other=$(docker_claims_of "$COMPOSE_PROJECT" | grep -vxF "$ROOT" | head -n 1)
+  [ -z "$other" ] && return 0
+  warn "the volumes of Compose project $COMPOSE_PROJECT belong to the deployment in $other, not to this $(describe_deployment): left alone."
+  return 1
 }
 
 # CA certificates this host added to its own trust store (a TLS-intercepting proxy's, a site CA)
@@ -173,7 +180,7 @@ compose_build_images() {
     ensure_base_image
     record_compose_settings cheap
     stage_extra_cas
-    step "images sso/{db,app,nginx}:${SSO_VERSION:-dev} built from $BASE_IMAGE" \
+    step "images $COMPOSE_PROJECT/{db,app,nginx}:${SSO_VERSION:-dev} built from $BASE_IMAGE" \
       with_progress "building the images" build_images
   fi
   COMPOSE_IMAGES_BUILT=1
@@ -183,11 +190,13 @@ compose_up() {
   compose_available || die "no Docker engine with Compose v2 answers (as root, docker/install-engine.sh installs one and starts it: docs/docker.md)."
   mkdir -p "$STATE"
   [ -f "$ENV_PATH" ] || step "wrote $ENV_PATH with fresh random secrets" write_env_file "$ENV_PATH"
-  load_env_file
+  reload_env_file
   require_secrets
+  require_own_deployment_name
   local started_before=""
   compose_deployment_present --all && started_before=1
   compose_deployment_present || require_free_port "${STACK_PORT:-8080}" STACK_PORT
+  claim_deployment_in_docker
   echo compose >"$STATE/mode"
   echo "$COMPOSE_PROJECT" >"$STATE/compose-project"
   # A start that fails takes down what it started (a deployment that ran before is left as it is).
@@ -235,14 +244,26 @@ move_compose_site_to_schemas() {
 compose_start() {
   compose up -d --wait --wait-timeout 300 --no-build "$@" 2>"$STATE/compose-up.log" || {
     cat "$STATE/compose-up.log" >&2
-    compose logs --no-log-prefix --tail 3 migrate system_a system_b >&2 || true
-    die "the deployment did not become healthy (last log lines above; all: docker compose -p $COMPOSE_PROJECT logs)"
+    # Every container's last lines, each named by its service (the database's too: a db that
+    # never gets healthy is a common first failure).
+    local lines
+    lines=$(compose logs --tail 5 2>/dev/null || true)
+    if [ -n "$lines" ]; then
+      printf '%s
+' "$lines" >&2
+      die "the deployment did not become healthy (the containers' last log lines are above; all: docker compose -p $COMPOSE_PROJECT logs)"
+    fi
+    die "the deployment did not become healthy, and no container wrote a log line: the error above is Docker Compose's own"
   }
 }
 
 compose_stop_failed_start() {
-  warn "the start failed: removing the containers it created (volumes kept)"
+  warn "the start failed: removing the containers it created"
   compose down --remove-orphans >/dev/null 2>&1 || true
+  # Said only when true: a start that failed before creating them left none.
+  if compose_volumes_present; then
+    say "the volumes of project $COMPOSE_PROJECT are kept (./stack down --volumes deletes them)"
+  fi
   rm -f "$STATE/mode" "$STATE/compose-project"
 }
 
@@ -264,6 +285,7 @@ compose_down() {
   if [ "$wipe" = --volumes ]; then
     step "Compose deployment (project $COMPOSE_PROJECT) stopped, its volumes deleted" \
       with_progress "docker compose down" compose down --volumes --remove-orphans
+    release_docker_claim
   else
     step "Compose deployment (project $COMPOSE_PROJECT) stopped; volumes kept (./stack down --volumes deletes them)" \
       with_progress "docker compose down" compose down --remove-orphans

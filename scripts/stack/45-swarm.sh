@@ -1,7 +1,8 @@
 # The Docker Swarm deployment (./stack up --swarm): compose.yaml + compose.swarm.yaml as a stack.
 # docs/swarm.md says what it does and why; each step below is one paragraph there.
 
-SWARM_STACK=${STACK_SWARM_NAME:-$COMPOSE_PROJECT}
+# The stack is named after the deployment (SWARM_STACK, set in 25-deployment.sh), as are its
+# secrets (labelled sso.deployment) and its containers (labelled with the deployment and folder).
 SWARM_WAIT_SECONDS=${STACK_SWARM_WAIT:-300}
 
 swarm_available() { compose_available; }
@@ -51,7 +52,7 @@ swarm_secret() {
   digest=$(printf '%s' "$content" | base64 -d | sha256sum | cut -c1-12)
   name="${SWARM_STACK}_${logical}_${digest}"
   if ! docker secret inspect "$name" >/dev/null 2>&1; then
-    printf '%s' "$content" | base64 -d | docker secret create --label "sso.stack=$SWARM_STACK" "$name" - >/dev/null
+    printf '%s' "$content" | base64 -d | docker secret create --label "sso.deployment=$SWARM_STACK" "$name" - >/dev/null
   fi
   SWARM_SECRET_ARGS+=(--secret "$logical=$name")
 }
@@ -71,10 +72,18 @@ create_swarm_secrets() {
   [ -z "${SECRET_KEY_FALLBACKS:-}" ] || swarm_secret secret_key_fallbacks_given "$SECRET_KEY_FALLBACKS"
 }
 
+# This stack's secrets: labelled with its deployment (the previous release labelled them sso.stack).
+swarm_secrets() {
+  {
+    docker secret ls --filter "label=sso.deployment=$SWARM_STACK" --format '{{.Name}}'
+    docker secret ls --filter "label=sso.stack=$SWARM_STACK" --format '{{.Name}}'
+  } | sort -u
+}
+
 # Secrets of this stack no service uses any more (Swarm refuses to remove one in use).
 prune_swarm_secrets() {
   local name keep=" ${SWARM_SECRET_ARGS[*]} "
-  for name in $(docker secret ls --filter "label=sso.stack=$SWARM_STACK" --format '{{.Name}}'); do
+  for name in $(swarm_secrets); do
     [[ $keep == *"=$name "* ]] || docker secret rm "$name" >/dev/null 2>&1 || true
   done
 }
@@ -104,7 +113,7 @@ swarm_image_args() {
 # Deploy the named part of the stack (swarm_stack_file.py options); the CLI's chatter goes to a log.
 swarm_deploy() {
   local file="$STATE/swarm-stack.json"
-  python3 "$ROOT/scripts/swarm_stack_file.py" "$STATE/swarm-config.json" \
+  python3 "$ROOT/scripts/swarm_stack_file.py" "$STATE/swarm-config.json" --label "sso.deployment.folder=$ROOT" \
     "${SWARM_SECRET_ARGS[@]}" "${SWARM_IMAGE_ARGS[@]}" "$@" >"$file"
   # Images are local to each node: no registry is asked for a digest.
   docker stack deploy --resolve-image never -c "$file" "$SWARM_STACK" >>"$STATE/swarm-deploy.log" 2>&1 || {
@@ -174,19 +183,22 @@ swarm_up() {
   [ -z "${STACK_TLS_CERT:-}" ] || die "HTTPS is not offered under Swarm yet; end TLS in front of it (docs/swarm.md)."
   mkdir -p "$STATE"
   [ -f "$ENV_PATH" ] || write_env_file "$ENV_PATH"
-  load_env_file
+  reload_env_file
   # (The passwords are checked by compose.yaml itself, below; SECRET_KEY may come from SECRET_KEY_FILE.)
   [ -n "${SECRET_KEY:-}${SECRET_KEY_FILE:-}" ] ||
     die "SECRET_KEY is not set in $ENV_PATH. Run ./stack env to write fresh random secrets."
+  require_own_deployment_name
+  swarm_deployment_present || require_free_port "${STACK_PORT:-8080}" STACK_PORT
   ensure_swarm
+  claim_deployment_in_docker
   echo swarm >"$STATE/mode"
   echo "$SWARM_STACK" >"$STATE/swarm-stack"
   # Images are built with Compose (Swarm builds nothing) unless they are there already (STACK_NO_BUILD,
   # the offline installer's docker load).
   [ -n "${STACK_NO_BUILD:-}" ] || compose_build_images
   export SYSTEM_A_REPLICAS=${SYSTEM_A_REPLICAS:-2} SYSTEM_B_REPLICAS=${SYSTEM_B_REPLICAS:-2}
-  docker compose --project-directory "$ROOT" -f "$ROOT/compose.yaml" -f "$ROOT/compose.swarm.yaml" \
-    --env-file "$ENV_PATH" -p "$SWARM_STACK" config --format json >"$STATE/swarm-config.json"
+  COMPOSE_PROJECT_NAME=$SWARM_STACK docker compose --project-directory "$ROOT" -f "$ROOT/compose.yaml" \
+    -f "$ROOT/compose.swarm.yaml" --env-file "$ENV_PATH" -p "$SWARM_STACK" config --format json >"$STATE/swarm-config.json"
   create_swarm_secrets
   swarm_image_args
   : >"$STATE/swarm-deploy.log"
@@ -217,6 +229,17 @@ stack_leftovers() {
     docker network inspect "${SWARM_STACK}_backend" >/dev/null 2>&1
 }
 
+# The stack's volumes: those Swarm made for it (labelled with its namespace), unless the deployment
+# of another folder claims the name.
+swarm_volumes() {
+  [ -z "$(docker_claims_of "$SWARM_STACK" | grep -vxF "$ROOT")" ] || return 0
+  # (A volume the Compose deployment of the same name left is the same volume: Swarm reuses it.)
+  {
+    docker volume ls -q --filter "label=com.docker.stack.namespace=$SWARM_STACK"
+    docker volume ls -q --filter "label=com.docker.compose.project=$SWARM_STACK"
+  } | sort -u
+}
+
 swarm_down() {
   local wipe=${1:-} deadline
   SWARM_STACK=$(swarm_stack_running)
@@ -231,10 +254,11 @@ swarm_down() {
     }
     sleep 1
   done
-  docker secret ls --filter "label=sso.stack=$SWARM_STACK" -q | xargs -r docker secret rm >/dev/null
+  swarm_secrets | xargs -r docker secret rm >/dev/null
   if [ "$wipe" = --volumes ]; then
-    say "deleting the database volume ${SWARM_STACK}_db-data"
-    docker volume rm "${SWARM_STACK}_db-data" >/dev/null 2>&1 || true
+    say "deleting the volumes of the stack $SWARM_STACK"
+    swarm_volumes | xargs -r docker volume rm >/dev/null 2>&1 || true
+    release_docker_claim
   fi
   if [ -f "$STATE/swarm-created" ]; then
     say "leaving the swarm ./stack created"

@@ -87,6 +87,12 @@ cmd_up() {
   "${mode}_up"
 }
 
+# A folder with no deployment name yet has never run one (25-deployment.sh): nothing of it to see.
+no_deployment_here() {
+  [ -z "$DEPLOYMENT" ] || return 1
+  say "nothing of this folder runs here: it has no deployment yet ($ENV_PATH names none; ./stack up or ./stack env gives it one)."
+}
+
 cmd_down() {
   local wipe="" running stopped=""
   case "${1:-}" in
@@ -94,6 +100,7 @@ cmd_down() {
     --volumes) wipe=--volumes ;;
     *) die "unknown option for down: $1" ;;
   esac
+  no_deployment_here && return 0
   select_compose_project || true
   running=$(running_modes)
   # A native stack recorded as started, even with nothing left running: its stale pid files are said
@@ -134,6 +141,7 @@ cmd_manage() {
     a | b) shift ;;
     *) die "usage: ./stack manage a|b ARGS... (for example: ./stack manage a createsuperuser)" ;;
   esac
+  [ -n "$DEPLOYMENT" ] || die "the stack is not running: this folder has no deployment yet; start it with ./stack up"
   local running
   select_compose_project || true
   running=$(running_modes)
@@ -155,6 +163,8 @@ cmd_manage() {
 
 cmd_status() {
   local running
+  no_deployment_here && return 0
+  say "$(describe_deployment)"
   select_compose_project || true
   running=$(running_modes)
   case "$running" in

@@ -283,6 +283,8 @@ cmd_restore() {
   command -v python3 >/dev/null || die "./stack restore needs python3."
   [ -f "$ENV_PATH" ] || die "no $ENV_PATH: copy the env file of the site the backup came from here (its SECRET_KEY keeps people logged in), or write a new one with ./stack env and restore with --new-secret-key. Nothing was changed."
   require_secrets
+  # (An env file copied from a site of the previous release names no deployment: it gets one here.)
+  record_deployment
   make_scratch_folder
   # 1. The file: checksums and manifest (nothing else happens before it is known to be whole).
   python3 -I "$BACKUP_FILE_TOOL" extract "$file" "$SCRATCH" || exit 1

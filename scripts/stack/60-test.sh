@@ -11,8 +11,11 @@ cmd_test() {
   export STACK_STATE="$ROOT/.stack/$name" STACK_ENV_FILE="$ROOT/.stack/$name.env"
   export STACK_PORT=${STACK_TEST_PORT:-18080} STACK_PG_PORT=${STACK_TEST_PG_PORT:-15442}
   export STACK_HTTPS_PORT=${STACK_TEST_HTTPS_PORT:-$((STACK_PORT + 363))}
-  # Its own Compose project and image tag too, so test runs never touch a deployment's images.
-  export STACK_COMPOSE_PROJECT="sso-$name" SSO_VERSION=${STACK_TEST_IMAGE_TAG:-$name}
+  # A deployment of its own (its Compose project, images, OS users: 25-deployment.sh) with its own
+  # image tag, so test runs never touch another deployment's parts (a COMPOSE_PROJECT_NAME of the
+  # shell would name another).
+  export SSO_DEPLOYMENT="sso-$name" SSO_VERSION=${STACK_TEST_IMAGE_TAG:-$name}
+  unset COMPOSE_PROJECT_NAME
   exec "$ROOT/stack" _test-run "$@"
 }
 
@@ -54,10 +57,13 @@ first_run_tests() {
     "$VENV/bin/pytest" -q -p no:cacheprovider "$ROOT/scripts/first_run"
 }
 
-# The same suite for every target; e2e/deployment/ checks the Compose deployment itself.
+# The same suite for every target; e2e/deployment/ checks the Compose deployment itself. Natively
+# and under Compose a second deployment (a clone) runs beside this one a while: ports + 450 to + 452.
 e2e_tests() {
   local target=$1 base_url=$2 scope=(--ignore "$ROOT/e2e/offline" --ignore "$ROOT/e2e/faults" --ignore "$ROOT/e2e/swarm")
   [ "$target" = compose ] || scope+=(--ignore "$ROOT/e2e/deployment")
+  local -x E2E_SECOND_DEPLOYMENT_PORT=""
+  [ "$target" = swarm ] || E2E_SECOND_DEPLOYMENT_PORT=$((STACK_PORT + 450))
   E2E_TARGET=$target E2E_BASE_URL=$base_url E2E_STACK="$ROOT/stack" \
     E2E_COMPOSE_PROJECT=$COMPOSE_PROJECT E2E_ENV_FILE=$ENV_PATH E2E_RACE_PORT=$((STACK_PORT + 100)) \
     E2E_UPGRADE_PORT_BASE=$((STACK_PORT + 150)) \
@@ -113,8 +119,8 @@ swarm_target() {
     "$VENV/bin/pytest" -q -s -p no:cacheprovider "$ROOT/e2e/swarm"
   swarm_down --volumes
   rm -f "$STATE/mode"
-  docker image rm "sso/app:$SSO_VERSION-rolled" "sso/db:$SSO_VERSION-rolled" "sso/nginx:$SSO_VERSION-rolled" \
-    >/dev/null 2>&1 || true
+  docker image rm "$SWARM_STACK/app:$SSO_VERSION-rolled" "$SWARM_STACK/db:$SSO_VERSION-rolled" \
+    "$SWARM_STACK/nginx:$SSO_VERSION-rolled" >/dev/null 2>&1 || true
 }
 
 # The browser walkthrough and the HTTPS checks once more over TLS: the native stack
@@ -156,6 +162,11 @@ stop_test_stack() {
 fresh_test_state() {
   stop_test_stack
   rm -rf "$STATE" "$ENV_PATH"
+  # What ./stack read from a previous run's env file goes with it: left in the environment, it
+  # would win over the fresh file's secrets (the stack would run with the old ones, the tests
+  # would read the new ones).
+  [ ${#LOADED_FROM_ENV_FILE[@]} -eq 0 ] || unset "${LOADED_FROM_ENV_FILE[@]}"
+  LOADED_FROM_ENV_FILE=()
   mkdir -p "$STATE"
   write_env_file "$ENV_PATH"
 }

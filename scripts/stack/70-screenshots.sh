@@ -9,6 +9,9 @@ screenshots_stack_env() {
   local name=${STACK_SHOTS_NAME:-screenshots}
   export STACK_STATE="$ROOT/.stack/$name" STACK_ENV_FILE="$ROOT/.stack/$name.env"
   export STACK_PORT=${STACK_SHOTS_PORT:-18180} STACK_PG_PORT=${STACK_SHOTS_PG_PORT:-15452}
+  # A deployment of its own (OS users, ...), not the dev one's.
+  export SSO_DEPLOYMENT="sso-$name"
+  unset COMPOSE_PROJECT_NAME
   # Plain HTTP, whatever .env says: the pictures show the pages, not the transport.
   unset STACK_TLS_CERT STACK_TLS_KEY
   # Fresh secrets of its own (written to its env file), not the dev stack's from .env.

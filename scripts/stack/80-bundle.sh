@@ -95,11 +95,14 @@ export_source() {
   install -m 0755 "$ROOT/offline/install.sh" "$dir/install.sh"
   install -m 0755 "$ROOT/scripts/write-env.sh" "$dir/write-env.sh"
   install -m 0644 "$ROOT/scripts/database-owners.sh" "$dir/database-owners.sh"
+  install -m 0644 "$ROOT/scripts/deployment-name.sh" "$dir/deployment-name.sh"
 }
 
+# The bundle's images are named after the project (sso/app:VERSION, ...); install.sh tags them
+# with the name of the deployment it installs (NAME/app:VERSION, which compose.yaml runs).
 release_images() {
   local version=$1
-  printf 'sso/%s:%s\n' app "$version" db "$version" nginx "$version"
+  printf '%s/%s:%s\n' "$BUNDLE_NAME" app "$version" "$BUNDLE_NAME" db "$version" "$BUNDLE_NAME" nginx "$version"
 }
 
 # Build REF's images from its own Dockerfile; extra CAs are a build input only: the build
@@ -112,8 +115,9 @@ build_release_images() {
   if [ -d "$dir/docker/extra-ca" ] && [ -s "$EXTRA_CA_FILE" ]; then
     cp "$EXTRA_CA_FILE" "$dir/docker/extra-ca/extra-ca.crt"
   fi
-  SSO_REQUIREMENTS=requirements.txt SSO_VERSION=$version DOCKER_BUILDKIT=1 without_bake_notice docker compose --project-directory "$dir" \
-    -f "$dir/compose.yaml" --env-file "$dir/.env.example" -p "$BUNDLE_NAME-bundle" build -q
+  COMPOSE_PROJECT_NAME=$BUNDLE_NAME SSO_REQUIREMENTS=requirements.txt SSO_VERSION=$version DOCKER_BUILDKIT=1 \
+    without_bake_notice docker compose --project-directory "$dir" \
+    -f "$dir/compose.yaml" --env-file "$dir/.env.example" -p "$BUNDLE_NAME" build -q
   rm -f "$dir"/docker/extra-ca/*.crt
 }
 
@@ -125,6 +129,8 @@ save_images() {
   say "    images: $(du -h "$dir/images/sso-images.tar" | cut -f1)"
 }
 
+# Wheels for glibc 2.28 and later too: the images run Debian bookworm (glibc 2.36), and some
+# packages (cbor2 6, cryptography 50, for passkeys) ship only manylinux_2_28 wheels.
 download_wheels() {
   local dir=$1 arch shared_wheel
   shared_wheel=$(mktemp -d)
@@ -135,7 +141,8 @@ download_wheels() {
   for arch in "${BUNDLE_ARCHES[@]}"; do
     "$PY" -m pip download -q --only-binary=:all: --implementation cp --python-version "$BUNDLE_PYTHON" \
       --abi "cp${BUNDLE_PYTHON/./}" --abi abi3 --abi none \
-      --platform "manylinux_2_17_$arch" --platform "manylinux2014_$arch" --platform "linux_$arch" \
+      --platform "manylinux_2_28_$arch" --platform "manylinux_2_17_$arch" --platform "manylinux2014_$arch" \
+      --platform "linux_$arch" \
       -d "$dir/wheels/linux_$arch" -r "$dir/requirements.txt"
     cp "$shared_wheel"/*.whl "$dir/wheels/linux_$arch/"
     say "    wheels for $arch: $(find "$dir/wheels/linux_$arch" -name '*.whl' | wc -l) files"

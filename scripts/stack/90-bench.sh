@@ -168,7 +168,7 @@ cmd_bench() {
   local status=0
   POSTGRES_PASSWORD=$POSTGRES_PASSWORD BENCH_PASSWORD=$BENCH_PASSWORD "$PY" "$ROOT/scripts/bench/run.py" \
     --native "$(native_url)" --control "http://$(native_host):$BENCH_PORT/" \
-    --pg-port "$PG_PORT" --pg-log "$PG_DIR/postgres.log" --pg-pidfile "$PG_DIR/data/postmaster.pid" \
+    --pg-port "$PG_PORT" --pg-log "$PG_DIR/postgres.log" --pg-pid "$(pidfile_pid "$(database_pidfile)")" \
     --native-processes "$(gunicorn_socket a),$(gunicorn_socket b)" --control-processes "$(control_socket)" \
     --username "$BENCH_USER" \
     --json "$BENCH_DIR/latest.json" --json-copy "$BENCH_DIR/latest-$kind.json" --label "$label" --workdir "$BENCH_DIR" "${run_options[@]}" || status=$?

@@ -13,7 +13,10 @@ ROOT = Path(__file__).resolve().parents[2]
 STACK = ROOT / "stack"
 # Ports of the stack a test starts; ./stack test sets a base clear of its own stack's ports.
 PORT_BASE = int(os.environ.get("STACK_TESTS_PORT_BASE", "18280"))
-PG_OS_USER = "ssostack"  # the user ./stack runs PostgreSQL as when it runs as root
+# The deployment these tests' stacks run as: a name no other deployment has, so they never see (or
+# stop) another; as root ./stack runs PostgreSQL as its OS user NAME-pg.
+DEPLOYMENT = f"sso-script-tests-{PORT_BASE}"
+PG_OS_USER = f"{DEPLOYMENT}-pg"
 
 
 def stack_environment(tmp_path: Path, state: Path, **extra: str) -> dict[str, str]:
@@ -26,8 +29,7 @@ def stack_environment(tmp_path: Path, state: Path, **extra: str) -> dict[str, st
         "STACK_ENV_FILE": str(tmp_path / "stack.env"),
         "STACK_PORT": str(PORT_BASE),
         "STACK_PG_PORT": str(PORT_BASE + 3),
-        # A Compose project no deployment has: these tests never see (or stop) one.
-        "STACK_COMPOSE_PROJECT": f"sso-script-tests-{PORT_BASE}",
+        "SSO_DEPLOYMENT": DEPLOYMENT,
         **extra,
     }
 

@@ -122,6 +122,43 @@ def test_relative_links_lead_to_files(page):
     assert not broken, f"{page.relative_to(ROOT)} links to missing files: {broken}"
 
 
+# --- the commands of ./stack -----------------------------------------------------------
+
+OPERATIONS = ROOT / "docs" / "operations.md"
+
+
+def stack_help() -> list[str]:
+    """The command lines of `./stack help` (from the first `./stack ...` line on), unindented."""
+    result = subprocess.run([str(ROOT / "stack"), "help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    first = next(index for index, line in enumerate(lines) if line.startswith("  ./stack "))
+    return [line.removeprefix("  ") for line in lines[first:]]
+
+
+def stack_commands() -> list[str]:
+    return [line.split()[1] for line in stack_help() if line.startswith("./stack ")]
+
+
+def test_operations_md_lists_every_command_as_stack_help_does():
+    text = OPERATIONS.read_text().split("## The `./stack` commands", 1)[1]
+    documented = re.search(r"```\n(.*?)```", text, flags=re.DOTALL).group(1).splitlines()
+    missing = sorted(set(stack_commands()) - {line.split()[1] for line in documented if line.startswith("./stack ")})
+    assert not missing, f"docs/operations.md does not list: {', '.join(missing)}"
+    assert documented == stack_help(), (
+        "the command list of docs/operations.md differs from ./stack help: copy the lines of "
+        "./stack help (from the first ./stack line, unindented) into its first block"
+    )
+
+
+@pytest.mark.parametrize("command", stack_commands())
+def test_every_command_prints_its_usage_with_help(command):
+    for flag in ("--help", "-h"):
+        result = subprocess.run([str(ROOT / "stack"), command, flag], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, f"./stack {command} {flag}: {result.stderr}"
+        assert result.stdout.lstrip().startswith(f"./stack {command}"), result.stdout
+
+
 # --- commands marked runnable --------------------------------------------------------
 
 

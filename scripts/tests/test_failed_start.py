@@ -8,6 +8,8 @@ import subprocess
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from .conftest import run_stack, stack_environment
 
 SHORT_KEY = "too-short-key-123"
@@ -84,3 +86,79 @@ def test_a_busy_port_is_named_before_anything_starts(tmp_path, state):
         raise AssertionError("nothing of the stack may answer")
     except OSError:
         pass
+
+
+# --- Docker Compose --------------------------------------------------------------------------
+
+
+def failing_images(tag: str) -> list[str]:
+    """Images of the deployment's names that print one line and exit: built from the base image in a
+    moment, nothing pulled (a failing database is the commonest first failure)."""
+    images = []
+    for part in ("db", "app", "nginx"):
+        image = f"sso/{part}:{tag}"
+        dockerfile = (
+            "FROM sso-base/debian:bookworm-slim\n"
+            f'ENTRYPOINT ["sh", "-c", "echo {part}: this image only fails, for a test >&2; exit 1"]\n'
+        )
+        built = subprocess.run(
+            ["docker", "build", "-q", "-t", image, "-"], input=dockerfile, capture_output=True, text=True
+        )
+        assert built.returncode == 0, built.stderr
+        images.append(image)
+    return images
+
+
+def project_volumes(project: str) -> list[str]:
+    listed = subprocess.run(
+        ["docker", "volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={project}"],
+        capture_output=True,
+        text=True,
+    )
+    return listed.stdout.split()
+
+
+def project_containers(project: str) -> list[str]:
+    listed = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={project}"],
+        capture_output=True,
+        text=True,
+    )
+    return listed.stdout.split()
+
+
+@pytest.mark.skipif(not docker_answers(), reason="no Docker engine answers here")
+@pytest.mark.skipif(
+    subprocess.run(["docker", "image", "inspect", "sso-base/debian:bookworm-slim"], capture_output=True).returncode
+    != 0,
+    reason="no base image sso-base/debian:bookworm-slim to build the failing images from",
+)
+def test_a_compose_start_that_fails_shows_the_containers_last_lines_and_says_what_it_kept(tmp_path, state):
+    tag = f"failing-{state.name.lower()}"
+    images = failing_images(tag)
+    # As the offline installer starts it: nothing built, nothing pulled.
+    env = stack_environment(tmp_path, state, SSO_VERSION=tag, STACK_OFFLINE="1")
+    project = env["STACK_COMPOSE_PROJECT"]
+    missing = {**env, "STACK_COMPOSE_PROJECT": f"{project}-missing", "SSO_VERSION": f"{tag}-missing"}
+    try:
+        failed = run_stack("up", "--compose", env=env, timeout=600)
+        assert failed.returncode != 0
+        assert "db-1  | db: this image only fails, for a test" in failed.stderr, failed.stderr
+        assert "the containers' last log lines are above" in failed.stderr
+        assert project_containers(project) == []
+        assert project_volumes(project), "a start this far creates the database volume"
+        assert f"the volumes of project {project} are kept" in failed.stderr
+
+        # No image at all: no container ever wrote a line, and that is what it says.
+        failed = run_stack("up", "--compose", env=missing, timeout=600)
+        assert failed.returncode != 0
+        assert f"No such image: sso/db:{tag}-missing" in failed.stderr
+        assert "no container wrote a log line: the error above is Docker Compose's own" in failed.stderr
+        assert "last log lines are above" not in failed.stderr
+        kept = bool(project_volumes(missing["STACK_COMPOSE_PROJECT"]))
+        assert (f"the volumes of project {missing['STACK_COMPOSE_PROJECT']} are kept" in failed.stderr) == kept
+    finally:
+        for environment in (env, missing):
+            run_stack("down", "--volumes", env=environment)
+        subprocess.run(["docker", "image", "rm", *images], capture_output=True)
+    assert project_volumes(project) == [] and project_volumes(missing["STACK_COMPOSE_PROJECT"]) == []

@@ -12,7 +12,14 @@ import pytest
 from .conftest import ROOT
 
 RENDER = ROOT / "nginx" / "render-config.sh"
-LOGIN_PAGES = ["/a/accounts/login/", "/a/admin/login/", "/b/admin/login/"]
+# The logins, the login's second step (a code) and the password reset by mail.
+LOGIN_PAGES = [
+    "/a/accounts/login/",
+    "/a/accounts/login/second-step/",
+    "/a/accounts/password_reset/",
+    "/a/admin/login/",
+    "/b/admin/login/",
+]
 
 
 def render(tmp_path, **settings: str) -> subprocess.CompletedProcess:

@@ -19,8 +19,15 @@ def pidfiles(state: Path) -> dict[str, Path]:
     }
 
 
+def started_record(state: Path, pidfile: Path) -> Path:
+    """Where ./stack records who it started (a folder only root may write: started_record)."""
+    return state / "run" / "started" / str(pidfile.relative_to(state)).replace("/", "%")
+
+
 def leave_stale_pid_files(state: Path, pid: int, names=("System A", "System B", "nginx", "PostgreSQL")) -> list[Path]:
-    """Pid files as a native stack leaves them across a reboot: its records name another boot."""
+    """Pid files as a native stack leaves them across a reboot: its records name another boot.
+    (PostgreSQL has no record: its postmaster.pid names its data folder, and the pid is checked
+    against that.)"""
     (state / "mode").parent.mkdir(parents=True, exist_ok=True)
     (state / "mode").write_text("native\n")
     written = []
@@ -29,7 +36,10 @@ def leave_stale_pid_files(state: Path, pid: int, names=("System A", "System B", 
         path.parent.mkdir(parents=True, exist_ok=True)
         # postmaster.pid holds more lines after the pid (data dir, start time, port...).
         path.write_text(f"{pid}\n" + (f"{path.parent}\n" if name == "PostgreSQL" else ""))
-        Path(f"{path}.started").write_text(ANOTHER_BOOT)
+        if name != "PostgreSQL":
+            record = started_record(state, path)
+            record.parent.mkdir(parents=True, exist_ok=True)
+            record.write_text(ANOTHER_BOOT)
         written.append(path)
     return written
 

@@ -92,10 +92,17 @@ def test_parts_images_and_the_deploy_id(config):
         "--keep-image=db=sso/db:old",
         "--env=SSO_DEPLOY_ID=7",
         "--env-for=migrate",
+        "--label=sso.deployment.folder=/srv/sso",
     )
     assert set(stack["services"]) == {"db", "migrate"}
     assert stack["services"]["db"]["image"] == "sso/db:old"
-    assert stack["services"]["migrate"]["labels"] == {"sso.image-id": "sha256:abc"}
+    # Labelled with the deployment by compose.yaml (project sso-t), with its folder by --label.
+    assert stack["services"]["migrate"]["labels"] == {
+        "sso.deployment": "sso-t",
+        "sso.deployment.folder": "/srv/sso",
+        "sso.image-id": "sha256:abc",
+    }
+    assert stack["services"]["db"]["labels"] == {"sso.deployment": "sso-t", "sso.deployment.folder": "/srv/sso"}
     assert stack["services"]["migrate"]["environment"]["SSO_DEPLOY_ID"] == "7"
     assert "SSO_DEPLOY_ID" not in stack["services"]["db"].get("environment", {})
     assert set(stack["secrets"]) == {"postgres_password", "system_a_db_password", "system_b_db_password", "secret_key"}

@@ -1,6 +1,8 @@
 """scripts/write-env.sh: the secrets go into a fresh file of mode 0600, never through a path
 someone else prepared (a planted .env.tmp symlink or world-readable file)."""
 
+import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -10,7 +12,9 @@ WRITE_ENV = ROOT / "scripts" / "write-env.sh"
 
 
 def write_env(path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(WRITE_ENV), str(path)], capture_output=True, text=True, timeout=30)
+    # (Without ./stack test's own SSO_DEPLOYMENT: the name made here is the one checked.)
+    env = {key: value for key, value in os.environ.items() if key != "SSO_DEPLOYMENT"}
+    return subprocess.run([str(WRITE_ENV), str(path)], capture_output=True, text=True, timeout=30, env=env)
 
 
 def secrets(path: Path) -> dict[str, str]:
@@ -23,8 +27,11 @@ def test_writes_fresh_secrets_readable_by_the_owner_only(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / ".env").stat().st_mode & 0o777 == 0o600
     values = secrets(tmp_path / ".env")
+    name = values.pop("SSO_DEPLOYMENT")
     assert set(values) == {"SECRET_KEY", "POSTGRES_PASSWORD", "SYSTEM_A_DB_PASSWORD", "SYSTEM_B_DB_PASSWORD"}
     assert all(len(value) == 64 for value in values.values())
+    # The deployment's name: the folder's name as a slug, then 4 random letters and digits.
+    assert re.fullmatch(r"[a-z][a-z0-9-]*-[a-z0-9]{4}", name) and len(name) <= 24, name
     assert [path.name for path in tmp_path.iterdir()] == [".env"]  # no temporary file left
 
 

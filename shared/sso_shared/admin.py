@@ -18,6 +18,7 @@ from django.db.models import Q
 
 from . import lockout_admin  # noqa: F401 (registers the lockout's admin pages)
 from .access_groups import AccessGroupPermissionError, is_access_group, refuse_beyond_access
+from .admin_recovery import AccountRecoveryAdminMixin
 from .admin_sessions import EndSessionsAdminMixin
 from .models import AuditEvent, User
 from .routers import SHARED_DB
@@ -49,7 +50,7 @@ def outranks(user, actor) -> bool:
 
 
 @admin.register(User)
-class SharedUserAdmin(EndSessionsAdminMixin, UserAdmin):
+class SharedUserAdmin(EndSessionsAdminMixin, AccountRecoveryAdminMixin, UserAdmin):
     """Deleting a user here keeps a tombstone (sso_shared.tombstones), in both services' admins.
 
     Django's delete confirmation would run its cascade collector over every model
@@ -57,8 +58,11 @@ class SharedUserAdmin(EndSessionsAdminMixin, UserAdmin):
     nothing to cascade, so the page says what happens instead.
 
     Only superusers grant (see the module's docstring). Those who may change a user may log
-    them out everywhere (sso_shared.admin_sessions).
+    them out everywhere (sso_shared.admin_sessions), reset their second factor, make them a one-time
+    password reset link or set a temporary password (sso_shared.admin_recovery).
     """
+
+    actions = ["end_sessions", "reset_second_factor"]
 
     delete_confirmation_template = "admin/sso_shared/user/delete_confirmation.html"
     delete_selected_confirmation_template = "admin/sso_shared/user/delete_selected_confirmation.html"
@@ -173,3 +177,20 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# django-otp's own admin pages would show every user's devices (and, to superusers, TOTP keys and
+# recovery codes; django-otp-webauthn registers none of its own). Administrators reset a second factor instead
+# (sso_shared.admin_recovery). Imported first, so the admin's autodiscovery later finds them done.
+def unregister_second_factor_admins():
+    from django_otp.plugins.otp_static import admin as static_admin  # noqa: F401 (registers StaticDevice)
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp import admin as totp_admin  # noqa: F401 (registers TOTPDevice)
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    for model in (StaticDevice, TOTPDevice):
+        if admin.site.is_registered(model):
+            admin.site.unregister(model)
+
+
+unregister_second_factor_admins()

@@ -94,8 +94,11 @@ def shown(value) -> str:
 
 
 def compare_setting(setting: SharedSetting, mine: Record, theirs: Record) -> Finding | None:
-    """None when both agree, or when the other's record predates this setting."""
+    """None when both agree, or when the other's record predates this setting (unless that matters)."""
     if setting.name not in theirs.fingerprint:
+        if setting.missing_matters and setting.missing_matters(mine.fingerprint[setting.name]):
+            hint = f"{theirs.service} records no {setting.name}. {running_record_note(setting.name, theirs)}"
+            return mismatch(setting, mine, theirs, hint=hint)
         return None
     if setting.name == "SECRET_KEY":
         return compare_secret_keys(setting, mine, theirs)

@@ -15,6 +15,12 @@ Where each kind is recorded:
   (deleting a user ends their sessions through it, and so does the admin's
   "end all sessions"), and ``sso_shared.your_sessions``, once per session a user
   ends on the "Your sessions" page.
+- ``second_factor_failed``: a wrong code or passkey at the login's second step (or when turning
+  the second factor off), sent as ``user_login_failed`` so the lockout counts it
+  (``sso_shared.second_factor``); the other second-factor kinds (``totp_added``, ...,
+  ``second_factor_reset``) and the recovery kinds (``reset_requested``, ``reset_link_made``,
+  ``password_reset``, ``temp_password_set``) where they happen (``sso_shared.second_factor``,
+  ``sso_shared.two_factor_page``, ``sso_shared.recovery``).
 - ``locked_out``: ``record_locked_out``, called on django-axes' lockout signal
   (``sso_shared.lockout``): for the failed login that locks a username at an
   address, and for each login refused while it is locked. A refused login is
@@ -50,10 +56,42 @@ PASSWORD_CHANGE = "password_change"  # noqa: S105 (an event kind, not a password
 LOCKED_OUT = "locked_out"
 SESSION_REVOKED = "session_revoked"
 ACCESS_DENIED = "access_denied"
-KINDS = (LOGIN, LOGIN_FAILED, LOGOUT, PASSWORD_CHANGE, LOCKED_OUT, SESSION_REVOKED, ACCESS_DENIED)
+# The second factor (sso_shared.second_factor) and account recovery (sso_shared.recovery).
+SECOND_FACTOR_FAILED = "second_factor_failed"
+RECOVERY_CODE_USED = "recovery_code_used"
+TOTP_ADDED = "totp_added"
+TOTP_REMOVED = "totp_removed"
+PASSKEY_ADDED = "passkey_added"
+PASSKEY_REMOVED = "passkey_removed"
+RECOVERY_CODES_MADE = "recovery_codes_made"
+SECOND_FACTOR_OFF = "second_factor_off"
+SECOND_FACTOR_RESET = "second_factor_reset"
+RESET_REQUESTED = "reset_requested"
+RESET_LINK_MADE = "reset_link_made"
+PASSWORD_RESET = "password_reset"  # noqa: S105 (an event kind, not a password)
+TEMPORARY_PASSWORD_SET = "temp_password_set"  # noqa: S105 (an event kind, not a password)
+SECOND_FACTOR_KINDS = (
+    SECOND_FACTOR_FAILED,
+    RECOVERY_CODE_USED,
+    TOTP_ADDED,
+    TOTP_REMOVED,
+    PASSKEY_ADDED,
+    PASSKEY_REMOVED,
+    RECOVERY_CODES_MADE,
+    SECOND_FACTOR_OFF,
+    SECOND_FACTOR_RESET,
+)
+RECOVERY_KINDS = (RESET_REQUESTED, RESET_LINK_MADE, PASSWORD_RESET, TEMPORARY_PASSWORD_SET)
+KINDS = (
+    *(LOGIN, LOGIN_FAILED, LOGOUT, PASSWORD_CHANGE, LOCKED_OUT, SESSION_REVOKED, ACCESS_DENIED),
+    *SECOND_FACTOR_KINDS,
+    *RECOVERY_KINDS,
+)
 
 # Set by the lockout (sso_shared.lockout) on a request whose login it refused.
 REFUSED_BY_LOCKOUT = "sso_login_refused"
+# In the credentials of a user_login_failed that was a wrong second factor (sso_shared.second_factor).
+SECOND_FACTOR_MARK = "second_factor"
 
 USERNAME_LENGTH = 150
 USER_AGENT_LENGTH = 300
@@ -138,7 +176,8 @@ def logged_in(sender, request, user, **kwargs):
 def login_failed(sender, credentials, request=None, **kwargs):
     if getattr(request, REFUSED_BY_LOCKOUT, False):
         return  # refused by the lockout before any password was checked: recorded as locked_out
-    record(LOGIN_FAILED, request, username=str(credentials.get("username", "")))
+    kind = SECOND_FACTOR_FAILED if credentials.get(SECOND_FACTOR_MARK) else LOGIN_FAILED
+    record(kind, request, username=str(credentials.get("username", "")))
 
 
 @receiver(user_logged_out, dispatch_uid="sso_shared.audit.logged_out")

@@ -124,3 +124,27 @@ def positive_int(variable: str, default: int) -> int:
     if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         raise ImproperlyConfigured(f"{variable} must be a whole number of at least 1, not {raw!r}.")
     return int(raw)
+
+
+SECOND_FACTOR_REQUIREMENTS = ("optional", "staff", "everyone")
+
+
+def second_factor_requirement(variable: str, default: str) -> str:
+    """Who must have a second factor: one of SECOND_FACTOR_REQUIREMENTS (unset or empty: the default)."""
+    raw = env(variable, default="").strip().lower() or default
+    if raw not in SECOND_FACTOR_REQUIREMENTS:
+        choices = ", ".join(SECOND_FACTOR_REQUIREMENTS)
+        raise ImproperlyConfigured(f"{variable} must be one of {choices}, not {raw!r}.")
+    return raw
+
+
+def optional_secret(variable: str) -> str:
+    """Someone else's secret (the mail relay's password): from VARIABLE or VARIABLE_FILE, or "".
+
+    No rules of length or variety (the relay chose it), but the placeholder is refused like any secret.
+    """
+    file_path = env(f"{variable}_FILE", default="")
+    value = _read_file(variable, file_path) if file_path else env(variable, default="")
+    if PLACEHOLDER_MARK in value:
+        raise ImproperlyConfigured(f"{variable} still holds the placeholder from .env.example. Set the real value.")
+    return value

@@ -85,12 +85,26 @@ def shared_migrations() -> list[str]:
     return sorted(f"{app}.{name}" for app, name in loader.disk_migrations if is_shared_label(app))
 
 
+def second_factor() -> dict:
+    """Who must have a second factor, and whether this service holds such users to it."""
+    return {
+        "required_for": getattr(settings, "SSO_SECOND_FACTOR", None),
+        "enforced": SECOND_FACTOR_MIDDLEWARE in settings.MIDDLEWARE,
+    }
+
+
+SECOND_FACTOR_MIDDLEWARE = "sso_shared.account_requirements.AccountRequirementsMiddleware"
+
+
 @dataclass(frozen=True)
 class SharedSetting:
     name: str
     read: object  # () -> a JSON-serialisable value
     consequence: str
     fix: str = ""
+    # For a setting a service of an older release does not record: whether its absence there matters,
+    # given this service's value (by default it does not: the older release simply predates it).
+    missing_matters: object = None  # (value) -> bool
 
     @property
     def how_to_fix(self) -> str:
@@ -153,6 +167,15 @@ SHARED_SETTINGS = (
         "an app shared by one keeps its tables in the other's own database, so rows written on one (API "
         "tokens, say) are missing on the other, and its foreign keys to the user cannot be created there",
         fix="List the same labels in both: SSO_SHARED_APP_LABELS belongs in sso_shared/settings.py only.",
+    ),
+    SharedSetting(
+        "SSO_SECOND_FACTOR",
+        second_factor,
+        "a user who must have a second factor and has none is sent to set one up on one and not on the other, "
+        "which lets them (or a stolen password) past the requirement there",
+        fix="Set the same SSO_SECOND_FACTOR in both (it belongs in .env), and keep "
+        f"{SECOND_FACTOR_MIDDLEWARE} in both services' MIDDLEWARE.",
+        missing_matters=lambda value: value.get("required_for") not in (None, "optional"),
     ),
     SharedSetting(
         "Django version",

@@ -44,6 +44,15 @@ class User(AbstractUser):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Set with a temporary password by an administrator (sso_shared.recovery): until the user has
+    # changed it, every service sends them to the password change first (sso_shared.account_requirements).
+    # A default in the database too, so the release before (which does not know the column) still adds users.
+    must_change_password = models.BooleanField(
+        default=False,
+        db_default=False,
+        editable=False,
+        help_text="The password is a temporary one, set by an administrator: changed at the next login.",
+    )
 
     objects = SharedUserManager()
 

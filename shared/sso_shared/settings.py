@@ -7,7 +7,7 @@ and the fingerprint comparison report it.
 """
 
 from .databases import databases
-from .env import Csv, env, positive_int, secret, secret_list
+from .env import Csv, env, optional_secret, positive_int, second_factor_requirement, secret, secret_list
 from .routers import SERVICE_DB, SHARED_MIGRATIONS_DB
 from .services import SERVICES
 
@@ -35,7 +35,12 @@ DATABASE_ROUTERS = ["sso_shared.routers.SharedAuthRouter"]
 # docs/architecture.md, "Third-party apps". The first six are always shared (sso_shared.routers).
 # https://docs.djangoproject.com/en/5.2/topics/db/multi-db/#automatic-database-routing
 # "axes": the login lockout (below), so a lock made on one service holds on every one.
-SSO_SHARED_APP_LABELS = ["admin", "auth", "contenttypes", "sessions", "sso_shared", "sso_adoption", "axes"]
+# "otp_totp", "otp_static", "django_otp_webauthn": each user's second factors (below), which the
+# login on A checks and which both admins reset.
+SSO_SHARED_APP_LABELS = [
+    *("admin", "auth", "contenttypes", "sessions", "sso_shared", "sso_adoption", "axes"),
+    *("otp_totp", "otp_static", "django_otp_webauthn"),
+]
 # https://docs.djangoproject.com/en/5.2/ref/settings/#default-auto-field
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -65,6 +70,39 @@ LOGIN_URL = "/a/accounts/login/"
 LOGOUT_REDIRECT_URL = LOGIN_URL
 # "Your sessions" (sso_shared.your_sessions), also on A, linked from every service's header.
 SSO_SESSIONS_URL = "/a/accounts/sessions/"
+# The "Two-factor" page (sso_shared.two_factor_page), on A, linked from every service's header.
+SSO_TWO_FACTOR_URL = "/a/accounts/two-factor/"
+# Where a one-time password reset link leads (sso_shared.recovery), on A, whichever admin made it.
+SSO_PASSWORD_RESET_URL = "/a/accounts/reset/"  # noqa: S105 (a URL, not a password)
+# Where a temporary password is changed (sso_shared.account_requirements), on A.
+SSO_PASSWORD_CHANGE_URL = "/a/accounts/password_change/"  # noqa: S105 (a URL, not a password)
+
+# ------------------------------------------------------------------------------
+# The second factor (docs/login-protection.md, "Second factor"): TOTP apps and single-use
+# recovery codes (django-otp), passkeys (django-otp-webauthn). Whoever has one is asked for it
+# on a second step of the login on A; the session is logged in only after both steps.
+# https://django-otp-official.readthedocs.io/en/stable/overview.html#settings
+# https://django-otp-webauthn.readthedocs.io/en/latest/reference/settings.html
+# ------------------------------------------------------------------------------
+# Who must have one: "optional" (nobody), "staff" (staff and superusers) or "everyone". Such a
+# user without one is sent to set it up, on every service, before anything else.
+SSO_SECOND_FACTOR = second_factor_requirement("SSO_SECOND_FACTOR", default="optional")
+# How authenticator apps and passkey prompts name this site.
+SSO_SITE_NAME = env("SSO_SITE_NAME", default="") or "One login"
+OTP_TOTP_ISSUER = SSO_SITE_NAME
+# The admins never show a TOTP key or a recovery code (they reset a user's second factor instead).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# Passkeys: the relying party is the host name the browser used (one of SERVER_NAMES, as Django
+# checks it against ALLOWED_HOSTS) and the origin its scheme, host and port (sso_shared.passkeys).
+# An IP address cannot be a relying party: passkeys need the site opened by a name.
+OTP_WEBAUTHN_HELPER_CLASS = "sso_shared.passkeys.PasskeyHelper"
+OTP_WEBAUTHN_RP_ID_CALLABLE = "sso_shared.passkeys.relying_party_id"
+OTP_WEBAUTHN_RP_NAME = SSO_SITE_NAME
+# Its check wants OTP_WEBAUTHN_ALLOWED_ORIGINS fixed; PasskeyHelper derives the origin from the request.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#silenced-system-checks
+SILENCED_SYSTEM_CHECKS = ["otp_webauthn.E030"]
+# A passkey is a second factor here, after the password: never a login on its own.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 
 # ------------------------------------------------------------------------------
 # Login lockout (django-axes): failed logins are counted per username and client address
@@ -95,6 +133,31 @@ AXES_DISABLE_ACCESS_LOG = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 # Its admin pages for the logs are left out: sso_shared.lockout_admin shows the locks.
 AXES_ENABLE_ADMIN = False
+# Never kept with a record: besides axes' own, the second step's code (a wrong code is a near miss).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code"]
+
+# ------------------------------------------------------------------------------
+# Account recovery (sso_shared.recovery; docs/login-protection.md, "Recovery"). With EMAIL_HOST
+# (the site's internal SMTP relay) a forgotten password is reset by mail from the login page;
+# without, an administrator hands over a one-time link. Links expire after PASSWORD_RESET_HOURS.
+# https://docs.djangoproject.com/en/5.2/topics/email/#smtp-backend
+# https://docs.djangoproject.com/en/5.2/ref/settings/#password-reset-timeout
+# ------------------------------------------------------------------------------
+EMAIL_HOST = env("EMAIL_HOST", default="")
+SSO_PASSWORD_RESET_BY_MAIL = bool(EMAIL_HOST)
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.dummy.EmailBackend"  # no mail: nothing is ever sent
+)
+EMAIL_PORT = positive_int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = optional_secret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env("EMAIL_USE_TLS", cast=bool, default=False)
+EMAIL_USE_SSL = env("EMAIL_USE_SSL", cast=bool, default=False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="") or "sso@localhost"
+PASSWORD_RESET_TIMEOUT = positive_int("PASSWORD_RESET_HOURS", default=24) * 60 * 60
 
 # ------------------------------------------------------------------------------
 # Sessions: database-backed, one cookie for the whole domain. Django's db engine
@@ -160,6 +223,19 @@ SSO_ACCESS_EXEMPT_VIEWS = frozenset(
         "sso_shared.views.admin_login",
         "sso_shared.your_sessions.SessionsView",
         "django.contrib.admin.sites.AdminSite.logout",
+        # The second factor and recovery (docs/login-protection.md): whoever may log in needs them,
+        # A's access or not (a user of B alone sets up a second factor on A).
+        "sso_shared.login_second_step.SecondStepView",
+        "sso_shared.passkeys.LoginBegin",
+        "sso_shared.passkeys.LoginComplete",
+        "sso_shared.two_factor_page.TwoFactorView",
+        "sso_shared.passkeys.RegisterBegin",
+        "sso_shared.passkeys.RegisterComplete",
+        "django.views.i18n.JavaScriptCatalog",
+        "sso_shared.recovery.PasswordResetView",
+        "sso_shared.recovery.PasswordResetDoneView",
+        "sso_shared.recovery.PasswordResetConfirmView",
+        "django.contrib.auth.views.PasswordResetCompleteView",
     }
 )
 
@@ -182,6 +258,11 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     # The login lockout, its state in the shared database (SSO_SHARED_APP_LABELS).
     "axes",
+    # The second factor, its devices in the shared database (SSO_SHARED_APP_LABELS).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
 ]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -192,6 +273,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "sso_shared.access.ServiceAccessMiddleware",
+    # A temporary password to change, or a second factor the user must have and lacks: that page first.
+    "sso_shared.account_requirements.AccountRequirementsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Turns a locked login into the lockout page (sso_shared.lockout.lockout_response); last, as axes asks.

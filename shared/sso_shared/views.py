@@ -6,13 +6,14 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.db import connections
 from django.http import JsonResponse
-from django.shortcuts import resolve_url
+from django.shortcuts import redirect, resolve_url
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from .audit import PASSWORD_CHANGE, record
 from .routers import SHARED_MIGRATIONS_DB
+from .second_factor import has_second_factor, start_second_step
 
 
 @require_GET
@@ -79,6 +80,20 @@ class LoginView(auth_views.LoginView):
         url = super().get_redirect_url()  # "" unless it is on this site
         return "" if url and leads_to_login(url) else url
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["password_reset_by_mail"] = settings.SSO_PASSWORD_RESET_BY_MAIL
+        return context
+
+    def form_valid(self, form):
+        """The password was right. A user with a second factor is not logged in yet: the second step
+        (sso_shared.login_second_step) logs in once that is right too."""
+        user = form.get_user()
+        if not has_second_factor(user):
+            return super().form_valid(form)
+        start_second_step(self.request, user, form.cleaned_data["username"], self.get_success_url())
+        return redirect("login_second_step")
+
 
 def leads_to_login(url: str) -> bool:
     """True when the URL's path is the login page, however it is spelled (encoded, no final slash)."""
@@ -92,4 +107,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     def form_valid(self, form):
         response = super().form_valid(form)
         record(PASSWORD_CHANGE, self.request, user=form.user)
+        if form.user.must_change_password:  # a temporary password (sso_shared.recovery) is gone now
+            form.user.must_change_password = False
+            form.user.save(update_fields=["must_change_password"])
         return response

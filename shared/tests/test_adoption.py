@@ -146,6 +146,17 @@ def test_the_legacy_cookie_logs_in_once_with_a_new_key_and_is_deleted(legacy):
     assert copy.get("/whoami").json()["authenticated"] is False
 
 
+def test_a_legacy_cookie_never_gets_past_a_second_factor(legacy):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    adoption.apply(survey(legacy))
+    TOTPDevice.objects.create(user=User.objects.get(username="ann"), name="Authenticator app", confirmed=True)
+    browser = Client()
+    browser.cookies["sessionid"] = "ann-cookie-value-000000000000000"
+    assert browser.get("/whoami").json()["authenticated"] is False
+    assert not AuditEvent.objects.filter(kind="login", username="ann").exists()
+
+
 def test_the_user_named_after_an_old_pk_gets_his_own_session_only(legacy):
     adoption.apply(survey(legacy))
     browser = Client()

@@ -8,6 +8,7 @@ system_a/tests/test_pitfalls.py.
 import json
 
 import pytest
+from django.conf import settings
 from django.contrib.sessions.backends import db
 from django.test import override_settings
 
@@ -53,6 +54,7 @@ def test_the_fingerprint_names_each_setting_the_services_must_share():
         "AUTHENTICATION_BACKENDS",
         "PASSWORD_HASHERS",
         "SSO_SHARED_APP_LABELS",
+        "SSO_SECOND_FACTOR",
         "Django version",
         "sso_shared version",
         "migrations of the shared tables",
@@ -120,7 +122,7 @@ def test_the_hint_shows_both_values_and_how_to_move_on_after_a_deliberate_change
 
 
 def test_an_app_shared_by_one_service_only_is_caught():
-    shared_apps = ["admin", "auth", "contenttypes", "sessions", "sso_shared", "axes"]
+    shared_apps = [*settings.SSO_SHARED_APP_LABELS]
     assert messages({"SSO_SHARED_APP_LABELS": [*shared_apps, "authtoken"]}) == [
         "error: SSO_SHARED_APP_LABELS of system_b differs from system_a: an app shared by one keeps its tables in "
         "the other's own database, so rows written on one (API tokens, say) are missing on the other, and its "

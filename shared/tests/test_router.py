@@ -72,8 +72,10 @@ def test_rows_of_shared_models_may_be_written_through_the_service_alias(model):
 def test_the_shared_labels_are_a_setting_defined_once_for_both_services():
     from sso_shared import settings as shared_settings
 
-    # The login's own apps, and the lockout's records (django-axes), so a lock holds on every service.
-    assert set(shared_settings.SSO_SHARED_APP_LABELS) == SHARED_APP_LABELS | {"axes"}
+    # The login's own apps, the lockout's records (django-axes), so a lock holds on every service, and
+    # each user's second factors (django-otp, django-otp-webauthn), which the login on A checks.
+    second_factors = {"otp_totp", "otp_static", "django_otp_webauthn"}
+    assert set(shared_settings.SSO_SHARED_APP_LABELS) == SHARED_APP_LABELS | {"axes"} | second_factors
 
 
 @override_settings(SSO_SHARED_APP_LABELS=[*SHARED_APP_LABELS, "authtoken"])

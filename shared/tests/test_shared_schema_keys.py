@@ -19,7 +19,6 @@ from django.test import override_settings
 from django.test.utils import isolate_apps
 
 from sso_shared.checks import SHARED_SCHEMA_KEYS_TAG, no_foreign_keys_out_of_the_shared_schema
-from sso_shared.routers import SHARED_APP_LABELS
 from sso_shared.settings import SHARED_APPS
 from sso_shared.shared_schema_keys import keys_out_of_shared_schema
 
@@ -63,7 +62,7 @@ def test_drf_tokens_installed_in_one_service_are_fine():
 
 
 def test_drf_tokens_shared_are_fine_too():
-    with drf_tokens_installed(SSO_SHARED_APP_LABELS=[*SHARED_APP_LABELS, "authtoken"]):
+    with drf_tokens_installed(SSO_SHARED_APP_LABELS=[*settings.SSO_SHARED_APP_LABELS, "authtoken"]):
         assert checks.run_checks(tags=[SHARED_SCHEMA_KEYS_TAG]) == []
 
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/password_change/", PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("accounts/sessions/", SessionsView.as_view(), name="sessions"),
+    path("accounts/", include("sso_shared.account_urls")),
     path("", include("sso_shared.urls")),
 ]
 

@@ -14,6 +14,8 @@ urlpatterns = [
     path("accounts/password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     # "Your sessions" on every service, ending one or all others (docs/sessions.md).
     path("accounts/sessions/", SessionsView.as_view(), name="sessions"),
+    # The login's second step, the "Two-factor" page and account recovery (docs/login-protection.md).
+    path("accounts/", include("sso_shared.account_urls")),
     path("", include("sso_shared.urls")),
 ]
 

@@ -29,12 +29,14 @@ def test_logging_in_costs_these_statements(client):
     ]
     # Savepoints aside (the test runs in a transaction; in production they are BEGIN/COMMIT around the two
     # session writes): the lockout's "is this username locked at this address?" (django-axes asks twice),
-    # the user, "is this new session key free?", the new session, the audit event, the lockout's reset
-    # on success (its records of the pair, looked up twice), last_login, the session's data.
+    # the user, "has the user a second factor?" (one query over the apps and passkeys: none, so the
+    # password logs in at once), "is this new session key free?", the new session, the audit event, the
+    # lockout's reset on success (its records of the pair, looked up twice), last_login, the session's data.
     assert statements == [
         "SELECT axes_accessattempt",
         "SELECT axes_accessattempt",
         "SELECT sso_user",
+        "(SELECT otp_totp_totpdevice",  # (a UNION: its first SELECT in parentheses)
         "SELECT sso_session",
         "INSERT sso_session",
         "INSERT sso_audit_event",

@@ -6,7 +6,8 @@ query: the carried session is looked up by the cookie's digest and deleted
 (``carried_sessions.claim``); its data goes into the new, empty session, which
 SessionMiddleware saves under a NEW key (no fixation) and sends as
 ``sso_sessionid``. The legacy cookie is deleted on the path it was set for.
-A cookie that finds nothing is left alone: the request is simply anonymous.
+A cookie that finds nothing is left alone: the request is simply anonymous; so is one whose
+user has a second factor by now (it is spent all the same: they log in with both steps).
 The login is recorded in the audit trail (kind ``login``).
 """
 
@@ -26,6 +27,21 @@ def legacy_cookies() -> list[tuple[str, str]]:
         if name.strip():
             entries.append((name.strip(), path.strip() or DEFAULT_PATH))
     return entries
+
+
+def second_factor_owed(data: dict) -> bool:
+    """A carried-over session of a user who has a second factor now logs nobody in: they log in with it."""
+    from django.contrib.auth import SESSION_KEY, get_user_model
+    from django.core.exceptions import ValidationError
+
+    from ..routers import SHARED_DB
+    from ..second_factor import has_second_factor
+
+    try:
+        user = get_user_model()._default_manager.db_manager(SHARED_DB).filter(pk=data.get(SESSION_KEY)).first()
+    except ValidationError:
+        return False  # no user id of ours: the session store treats it as logged out anyway
+    return user is not None and has_second_factor(user)
 
 
 class LegacySessionMiddleware:
@@ -53,7 +69,7 @@ class LegacySessionMiddleware:
             if not value:
                 continue
             data = claim(name, value)
-            if data:
+            if data and not second_factor_owed(data):
                 # The session SessionMiddleware gave this request is new and empty: filled, it is saved
                 # under a key of its own and with this deployment's expiry.
                 request.session.update(data)

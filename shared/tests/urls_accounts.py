@@ -1,0 +1,23 @@
+"""A's account pages as System A serves them: the login with its second step, the two-factor page,
+recovery, the password change and "Your sessions"."""
+
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.urls import include, path
+from django.views.generic import TemplateView
+
+from sso_shared.views import LoginView, PasswordChangeView
+from sso_shared.your_sessions import SessionsView
+
+urlpatterns = [
+    path("", login_required(TemplateView.as_view(template_name="sso_shared/base.html")), name="home"),
+    path("accounts/login/", LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password_change/", PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("accounts/sessions/", SessionsView.as_view(), name="sessions"),
+    path("accounts/", include("sso_shared.account_urls")),
+    path("", include("sso_shared.urls")),
+]
+
+handler500 = "sso_shared.unavailable.server_error"
