@@ -382,6 +382,14 @@ move_to_schemas() {
   say "moved: the site's data is in database $SITE_DATABASE, a schema each for the shared tables, System A and System B"
 }
 
+# `./stack _move-to-schemas`: the offline installer's step before it starts an upgraded install
+# (install.sh, start_deployment), with the images it loaded: nothing is pulled or built.
+cmd__move_to_schemas() {
+  require_secrets
+  choose_backup_mode compose
+  move_compose_site_to_schemas --pull never
+}
+
 # restore_part LAYOUT PART TARGET: PART's dump (stdin) into TARGET, as PART's owner. (Every other
 # command here reads /dev/null: `docker compose exec` would read the dump from stdin otherwise.) The superuser
 # only lets the owner create, for the moment: the schema itself (a schema's dump creates it), or
