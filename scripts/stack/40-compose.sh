@@ -230,12 +230,17 @@ compose_up() {
 # database starts first, alone (the new image provisions the one database beside them); such a
 # site's data is then backed up and moved into the schemas (55-backup.sh), and everything starts.
 move_compose_site_to_schemas() {
+  BACKUP_MODE=compose
+  # The database of the release before, while it runs, says so itself: its services are stopped
+  # first, or the database's new container could not take over the network they still use.
+  if [ -n "$(compose ps -q --status running db 2>/dev/null)" ] && [ "$(site_layout)" = databases ] && site_running; then
+    stop_site
+  fi
   compose up -d --wait --wait-timeout 120 --no-build "$@" db >&2 2>"$STATE/compose-up.log" || {
     cat "$STATE/compose-up.log" >&2
     die "the database did not start (above)."
   }
-  [ "$(BACKUP_MODE=compose site_layout)" = databases ] || return 0
-  BACKUP_MODE=compose
+  [ "$(site_layout)" = databases ] || return 0
   # Services of the release before still write to the three databases: stopped for the move.
   if site_running; then stop_site; fi
   step "the site's data moved into the schemas of one database (a backup first)" move_to_schemas compose
