@@ -20,6 +20,7 @@ SSO_SHARED_APP_LABELS), so a lock made through one service holds on every one.
 
 from datetime import datetime, timedelta
 
+from asgiref.sync import sync_to_async
 from axes.backends import AxesStandaloneBackend
 from axes.exceptions import AxesBackendPermissionDenied
 from axes.helpers import get_client_username
@@ -52,6 +53,14 @@ class LockoutBackend(AxesStandaloneBackend):
         except AxesBackendPermissionDenied:
             setattr(request, audit.REFUSED_BY_LOCKOUT, True)
             raise
+
+    async def aauthenticate(self, request, username=None, password=None, **kwargs):
+        """Django's ``aauthenticate()`` asks every backend for this; the same check as ``authenticate``.
+
+        django-axes has no async path of its own (its handlers and models are synchronous), so the one
+        check runs in Django's thread for synchronous code, where the sync path would run it.
+        """
+        return await sync_to_async(self.authenticate)(request, username, password, **kwargs)
 
 
 def attempts_of(username: str, address: str | None):
