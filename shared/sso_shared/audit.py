@@ -59,6 +59,29 @@ USERNAME_LENGTH = 150
 USER_AGENT_LENGTH = 300
 
 
+def printable(text: str) -> str:
+    """The text with each control, format or whitespace character written as its code (\\x0a, \\x1b, \\x20).
+
+    An attempted username is whatever a client typed: shown raw, ``zz<newline><time> login ...<ESC>[2K``
+    would print a forged event line and send escape codes to the operator's terminal. A backslash is
+    written doubled, so no escape can be forged either.
+    """
+    return "".join(char if shown_as_is(char) else escaped(char) for char in text)
+
+
+def shown_as_is(char: str) -> bool:
+    return char.isprintable() and not char.isspace() and char != "\\"
+
+
+def escaped(char: str) -> str:
+    code = ord(char)
+    if char == "\\":
+        return "\\\\"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
 def client_address(request) -> str | None:
     """The address nginx saw: the last X-Forwarded-For entry (nginx's), else REMOTE_ADDR; None if neither is an IP."""
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")

@@ -91,7 +91,9 @@ def login_username(request, credentials=None) -> str | None:
         value = request.POST.get("username")
     if value is None:
         return None
-    value = unicodedata.normalize("NFKC", str(value).strip())
+    # Bounded like the audit trail's column: no real username is longer (Django's limit is 150),
+    # and django-axes' own column (255) would refuse a longer one with an error.
+    value = unicodedata.normalize("NFKC", str(value).strip())[: audit.USERNAME_LENGTH]
     return value or None
 
 

@@ -32,7 +32,7 @@ def parse_since(value: str):
 def line(event) -> str:
     return (
         f"{event.time.isoformat()} {event.kind} service={event.service} "
-        f"user={event.username or '-'} address={event.address or '-'}"
+        f"user={audit.printable(event.username) or '-'} address={event.address or '-'}"
     )
 
 
