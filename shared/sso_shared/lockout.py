@@ -204,4 +204,6 @@ def lockout_response(request, original_response=None, credentials=None):
 @receiver(user_locked_out, dispatch_uid="sso_shared.lockout.locked_out")
 def locked_out(sender, request, username, **kwargs):
     """Axes sends this for the attempt that locks a pair and for each attempt refused while it is locked."""
+    if getattr(request, ADDRESS_LOCKED, False):
+        return  # refused for its address: LockoutBackend recorded it, once
     audit.record_locked_out(request, username=str(username or ""))
