@@ -35,7 +35,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.db import transaction
+from django.db import connections, transaction
+from django.db.utils import ProgrammingError
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -141,15 +142,46 @@ def retention() -> timedelta:
 
 
 def prune(now=None) -> int:
-    """Delete the events older than SSO_AUDIT_RETENTION_DAYS; returns how many."""
+    """Delete the events older than SSO_AUDIT_RETENTION_DAYS; returns how many.
+
+    Only the maintenance role (housekeeping) and the migrate step may: the services may only
+    add events (sso_shared.table_rights), and get a ``PruneRefused`` saying so.
+    """
     cutoff = (now or timezone.now()) - retention()
-    deleted, _ = event_model().objects.using(SHARED_DB).filter(time__lt=cutoff).delete()
+    try:
+        with transaction.atomic(using=SHARED_DB):
+            deleted, _ = event_model().objects.using(SHARED_DB).filter(time__lt=cutoff).delete()
+    except ProgrammingError as error:
+        if getattr(error.__cause__, "pgcode", None) != INSUFFICIENT_PRIVILEGE:
+            raise
+        raise PruneRefused(PRUNE_REFUSED) from error
     return deleted
 
 
+INSUFFICIENT_PRIVILEGE = "42501"  # https://www.postgresql.org/docs/15/errcodes-appendix.html
+
+
+PRUNE_REFUSED = (
+    "This database role may not delete audit events: a service only adds them. Old events are pruned "
+    "by housekeeping, as the maintenance role: ./stack housekeeping runs it now (docs/security.md)."
+)
+
+
+class PruneRefused(Exception):
+    """A role that may not delete audit events (a service's) tried to prune them."""
+
+
 def forget_username(user) -> None:
-    """A deleted user's events name them by their tombstone (sso_shared.tombstones), like the admin history."""
-    event_model().objects.using(SHARED_DB).filter(user_id=user.pk).update(username=user.get_username())
+    """A deleted user's events name them by their tombstone (sso_shared.tombstones), like the admin history.
+
+    The services may not UPDATE events: a function of the table's owner renames them, only to the
+    tombstone's name of a user who is one (migration sso_shared.0007).
+    """
+    with connections[SHARED_DB].cursor() as cursor:
+        cursor.execute(f"SELECT {FORGET_USERNAME_FUNCTION}(%s)", [user.pk])
+
+
+FORGET_USERNAME_FUNCTION = "sso_audit_forget_username"
 
 
 @receiver(user_logged_in, dispatch_uid="sso_shared.audit.logged_in")
