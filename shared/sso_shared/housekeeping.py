@@ -9,9 +9,9 @@
 
 It runs as the maintenance role (``sso_maintenance``), the one role besides the
 tables' owner that may delete audit events: the services may only add them
-(sso_shared.table_rights). One run at a time: a run holds a PostgreSQL advisory lock on the shared
-database, and a run that finds it taken skips (nothing is deleted twice, no run
-waits on another). ``manage.py sso_housekeeping`` runs it; the Compose service
+(sso_shared.table_rights). One run at a time: a run holds a PostgreSQL advisory
+lock on the shared database, and a run that finds it taken skips (nothing is
+deleted twice, no run waits on another). ``manage.py sso_housekeeping`` runs it; the Compose service
 ``maintenance`` and the native stack's supervisor run that command every
 ``SSO_HOUSEKEEPING_INTERVAL`` seconds (docs/failures.md).
 https://docs.djangoproject.com/en/5.2/topics/http/sessions/#clearing-the-session-store

@@ -80,16 +80,20 @@ def offered(what: str, options: Options, *needs: str) -> Item:
 
 @dataclass
 class Grants:
-    """What one new or merged user gets here, and the items the report lists for them."""
+    """What one new or merged user gets here, and the items the report lists for them.
+
+    A new user gets its staff flag, password and access to this service in any case; the fields
+    say what else it gets, and for a merged user what is raised or replaced. (Which sessions are
+    carried is decided with the others in adoption.plan_sessions.)
+    """
 
     items: list[Item] = field(default_factory=list)
     superuser: bool = False
-    staff: bool = False
-    access: bool = False
+    staff: bool = False  # merged users: raised to staff
+    access: bool = False  # merged users: given access to this service
     groups: list[str] = field(default_factory=list)
     permissions: list = field(default_factory=list)  # Permission rows
-    password_from_source: bool = False
-    sessions: bool = False
+    password_from_source: bool = False  # merged users: the source's hash replaces the one here
 
     def add(self, item: Item) -> bool:
         self.items.append(item)
@@ -116,7 +120,7 @@ def sessions_item(count: int, options: Options, *needs: str) -> Item:
 
 def for_new_user(legacy_user, groups: dict, matched_permissions: list, access_title: str, sessions: int, options):
     """A user created here: what the source has, but superuser status and existing groups only by option."""
-    grants = Grants(staff=legacy_user.is_staff, access=True, sessions=True, permissions=matched_permissions)
+    grants = Grants(permissions=matched_permissions)
     if has_password(legacy_user):
         grants.add(Item("password (the source's hash)"))
     if legacy_user.is_superuser:
@@ -172,7 +176,7 @@ def for_merged_user(
         ):
             grants.permissions.append(permission)
     if sessions:
-        grants.sessions = grants.add(sessions_item(sessions, options, "take_sessions"))
+        grants.add(sessions_item(sessions, options, "take_sessions"))
     return grants
 
 
