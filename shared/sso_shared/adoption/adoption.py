@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
-from ..access import access_group
+from ..access import access_group, access_group_name
 from ..access_groups import is_access_group
 from ..routers import SHARED_DB
 from . import carried_sessions, legacy, plan, privileges
@@ -152,7 +152,7 @@ def plan_sessions(result: Survey, keys: list[str]) -> dict[str, int]:
 def decide_users(result: Survey, sessions_per_user: dict[str, int]) -> None:
     groups = {group.name: group for group in result.groups}
     title = settings.SSO_SERVICES[result.service]["title"]
-    access = access_group(result.service)
+    access = access_group_name(result.service)  # by name: a dry run writes nothing
     for planned in result.users.users:
         matched = matched_permissions(planned.legacy, result.permissions)
         sessions = sessions_per_user.get(planned.legacy.pk, 0)

@@ -143,9 +143,12 @@ def for_new_user(legacy_user, groups: dict, matched_permissions: list, access_ti
 
 
 def for_merged_user(
-    planned, groups: dict, matched_permissions: list, access, access_title: str, sessions: int, options
+    planned, groups: dict, matched_permissions: list, access: str, access_title: str, sessions: int, options
 ):
-    """A user here already: nothing raised, no credential replaced or added, but by option."""
+    """A user here already: nothing raised, no credential replaced or added, but by option.
+
+    ``access`` is the name of this service's access group.
+    """
     legacy_user, user = planned.legacy, planned.existing
     grants = Grants()
     if has_password(legacy_user) and legacy_user.password != user.password and source_logged_in_last(planned):
@@ -158,7 +161,7 @@ def for_merged_user(
     if legacy_user.is_staff and not user.is_staff:
         grants.staff = grants.add(offered("staff status", options, "merge_user_permissions"))
     held_groups = set(user.groups.values_list("name", flat=True))
-    if access.name not in held_groups:
+    if access not in held_groups:
         grants.access = grants.add(offered(f"access to {access_title}", options, "merge_user_permissions"))
     for name in legacy_user.groups:
         if name in held_groups:
