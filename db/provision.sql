@@ -8,12 +8,16 @@
 --                             alone may change the shared tables' schema. No password: it logs
 --                             in over a local socket only, as the OS user of the migrate step
 --                             (peer authentication; pg_hba.conf says which user).
+--   sso_maintenance (login)   housekeeping (sso_housekeeping): reads and deletes the rows it
+--                             prunes, nothing else. No password either: a local socket only, as
+--                             the OS user of the housekeeping job (peer authentication).
 --   system_a      (login)     owns database system_a; rows only in the shared tables
 --   system_b      (login)     owns database system_b; rows only in the shared tables
 -- Each service role reaches its own database and the shared one, and nothing else; in the
 -- shared one it may read and write rows (SELECT, INSERT, UPDATE, DELETE, sequences), never
--- create, alter, drop or truncate. Running this over an older deployment, where both service
--- roles were members of sso_auth, takes that membership away and fixes owners and grants.
+-- create, alter, drop or truncate, and in the audit trail only add rows (SELECT, INSERT).
+-- Running this over an older deployment, where both service roles were members of sso_auth,
+-- takes that membership away and fixes owners and grants.
 \set ON_ERROR_STOP on
 \getenv a_password SYSTEM_A_DB_PASSWORD
 \getenv b_password SYSTEM_B_DB_PASSWORD
@@ -42,9 +46,12 @@ SELECT 'CREATE ROLE system_b LOGIN'
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'system_b') \gexec
 SELECT 'CREATE ROLE sso_migrator LOGIN'
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sso_migrator') \gexec
+SELECT 'CREATE ROLE sso_maintenance LOGIN'
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sso_maintenance') \gexec
 ALTER ROLE system_a WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'a_password';
 ALTER ROLE system_b WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'b_password';
 ALTER ROLE sso_migrator WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD NULL;
+ALTER ROLE sso_maintenance WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD NULL;
 ALTER ROLE sso_auth WITH NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
 -- Only the migrate step may SET ROLE sso_auth (Django's assume_role), so shared tables have
 -- one owner and no running service holds the right to change them. Older deployments made
@@ -65,7 +72,7 @@ SELECT 'CREATE DATABASE system_b OWNER system_b'
 
 REVOKE ALL ON DATABASE sso_auth, system_a, system_b FROM PUBLIC;
 GRANT CONNECT, TEMPORARY ON DATABASE sso_auth TO system_a, system_b;
-GRANT CONNECT ON DATABASE sso_auth TO sso_migrator;
+GRANT CONNECT ON DATABASE sso_auth TO sso_migrator, sso_maintenance;
 GRANT CONNECT, TEMPORARY ON DATABASE system_a TO system_a;
 GRANT CONNECT, TEMPORARY ON DATABASE system_b TO system_b;
 -- The service roles reach no other database: not the maintenance database, not the template.
@@ -99,10 +106,19 @@ END $$;
 ALTER SCHEMA public OWNER TO sso_auth;
 REVOKE ALL ON SCHEMA public FROM PUBLIC;
 REVOKE CREATE ON SCHEMA public FROM system_a, system_b;
-GRANT USAGE ON SCHEMA public TO system_a, system_b;
+GRANT USAGE ON SCHEMA public TO system_a, system_b, sso_maintenance;
+-- One transaction: a service connected meanwhile never sees the audit trail's rights in between.
+BEGIN;
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM system_a, system_b;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO system_a, system_b;
 GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO system_a, system_b;
+-- The audit trail only grows, for the services: a compromised service cannot change or erase
+-- the record of what it did. The grants above (every start) would give UPDATE and DELETE back,
+-- so they are taken again here; a table made after this (a first install) has them taken by the
+-- migrate step, which also lets the maintenance role prune (sso_shared/table_rights.py).
+SELECT 'REVOKE UPDATE, DELETE, TRUNCATE ON public.sso_audit_event FROM system_a, system_b'
+ WHERE to_regclass('public.sso_audit_event') IS NOT NULL \gexec
+COMMIT;
 -- Tables the migrate step creates later (as sso_auth) come with the same grants.
 ALTER DEFAULT PRIVILEGES FOR ROLE sso_auth IN SCHEMA public
   GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO system_a, system_b;

@@ -7,9 +7,11 @@
 - django-axes' lockout rows, when axes is installed (``prune_lockout_rows``;
   a no-op otherwise).
 
-One run at a time: a run holds a PostgreSQL advisory lock on the shared
-database, and a run that finds it taken skips (nothing is deleted twice, no run
-waits on another). ``manage.py sso_housekeeping`` runs it; the Compose service
+It runs as the maintenance role (``sso_maintenance``), the one role besides the
+tables' owner that may delete audit events: the services may only add them
+(sso_shared.table_rights). One run at a time: a run holds a PostgreSQL advisory
+lock on the shared database, and a run that finds it taken skips (nothing is
+deleted twice, no run waits on another). ``manage.py sso_housekeeping`` runs it; the Compose service
 ``maintenance`` and the native stack's supervisor run that command every
 ``SSO_HOUSEKEEPING_INTERVAL`` seconds (docs/failures.md).
 https://docs.djangoproject.com/en/5.2/topics/http/sessions/#clearing-the-session-store
@@ -84,6 +86,18 @@ def prune_lockout_rows(now=None) -> dict:
             continue
         removed[name.lower()], _ = model.objects.filter(**{f"{time_field}__lt": cutoff}).delete()
     return removed
+
+
+def pruned_models() -> list:
+    """The models whose rows a run deletes: what the maintenance role may read and delete (sso_shared.table_rights)."""
+    models = [session_model(), audit.event_model()]
+    if apps.is_installed("axes"):
+        for name in ("AccessAttempt", "AccessAttemptExpiration", "AccessLog", "AccessFailureLog"):
+            try:
+                models.append(apps.get_model("axes", name))
+            except LookupError:
+                continue
+    return models
 
 
 def run(now=None) -> Report:
