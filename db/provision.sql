@@ -14,14 +14,19 @@
 --                             alone may change the shared tables' schema. No password: it logs
 --                             in over a local socket only, as the OS user of the migrate step
 --                             (peer authentication; pg_hba.conf says which user).
+--   sso_maintenance (login)   housekeeping (sso_housekeeping): reads and deletes the rows it
+--                             prunes, nothing else. No password either: a local socket only, as
+--                             the OS user of the housekeeping job (peer authentication).
 --   system_a      (login)     owns schema system_a; rows only in the shared schema
 --   system_b      (login)     owns schema system_b; rows only in the shared schema
 -- Each service role reaches this database and nothing else. In its own schema it may do
 -- anything; in the shared one it may read and write rows (SELECT, INSERT, UPDATE, DELETE,
 -- sequences), point foreign keys at users, groups, permissions and content types
--- (REFERENCES), and never create, alter, drop or truncate; the other service's schema it
--- cannot even look into. The superuser creates roles, the database, schemas and grants,
--- and never reads or runs anything a service role owns.
+-- (REFERENCES), only add rows to the audit trail (SELECT, INSERT), and never create, alter,
+-- drop or truncate; the other service's schema it cannot even look into. The superuser
+-- creates roles, the database, schemas and grants, and never reads or runs anything a
+-- service role owns. Running this over an older deployment, where both service roles were
+-- members of sso_auth, takes that membership away and fixes owners and grants.
 \set ON_ERROR_STOP on
 -- The database to provision: the site's, sso, unless psql is given -v site_database=NAME (a
 -- restore provisions the copy it fills, sso_restoring, beside it).
@@ -56,9 +61,12 @@ SELECT 'CREATE ROLE system_b LOGIN'
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'system_b') \gexec
 SELECT 'CREATE ROLE sso_migrator LOGIN'
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sso_migrator') \gexec
+SELECT 'CREATE ROLE sso_maintenance LOGIN'
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sso_maintenance') \gexec
 ALTER ROLE system_a WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'a_password';
 ALTER ROLE system_b WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'b_password';
 ALTER ROLE sso_migrator WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD NULL;
+ALTER ROLE sso_maintenance WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD NULL;
 ALTER ROLE sso_auth WITH NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
 -- Only the migrate step may SET ROLE sso_auth (Django's assume_role), so shared tables have
 -- one owner and no running service holds the right to change them. Older deployments made
@@ -74,7 +82,7 @@ SELECT format('CREATE DATABASE %I', :'site_database')
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'site_database') \gexec
 REVOKE ALL ON DATABASE :"site_database" FROM PUBLIC;
 GRANT CONNECT, TEMPORARY ON DATABASE :"site_database" TO system_a, system_b;
-GRANT CONNECT ON DATABASE :"site_database" TO sso_migrator;
+GRANT CONNECT ON DATABASE :"site_database" TO sso_migrator, sso_maintenance;
 -- The service roles reach no other database: not the maintenance database, not the template.
 REVOKE CONNECT ON DATABASE postgres, template1 FROM PUBLIC;
 
@@ -126,12 +134,21 @@ BEGIN
                    object.name);
   END LOOP;
 END $$;
-GRANT USAGE ON SCHEMA shared TO system_a, system_b;
+GRANT USAGE ON SCHEMA shared TO system_a, system_b, sso_maintenance;
 REVOKE CREATE ON SCHEMA shared FROM system_a, system_b;
+-- One transaction: a service connected meanwhile never sees the audit trail's rights in between.
+BEGIN;
 REVOKE ALL ON ALL TABLES IN SCHEMA shared FROM system_a, system_b;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA shared TO system_a, system_b;
 REVOKE INSERT, UPDATE, DELETE ON shared.django_migrations FROM system_a, system_b;
 GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA shared TO system_a, system_b;
+-- The audit trail only grows, for the services: a compromised service cannot change or erase
+-- the record of what it did. The grants above (every start) would give UPDATE and DELETE back,
+-- so they are taken again here; a table made after this (a first install) has them taken by the
+-- migrate step, which also lets the maintenance role prune (sso_shared/table_rights.py).
+SELECT 'REVOKE UPDATE, DELETE, TRUNCATE ON shared.sso_audit_event FROM system_a, system_b'
+ WHERE to_regclass('shared.sso_audit_event') IS NOT NULL \gexec
+COMMIT;
 -- Tables the migrate step creates later (as sso_auth) come with the same grants.
 ALTER DEFAULT PRIVILEGES FOR ROLE sso_auth IN SCHEMA shared
   GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO system_a, system_b;

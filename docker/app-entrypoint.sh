@@ -5,7 +5,8 @@
 #   sso migrate           migrate the shared database and both service databases, under the lock
 #                         (as the migration role, over the db's migrate socket: compose.yaml)
 #   sso manage a|b ARGS   run manage.py of A or B
-#   sso housekeeping      run manage.py sso_housekeeping now and every SSO_HOUSEKEEPING_INTERVAL seconds
+#   sso housekeeping [--once]  run manage.py sso_housekeeping now and every SSO_HOUSEKEEPING_INTERVAL
+#                         seconds (--once: now only), as the maintenance role over the db's local socket
 # Each service connects with its own role: SYSTEM_A_DB_PASSWORD / SYSTEM_B_DB_PASSWORD (or their
 # *_FILE, as compose.yaml gives them) become DB_USER/DB_PASSWORD(_FILE) for that service only.
 set -euo pipefail
@@ -76,9 +77,17 @@ migrate() {
 }
 
 # The maintenance container (compose.yaml): expired sessions, old audit and lockout rows removed
-# on a schedule, with System A's role. /tmp/housekeeping-ok (its healthcheck) says the last run worked.
+# on a schedule. The shared database as the maintenance role (the one besides the owner that may
+# delete audit events), over the db's local socket, as the OS user PostgreSQL lets in as it (uid
+# 10004); System A's settings and role otherwise. /tmp/housekeeping-ok (its healthcheck) says the
+# last run worked.
 housekeeping() {
   local interval=${SSO_HOUSEKEEPING_INTERVAL:-3600}
+  export AUTH_DB_USER=sso_maintenance AUTH_DB_HOST=${MIGRATE_SOCKET_DIR:-/run/postgresql-migrate}
+  if [ "${1:-}" = --once ]; then
+    with_service_env a python manage.py sso_housekeeping
+    return
+  fi
   (with_service_env a python manage.py sso_wait_for_migrations --timeout "${SCHEMA_WAIT_SECONDS:-300}")
   while true; do
     if (with_service_env a python manage.py sso_housekeeping); then
@@ -102,10 +111,10 @@ manage() {
 case "${1:-help}" in
   serve) serve "${2:?usage: sso serve a|b}" ;;
   migrate) migrate ;;
-  housekeeping) housekeeping ;;
+  housekeeping) housekeeping "${2:-}" ;;
   manage)
     shift
     manage "$@"
     ;;
-  *) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' ;;
 esac

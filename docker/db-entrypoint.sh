@@ -32,15 +32,18 @@ init_cluster() {
 # Who may connect to what, rewritten on every start so an older volume gets it too: the
 # superuser only over the local socket (provisioning, the empty databases of a restore); the
 # migration role only the shared database, over the socket in MIGRATE_SOCKET_DIR (a volume
-# only the migrate job mounts) or from inside this container (backups), as the OS user
-# sso_migrator (uid 10003, the migrate job's); each service role only its own database and
-# the shared one, from the network. provision.sql's grants agree. The *_restoring databases
-# exist only during ./stack restore, which fills each as its owner (scripts/database-owners.sh).
+# only the migrate job and the maintenance container mount) or from inside this container
+# (backups), as the OS user sso_migrator (uid 10003, the migrate job's); the maintenance role
+# likewise, as sso_maintenance (uid 10004, the maintenance container's); each service role only
+# its own database and the shared one, from the network. provision.sql's grants agree. The
+# *_restoring databases exist only during ./stack restore, which fills each as its owner
+# (scripts/database-owners.sh).
 write_pg_hba() {
   cat >"$PGDATA/pg_hba.conf" <<'HBA'
 # Written by the db image's entrypoint on every start (docker/db-entrypoint.sh).
 local   all                                   postgres                  peer
 local   sso,sso_restoring,sso_auth            sso_migrator              peer
+local   sso                                   sso_maintenance           peer
 host    sso,sso_restoring,system_a            system_a        all       scram-sha-256
 host    sso,sso_restoring,system_b            system_b        all       scram-sha-256
 HBA

@@ -1,5 +1,6 @@
 """What a service role may do in the one database (db/provision.sql): anything in its own schema,
-rows of the shared one, nothing in another service's schema and never the shared schema itself.
+rows of the shared one (in the audit trail only adding rows: sso_shared.table_rights), nothing in
+another service's schema and never the shared schema itself.
 
 Each statement runs inside a transaction that is rolled back, so a test leaves nothing behind
 even where a right it checks for were wrongly granted. {own} and {other} stand for the role's
@@ -24,6 +25,11 @@ FORBIDDEN = {
     "CREATE TABLE public.sso_planted (id int)": "permission denied for schema public",
     "SELECT count(*) FROM {other}.django_migrations": "permission denied for schema {other}",
     "CREATE TABLE {other}.planted (id int)": "permission denied for schema {other}",
+    # The audit trail only grows (sso_shared.table_rights): a service cannot erase what it did.
+    "UPDATE shared.sso_audit_event SET username = 'forged'": "permission denied for table sso_audit_event",
+    "DELETE FROM shared.sso_audit_event": "permission denied for table sso_audit_event",
+    "TRUNCATE shared.sso_audit_event": "permission denied for table sso_audit_event",
+    "SET ROLE sso_maintenance": 'permission denied to set role "sso_maintenance"',
 }
 
 # Rows in every shared table, sequences included (a new group takes its id from one); anything
@@ -35,6 +41,8 @@ ALLOWED = [
     "UPDATE shared.sso_session SET expire_date = expire_date",
     "DELETE FROM shared.auth_group WHERE name = 'rights check, rolled back'",
     "CREATE TABLE {own}.rights_check (owner uuid REFERENCES shared.sso_user, grp int REFERENCES shared.auth_group)",
+    "INSERT INTO shared.sso_audit_event (time, kind, service, username, user_agent)"
+    " VALUES (now(), 'login', 'a', 'rights check, rolled back', '')",
 ]
 
 SERVICE_ROLES = ("system_a", "system_b")

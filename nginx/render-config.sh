@@ -22,6 +22,8 @@
 #   LOGIN_THROTTLE_RATE   login POSTs one address may send, nginx's NUMBERr/s or NUMBERr/m (default 2r/s)
 #   LOGIN_THROTTLE_BURST  how many more it may send at once, at least 1 (default 20): the first half pass at once, the rest
 #                         are held back to the rate; beyond that an address gets the 429 page (errors/)
+#   LOGIN_REQUESTS_AT_ONCE  login POSTs in flight per service, all addresses together, at least 1 (default 1):
+#                         beyond it the 429 page at once, so logged-in users' pages never queue behind logins
 # HTTPS, when TLS_CERT and TLS_KEY are both set (HTTP only otherwise):
 #   TLS_CERT           certificate file (with its intermediates), PEM, e.g. from the site's own CA
 #   TLS_KEY            its private key, PEM
@@ -50,12 +52,15 @@ fail() {
 : "${ERROR_LOG:=stderr}" "${ACCESS_LOG:=/dev/stdout}" "${LISTEN_ADDRESS:=}" "${WORKER_USER:=}"
 : "${TLS_CERT:=}" "${TLS_KEY:=}" "${HTTPS_LISTEN_PORT:=443}" "${HTTPS_PUBLIC_PORT:=$HTTPS_LISTEN_PORT}"
 : "${HSTS_MAX_AGE:=31536000}" "${UPSTREAM_RESOLVER:=}"
-: "${LOGIN_THROTTLE_RATE:=2r/s}" "${LOGIN_THROTTLE_BURST:=20}"
+: "${LOGIN_THROTTLE_RATE:=2r/s}" "${LOGIN_THROTTLE_BURST:=20}" "${LOGIN_REQUESTS_AT_ONCE:=1}"
 rate_refused() { fail "LOGIN_THROTTLE_RATE must be requests per second or minute, like 2r/s or 30r/m; not '$LOGIN_THROTTLE_RATE'"; }
 case "$LOGIN_THROTTLE_RATE" in *r/s | *r/m) ;; *) rate_refused ;; esac
 case "${LOGIN_THROTTLE_RATE%r/?}" in '' | 0* | *[!0-9]*) rate_refused ;; esac
 case "$LOGIN_THROTTLE_BURST" in
   '' | *[!0-9]* | 0*) fail "LOGIN_THROTTLE_BURST must be a whole number of at least 1, not '$LOGIN_THROTTLE_BURST'" ;;
+esac
+case "$LOGIN_REQUESTS_AT_ONCE" in
+  '' | *[!0-9]* | 0*) fail "LOGIN_REQUESTS_AT_ONCE must be a whole number of at least 1, not '$LOGIN_REQUESTS_AT_ONCE'" ;;
 esac
 # Half the burst passes at once (nginx refuses delay=0: then all of it is held back, nginx's default).
 LOGIN_THROTTLE_DELAY=""
@@ -102,9 +107,9 @@ ${UPSTREAM_RESOLVER} ${UPSTREAMS}'
 
 render() { envsubst "$variables" <"$1"; }
 
-export LOGIN_THROTTLE_RATE LOGIN_THROTTLE_BURST LOGIN_THROTTLE_DELAY
+export LOGIN_THROTTLE_RATE LOGIN_THROTTLE_BURST LOGIN_THROTTLE_DELAY LOGIN_REQUESTS_AT_ONCE
 # shellcheck disable=SC2016 # the variable names are for envsubst, not the shell
-variables="$variables"' ${LOGIN_THROTTLE_RATE} ${LOGIN_THROTTLE_BURST} ${LOGIN_THROTTLE_DELAY}'
+variables="$variables"' ${LOGIN_THROTTLE_RATE} ${LOGIN_THROTTLE_BURST} ${LOGIN_THROTTLE_DELAY} ${LOGIN_REQUESTS_AT_ONCE}'
 
 # Inner parts first; envsubst does not look into a value it inserts, so the nginx
 # $variables inside them survive the outer passes.

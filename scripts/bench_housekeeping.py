@@ -3,7 +3,7 @@
 Against a running native stack (./stack up --native): makes a throwaway superuser,
 fills sso_session with --sessions expired sessions (default 1,000,000; one INSERT
 with generate_series, as the superuser), measures /b/ throughput (--clients logged-in
-clients for --seconds), runs `./stack manage a sso_housekeeping` (timed), measures
+clients for --seconds), runs `./stack housekeeping` (timed; as the maintenance role), measures
 again, and prints the figures. A measurement, not a test: it asserts nothing.
 
     .venv/bin/python scripts/bench_housekeeping.py --base-url http://127.0.0.1:8080/ \\
@@ -117,7 +117,7 @@ def main() -> None:
     print(f"/b/ before housekeeping: {before:8.1f} req/s ({load}, {failed_before} not 200)")
 
     started = time.perf_counter()
-    line = stack("manage", "a", "sso_housekeeping").strip()
+    line = stack("housekeeping").strip()
     took = time.perf_counter() - started
     print(f"housekeeping took {took:.1f} s: {line}; table: {rows():,} rows")
 

@@ -499,3 +499,23 @@ def test_no_app_container_can_log_in_as_the_migration_role(service):
     assert len(lines) == 2, attempt.stderr
     assert "no pg_hba.conf entry for host" in lines[0] and 'user "sso_migrator"' in lines[0]
     assert "No such file or directory" in lines[1]
+
+
+# Connects over the db's second socket as each role and prints what PostgreSQL answered.
+CONNECT_OVER_THE_SOCKET = (
+    "import psycopg2\n"
+    "for role in ('sso_maintenance', 'sso_migrator'):\n"
+    "    try: print(psycopg2.connect(host='/run/postgresql-migrate', user=role, dbname='sso_auth').info.user)\n"
+    "    except psycopg2.OperationalError as refused: print(str(refused).strip().splitlines()[0])\n"
+)
+
+
+def test_only_the_maintenance_container_logs_in_as_the_maintenance_role():
+    """sso_maintenance may delete audit events: only housekeeping's container gets in as it, and not as the
+    migration role, though it shares that socket."""
+    lines = compose("exec", "-T", "maintenance", "python3", "-c", CONNECT_OVER_THE_SOCKET).stdout.splitlines()
+    assert lines[0] == "sso_maintenance"
+    assert 'Peer authentication failed for user "sso_migrator"' in lines[1]
+    for service in APP_SERVICES:
+        attempt = compose("exec", "-T", service, "python3", "-c", CONNECT_OVER_THE_SOCKET, check=False)
+        assert attempt.stdout.count("No such file or directory") == 2, attempt.stdout + attempt.stderr

@@ -85,12 +85,17 @@ django.setup()
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission, User
+from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 
 spec = json.load(open(sys.argv[1]))
 app = spec["app"]
 Record = apps.get_app_config(app).get_models().__next__()
 title_field, owner_field = spec["record_fields"]
+# Rows a crafted source may hold: a permission of an app it does not have (app_label, model, codename).
+for app_label, model, codename in spec.get("crafted_permissions", []):
+    content_type, _ = ContentType.objects.get_or_create(app_label=app_label, model=model)
+    Permission.objects.get_or_create(content_type=content_type, codename=codename, defaults={"name": codename})
 for name, permissions in spec["groups"].items():
     group = Group.objects.create(name=name)
     for permission in permissions:
@@ -135,7 +140,7 @@ class LegacyProject:
         return json.loads(self.run("manage.py", "dumpdata", self.app))
 
 
-def build(folder: Path, app: str, groups: dict, users: list[dict]) -> LegacyProject:
+def build(folder: Path, app: str, groups: dict, users: list[dict], crafted_permissions=()) -> LegacyProject:
     """Write the project, migrate its SQLite database, add groups, users, records and logged-in sessions."""
     package = folder / app
     package.mkdir(parents=True)
@@ -153,7 +158,17 @@ def build(folder: Path, app: str, groups: dict, users: list[dict]) -> LegacyProj
     project.secret_key_file.chmod(0o600)
     project.run("manage.py", "migrate", "--run-syncdb", "-v", "0")
     spec = folder / "spec.json"
-    spec.write_text(json.dumps({"app": app, "record_fields": RECORD_FIELDS[app], "groups": groups, "users": users}))
+    spec.write_text(
+        json.dumps(
+            {
+                "app": app,
+                "record_fields": RECORD_FIELDS[app],
+                "groups": groups,
+                "users": users,
+                "crafted_permissions": list(crafted_permissions),
+            }
+        )
+    )
     made = json.loads(project.run("populate.py", str(spec)).strip().splitlines()[-1])
     project.cookies, project.pks = made["cookies"], made["pks"]
     return project

@@ -30,13 +30,15 @@ deployment_os_user() {
       pg) echo ssostack ;;
       web) echo ssoweb ;;
       migrate) echo ssomigrate ;;
+      maintenance) echo ssomaintenance ;;
       *) echo "ssoapp_$role" ;;
     esac
   else
-    echo "$DEPLOYMENT-$role"
+    # (maint: NAME-maintenance could pass the 32 characters of an OS user's name.)
+    echo "$DEPLOYMENT-${role/maintenance/maint}"
   fi
 }
-DEPLOYMENT_OS_ROLES=(pg a b web migrate)
+DEPLOYMENT_OS_ROLES=(pg a b web migrate maintenance)
 
 # The name in effect, and everything named after it.
 resolve_deployment() {
@@ -64,6 +66,7 @@ resolve_deployment() {
   PG_OS_USER=$(deployment_os_user pg)       # PostgreSQL refuses to run as root
   WEB_OS_USER=$(deployment_os_user web)     # nginx's workers; the only user besides a service's own that may open its socket
   MIGRATE_OS_USER=$(deployment_os_user migrate)
+  MAINTENANCE_OS_USER=$(deployment_os_user maintenance)
 }
 
 # Did this folder run a deployment of the previous release under NAME? Its native cluster or the

@@ -21,6 +21,9 @@ service_os_user() { deployment_os_user "$1"; }
 # role sso_migrator (peer authentication over the local socket, pg_ident.conf), which alone may
 # change the shared tables' schema. Without root, every part runs as the invoking user.
 migrate_os_user() { if is_root; then echo "$MIGRATE_OS_USER"; else id -un; fi; }
+# Housekeeping's user: the only one PostgreSQL lets in as the maintenance role sso_maintenance,
+# the one role besides the tables' owner that may delete audit events (db/provision.sql).
+maintenance_os_user() { if is_root; then echo "$MAINTENANCE_OS_USER"; else id -un; fi; }
 
 # HTTPS is optional: STACK_TLS_CERT and STACK_TLS_KEY (paths) turn it on, nginx then
 # serves the site on STACK_HTTPS_PORT and STACK_PORT only redirects there. Read
@@ -175,22 +178,23 @@ init_database_cluster() {
 
 # Who may connect to what, rewritten on every start so an older cluster gets it too:
 # the superuser (./stack, the unit tests) anywhere; each service role only its own
-# database and the shared one; the migration role only the shared one, over the local
-# socket, from the migrate step's OS user. provision.sql's grants say the same a second time.
+# database and the shared one; the migration and maintenance roles only the shared one, over
+# the local socket, each from its own OS user. provision.sql's grants say the same a second time.
 # The *_restoring databases exist only during ./stack restore, which fills each as its owner.
 write_pg_hba() {
   as_pg_user tee "$PG_DIR/data/pg_hba.conf" >/dev/null <<'HBA'
 # Written by ./stack on every start (scripts/stack/30-native.sh, write_pg_hba).
 local   all                                   postgres                      scram-sha-256
 local   sso,sso_restoring,sso_auth            sso_migrator                  peer map=migrate
+local   sso                                   sso_maintenance               peer map=maintenance
 host    all                                   postgres       127.0.0.1/32   scram-sha-256
 host    sso,sso_restoring,system_a            system_a       127.0.0.1/32   scram-sha-256
 host    sso,sso_restoring,system_b            system_b       127.0.0.1/32   scram-sha-256
 # The standalone control of ./stack bench (scripts/stack/90-bench.sh), when it runs.
 host    bench_control       bench_control  127.0.0.1/32   scram-sha-256
 HBA
-  printf '# Written by ./stack on every start: who may log in as the migration role.\nmigrate  %s  sso_migrator\n' \
-    "$(migrate_os_user)" | as_pg_user tee "$PG_DIR/data/pg_ident.conf" >/dev/null
+  printf '# Written by ./stack on every start: who may log in as the migration and maintenance roles.\nmigrate  %s  sso_migrator\nmaintenance  %s  sso_maintenance\n' \
+    "$(migrate_os_user)" "$(maintenance_os_user)" | as_pg_user tee "$PG_DIR/data/pg_ident.conf" >/dev/null
 }
 
 start_database() {
@@ -304,6 +308,7 @@ prepare_service_users() {
   local service
   ensure_os_user "$PG_OS_USER"
   ensure_os_user "$WEB_OS_USER"
+  ensure_os_user "$MAINTENANCE_OS_USER"
   for service in a b; do
     ensure_os_user "$(service_os_user "$service")"
     as_service_user "$service" test -r "$ROOT/system_$service/manage.py" -a -x "$STATE" ||
@@ -343,6 +348,21 @@ migrate_databases() {
     AUTH_DB_USER=sso_migrator AUTH_DB_HOST="$PG_DIR/run" AUTH_DB_ROLE=sso_auth RUN_AS_OS_USER=$(migrate_os_user) \
       with_service_env "$service" "$PY" manage.py sso_migrate --noinput
   done
+}
+
+# Housekeeping now (sso_housekeeping): System A's settings, the shared database as the
+# maintenance role (over the local socket, as its OS user; no password). Expired sessions, old
+# audit events and lockout rows go; one line says how many.
+run_housekeeping_now() {
+  AUTH_DB_USER=sso_maintenance AUTH_DB_HOST="$PG_DIR/run" RUN_AS_OS_USER=$(maintenance_os_user) \
+    with_service_env a "$PY" manage.py sso_housekeeping
+}
+
+native_housekeeping() {
+  load_env_file
+  require_secrets
+  prepare_service_users
+  run_housekeeping_now
 }
 
 collect_static() {

@@ -31,7 +31,7 @@ stop_supervisor() { stop_started supervisor "$(supervisor_pidfile)" supervisor_s
 run_housekeeping() {
   (
     local output
-    output=$(with_service_env a "$PY" manage.py sso_housekeeping 2>&1) || true
+    output=$(run_housekeeping_now 2>&1) || true
     printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$output" >>"$STATE/log/housekeeping.log"
   ) &
 }

@@ -307,6 +307,9 @@ compose_manage() {
   compose exec "${tty[@]}" "${passthrough[@]}" "system_$service" sso manage "$service" "$@"
 }
 
+# One housekeeping run now, in the maintenance container (as the maintenance role).
+compose_housekeeping() { compose exec -T maintenance sso housekeeping --once; }
+
 compose_status() {
   if compose_deployment_present; then
     say "Docker Compose deployment running (project $COMPOSE_PROJECT) at $(compose_url)"

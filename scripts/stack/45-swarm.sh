@@ -357,6 +357,16 @@ swarm_manage() {
   docker exec -i "${tty[@]}" "${passthrough[@]}" "$container" sso manage "$service" "$@"
 }
 
+# One housekeeping run now, in the maintenance task (beside the database, so on this node when
+# ./stack runs on the database's manager node: docs/swarm.md).
+swarm_housekeeping() {
+  local container
+  SWARM_STACK=$(swarm_stack_running)
+  container=$(docker ps -q --filter "label=com.docker.swarm.service.name=${SWARM_STACK}_maintenance" | head -n 1)
+  [ -n "$container" ] || die "no task of ${SWARM_STACK}_maintenance runs on this node (it runs beside the database)."
+  docker exec "$container" sso housekeeping --once
+}
+
 swarm_status() {
   SWARM_STACK=$(swarm_stack_running)
   docker stack services "$SWARM_STACK"

@@ -161,6 +161,22 @@ cmd_manage() {
   esac
 }
 
+# Housekeeping now, as the maintenance role (the services' roles may not delete audit events);
+# it runs by itself every SSO_HOUSEKEEPING_INTERVAL seconds as well (docs/failures.md).
+cmd_housekeeping() {
+  [ $# -eq 0 ] || die "usage: ./stack housekeeping (no arguments)"
+  local running
+  select_compose_project || true
+  running=$(running_modes)
+  case "$running" in
+    native) native_housekeeping ;;
+    compose) compose_housekeeping ;;
+    swarm) swarm_housekeeping ;;
+    *" "*) die "more than one stack of this checkout runs ($running); stop all but one ($(how_to_stop native))." ;;
+    *) die "the stack is not running; start it with ./stack up" ;;
+  esac
+}
+
 cmd_status() {
   local running
   no_deployment_here && return 0

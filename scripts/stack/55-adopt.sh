@@ -1,12 +1,14 @@
 # ./stack adopt a|b --from SOURCE --secret-key-file FILE [--cookie NAME] [--map FILE] [--name NAME]
-#                   [--rewrite TABLE.COLUMN]... [--load FIXTURE|-] [--dry-run]
+#                   [--rewrite TABLE.COLUMN]... [--load FIXTURE|-] [--dry-run] [--keep-superusers]
+#                   [--merge-group-permissions] [--join-existing-groups] [--merge-user-permissions]
+#                   [--take-passwords] [--take-sessions]
 # Runs `manage.py sso_adopt` of that service against the running stack (native or Compose).
 # The source, the key and the map travel as a tar stream on standard input: the key never
 # appears on a command line (nor a database password of a postgres:// source: give it in
 # PGPASSWORD), and a Compose container reads no host file. docs/adopting.md
 
 adopt_usage() {
-  die "usage: ./stack adopt a|b --from SQLITE_FILE|postgres://USER@HOST/DB --secret-key-file FILE [--cookie NAME] [--map FILE] [--name NAME] [--rewrite TABLE.COLUMN]... [--load FIXTURE|-] [--dry-run]"
+  die "usage: ./stack adopt a|b --from SQLITE_FILE|postgres://USER@HOST/DB --secret-key-file FILE [--cookie NAME] [--map FILE] [--name NAME] [--rewrite TABLE.COLUMN]... [--load FIXTURE|-] [--dry-run] [--keep-superusers] [--merge-group-permissions] [--join-existing-groups] [--merge-user-permissions] [--take-passwords] [--take-sessions]"
 }
 
 cmd_adopt() {
@@ -27,7 +29,9 @@ cmd_adopt() {
         esac
         shift
         ;;
-      --dry-run) passed+=("$1") ;;
+      # What may raise privileges or bring credentials (docs/adopting.md): passed on as they are.
+      --dry-run | --keep-superusers | --merge-group-permissions | --join-existing-groups | \
+        --merge-user-permissions | --take-passwords | --take-sessions) passed+=("$1") ;;
       *) adopt_usage ;;
     esac
     shift

@@ -69,6 +69,25 @@ def test_the_settings_reach_the_config(tmp_path):
     assert "limit_req zone=sso_login burst=1;" in location(smallest.stdout, "/a/accounts/login/")
 
 
+def test_login_and_password_change_posts_in_flight_are_capped_per_service(tmp_path):
+    default = render(tmp_path)
+    assert default.returncode == 0, default.stderr
+    for path in (
+        "/a/accounts/login/",
+        "/a/admin/login/",
+        "/b/admin/login/",
+        "/a/accounts/password_change/",
+        "/a/admin/password_change/",
+        "/b/admin/password_change/",
+    ):
+        block = location(default.stdout, path)
+        assert "limit_conn sso_login_in_flight 1;" in block, path
+        assert "limit_req zone=sso_login burst=20 delay=10;" in block, path
+        assert "error_page 429 /_too_many_logins.html;" in block, path
+    three = render(tmp_path, LOGIN_REQUESTS_AT_ONCE="3")
+    assert "limit_conn sso_login_in_flight 3;" in location(three.stdout, "/b/admin/login/")
+
+
 @pytest.mark.parametrize(
     ("setting", "value"),
     [
@@ -79,6 +98,8 @@ def test_the_settings_reach_the_config(tmp_path):
         ("LOGIN_THROTTLE_BURST", "ten"),
         ("LOGIN_THROTTLE_BURST", "08"),
         ("LOGIN_THROTTLE_BURST", "0"),  # nginx refuses burst=0
+        ("LOGIN_REQUESTS_AT_ONCE", "0"),
+        ("LOGIN_REQUESTS_AT_ONCE", "many"),
     ],
 )
 def test_a_bad_setting_stops_rendering_with_a_clear_error(tmp_path, setting, value):

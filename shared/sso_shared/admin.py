@@ -20,6 +20,7 @@ from . import lockout_admin  # noqa: F401 (registers the lockout's admin pages)
 from .access_groups import AccessGroupPermissionError, is_access_group, refuse_beyond_access
 from .admin_recovery import AccountRecoveryAdminMixin
 from .admin_sessions import EndSessionsAdminMixin
+from .audit import printable
 from .models import AuditEvent, User
 from .routers import SHARED_DB
 from .tombstones import tombstone_users
@@ -163,11 +164,20 @@ class SharedUserReferencesAdmin(admin.ModelAdmin):
 class AuditEventAdmin(admin.ModelAdmin):
     """The audit trail (sso_shared.audit), read-only: nobody adds, changes or deletes an event here."""
 
-    list_display = ("time", "kind", "service", "username", "address", "user_agent")
+    list_display = ("time", "kind", "service", "shown_username", "address", "shown_user_agent")
     list_filter = ("kind", "service", "time")
     search_fields = ("username", "address")
     date_hierarchy = "time"
-    readonly_fields = ("time", "kind", "service", "user_id", "username", "address", "user_agent")
+    # Names and browsers as clients sent them, control characters escaped (sso_shared.audit.printable).
+    fields = readonly_fields = ("time", "kind", "service", "user_id", "shown_username", "address", "shown_user_agent")
+
+    @admin.display(description="username", ordering="username")
+    def shown_username(self, event):
+        return printable(event.username)
+
+    @admin.display(description="user agent")
+    def shown_user_agent(self, event):
+        return printable(event.user_agent).replace("\\x20", " ")
 
     def has_add_permission(self, request):
         return False

@@ -41,11 +41,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.db import transaction
+from django.db import connections, transaction
+from django.db.utils import ProgrammingError
 from django.dispatch import receiver
 from django.utils import timezone
 
-from .routers import SHARED_DB
+from .routers import SHARED_DB, upkeep_db
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +96,29 @@ SECOND_FACTOR_MARK = "second_factor"
 
 USERNAME_LENGTH = 150
 USER_AGENT_LENGTH = 300
+
+
+def printable(text: str) -> str:
+    """The text with each control, format or whitespace character written as its code (\\x0a, \\x1b, \\x20).
+
+    An attempted username is whatever a client typed: shown raw, ``zz<newline><time> login ...<ESC>[2K``
+    would print a forged event line and send escape codes to the operator's terminal. A backslash is
+    written doubled, so no escape can be forged either.
+    """
+    return "".join(char if shown_as_is(char) else escaped(char) for char in text)
+
+
+def shown_as_is(char: str) -> bool:
+    return char.isprintable() and not char.isspace() and char != "\\"
+
+
+def escaped(char: str) -> str:
+    code = ord(char)
+    if char == "\\":
+        return "\\\\"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def client_address(request) -> str | None:
@@ -156,15 +180,48 @@ def retention() -> timedelta:
 
 
 def prune(now=None) -> int:
-    """Delete the events older than SSO_AUDIT_RETENTION_DAYS; returns how many."""
+    """Delete the events older than SSO_AUDIT_RETENTION_DAYS; returns how many.
+
+    Only the maintenance role (housekeeping) and the migrate step may, on their own login
+    (routers.upkeep_db): the services may only add events (sso_shared.table_rights), and get a
+    ``PruneRefused`` saying so.
+    """
     cutoff = (now or timezone.now()) - retention()
-    deleted, _ = event_model().objects.using(SHARED_DB).filter(time__lt=cutoff).delete()
+    db = upkeep_db()
+    try:
+        with transaction.atomic(using=db):
+            deleted, _ = event_model().objects.using(db).filter(time__lt=cutoff).delete()
+    except ProgrammingError as error:
+        if getattr(error.__cause__, "pgcode", None) != INSUFFICIENT_PRIVILEGE:
+            raise
+        raise PruneRefused(PRUNE_REFUSED) from error
     return deleted
 
 
+INSUFFICIENT_PRIVILEGE = "42501"  # https://www.postgresql.org/docs/15/errcodes-appendix.html
+
+
+PRUNE_REFUSED = (
+    "This database role may not delete audit events: a service only adds them. Old events are pruned "
+    "by housekeeping, as the maintenance role: ./stack housekeeping runs it now (docs/security.md)."
+)
+
+
+class PruneRefused(Exception):
+    """A role that may not delete audit events (a service's) tried to prune them."""
+
+
 def forget_username(user) -> None:
-    """A deleted user's events name them by their tombstone (sso_shared.tombstones), like the admin history."""
-    event_model().objects.using(SHARED_DB).filter(user_id=user.pk).update(username=user.get_username())
+    """A deleted user's events name them by their tombstone (sso_shared.tombstones), like the admin history.
+
+    The services may not UPDATE events: a function of the table's owner renames them, only to the
+    tombstone's name of a user who is one (migration sso_shared.0007).
+    """
+    with connections[SHARED_DB].cursor() as cursor:
+        cursor.execute(f"SELECT {FORGET_USERNAME_FUNCTION}(%s)", [user.pk])
+
+
+FORGET_USERNAME_FUNCTION = "sso_audit_forget_username"
 
 
 @receiver(user_logged_in, dispatch_uid="sso_shared.audit.logged_in")

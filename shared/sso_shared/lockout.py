@@ -13,26 +13,36 @@ The policy (docs/login-protection.md; settings in ``sso_shared.settings``):
   ``AXES_FAILURE_LIMIT`` failures double the wait, up to ``SSO_LOCKOUT_MAX_MINUTES``.
 - A successful login clears the pair's failures; so does an administrator
   (the admin's "Login failures" page, or ``manage.py axes_reset_username``).
+- An address is locked for every username once its live failures, across all usernames, reach
+  ``SSO_ADDRESS_FAILURE_LIMIT``: a flood of random usernames from one address (each pair failing
+  once) stops costing password checks. Logins refused because every password-check slot was
+  taken (``sso_shared.password_checks``) count here too, under no username.
+- Usernames are counted as the login form reads them (``login_username``): ``carol `` is ``carol``.
 
 The records live in the shared database (the app label "axes" is in
 SSO_SHARED_APP_LABELS), so a lock made through one service holds on every one.
 """
 
+import unicodedata
 from datetime import datetime, timedelta
 
+from asgiref.sync import sync_to_async
 from axes.backends import AxesStandaloneBackend
 from axes.exceptions import AxesBackendPermissionDenied
-from axes.helpers import get_client_username
 from axes.signals import user_locked_out
 from django.conf import settings
-from django.db.models import Max, Q, Sum
+from django.db import router, transaction
+from django.db.models import F, Max, Q, Sum
 from django.dispatch import receiver
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
 from . import audit
 
+# Django's login form strips the username and normalises it (NFKC) before authenticate():
+# the lockout keys on the same name, so "carol " or a look-alike spelling is the same pair.
+# https://docs.djangoproject.com/en/5.2/topics/auth/customizing/#django.contrib.auth.models.AbstractBaseUser.normalize_username
 MAX_DOUBLINGS = 20  # far past any sensible SSO_LOCKOUT_MAX_MINUTES; keeps the number small
 
 
@@ -47,20 +57,95 @@ class LockoutBackend(AxesStandaloneBackend):
     def authenticate(self, request, username=None, password=None, **kwargs):
         if request is None:
             return None
+        address = audit.client_address(request)
+        if address_locked(address):
+            # Before axes' own check and any password: this address has failed too often, whatever the name.
+            setattr(request, audit.REFUSED_BY_LOCKOUT, True)
+            setattr(request, ADDRESS_LOCKED, True)
+            request.axes_locked_out = True  # AxesMiddleware then answers with lockout_response
+            audit.record_locked_out(request, username=login_username(request, {"username": username}) or "")
+            raise AxesBackendPermissionDenied("the client address is locked")
         try:
             return super().authenticate(request, username, password, **kwargs)
         except AxesBackendPermissionDenied:
             setattr(request, audit.REFUSED_BY_LOCKOUT, True)
             raise
 
+    async def aauthenticate(self, request, username=None, password=None, **kwargs):
+        """Django's ``aauthenticate()`` asks every backend for this; the same check as ``authenticate``.
 
-def attempts_of(username: str, address: str | None):
-    """The pair's records that still count (an expired one is deleted at the next login anywhere)."""
+        django-axes has no async path of its own (its handlers and models are synchronous), so the one
+        check runs in Django's thread for synchronous code, where the sync path would run it.
+        """
+        return await sync_to_async(self.authenticate)(request, username, password, **kwargs)
+
+
+# Set on a request refused because its address, not its username and address, is locked.
+ADDRESS_LOCKED = "sso_address_locked"
+
+
+def login_username(request, credentials=None) -> str | None:
+    """AXES_USERNAME_CALLABLE: the username as Django's login form cleans it (stripped, NFKC), else None."""
+    value = (credentials or {}).get("username")
+    if value is None and request is not None:
+        value = request.POST.get("username")
+    if value is None:
+        return None
+    # Bounded like the audit trail's column: no real username is longer (Django's limit is 150),
+    # and django-axes' own column (255) would refuse a longer one with an error.
+    value = unicodedata.normalize("NFKC", str(value).strip())[: audit.USERNAME_LENGTH]
+    return value or None
+
+
+def live_attempts():
+    """Records whose cool-off has not ended (an expired one is deleted at the next login anywhere)."""
     from axes.models import AccessAttempt
 
-    return AccessAttempt.objects.filter(username=username, ip_address=address).filter(
-        Q(expiration__isnull=True) | Q(expiration__expires_at__gt=timezone.now())
-    )
+    return AccessAttempt.objects.filter(Q(expiration__isnull=True) | Q(expiration__expires_at__gt=timezone.now()))
+
+
+def address_failures(address: str | None) -> int:
+    """Failed (and busy-refused) logins at the address, any username, that still count."""
+    if address is None:
+        return 0
+    return live_attempts().filter(ip_address=address).aggregate(total=Sum("failures_since_start"))["total"] or 0
+
+
+def address_locked(address: str | None) -> bool:
+    return address_failures(address) >= settings.SSO_ADDRESS_FAILURE_LIMIT
+
+
+def address_locked_until(address: str | None) -> datetime | None:
+    return live_attempts().filter(ip_address=address).aggregate(until=Max("expiration__expires_at"))["until"]
+
+
+def count_refused_at(request) -> None:
+    """A login refused without a password check (every slot busy): one more failure of the address, no username.
+
+    Its own record (username NULL), so it never counts toward any account's lock, only the address's;
+    an administrator lifts it like any other (axes_reset_ip, or the admin's action).
+    """
+    from axes.models import AccessAttempt, AccessAttemptExpiration
+
+    address = audit.client_address(request)
+    if address is None:
+        return
+    expires_at = timezone.now() + timedelta(minutes=settings.SSO_LOCKOUT_MINUTES)
+    with transaction.atomic(using=router.db_for_write(AccessAttempt)):
+        attempt, created = AccessAttempt.objects.select_for_update().get_or_create(
+            username=None,
+            ip_address=address,
+            user_agent="",
+            defaults={"failures_since_start": 1, "get_data": "", "post_data": "", "path_info": request.path[:255]},
+        )
+        if not created:
+            AccessAttempt.objects.filter(pk=attempt.pk).update(failures_since_start=F("failures_since_start") + 1)
+        AccessAttemptExpiration.objects.update_or_create(access_attempt=attempt, defaults={"expires_at": expires_at})
+
+
+def attempts_of(username: str, address: str | None):
+    """The pair's records that still count."""
+    return live_attempts().filter(username=username, ip_address=address)
 
 
 def failures_of(username: str, address: str | None) -> int:
@@ -76,7 +161,7 @@ def cool_off_after(failures: int) -> timedelta:
 
 def pair_of(request, credentials=None) -> tuple[str, str | None] | None:
     """(username, client address) of a login request; None without a username."""
-    username = get_client_username(request, credentials) if request is not None else None
+    username = login_username(request, credentials) if request is not None else None
     if not username:
         return None
     return str(username), audit.client_address(request)
@@ -95,15 +180,20 @@ def locked_until(username: str, address: str | None) -> datetime | None:
 
 def lockout_response(request, original_response=None, credentials=None):
     """AXES_LOCKOUT_CALLABLE: the login page's own look, saying until when (429 with Retry-After)."""
-    pair = pair_of(request, credentials)
-    username, address = pair if pair else ("", audit.client_address(request))
-    until = locked_until(username, address) if pair else None
+    if getattr(request, ADDRESS_LOCKED, False):
+        pair, address = None, audit.client_address(request)
+        username, until = "", address_locked_until(address)
+    else:
+        pair = pair_of(request, credentials)
+        username, address = pair if pair else ("", audit.client_address(request))
+        until = locked_until(username, address) if pair else None
     if until is None:  # no record left (lifted meanwhile): say the plain cool-off
         until = timezone.now() + cool_off_after(settings.AXES_FAILURE_LIMIT)
     response = render(
         request,
         "registration/locked_out.html",
-        {"locked_username": username, "locked_until": until},
+        # The login page by its path, not its URL name: System B has no page named "login".
+        {"locked_username": username, "locked_until": until, "login_url": resolve_url(settings.LOGIN_URL)},
         status=429,
     )
     response["Retry-After"] = str(max(int((until - timezone.now()).total_seconds()), 1))
@@ -114,4 +204,6 @@ def lockout_response(request, original_response=None, credentials=None):
 @receiver(user_locked_out, dispatch_uid="sso_shared.lockout.locked_out")
 def locked_out(sender, request, username, **kwargs):
     """Axes sends this for the attempt that locks a pair and for each attempt refused while it is locked."""
+    if getattr(request, ADDRESS_LOCKED, False):
+        return  # refused for its address: LockoutBackend recorded it, once
     audit.record_locked_out(request, username=str(username or ""))

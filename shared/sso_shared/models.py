@@ -162,4 +162,5 @@ class AuditEvent(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.time.isoformat()} {self.kind} service={self.service} user={self.username} address={self.address}"
+        user = audit.printable(self.username)  # what a client typed, control characters escaped
+        return f"{self.time.isoformat()} {self.kind} service={self.service} user={user} address={self.address}"

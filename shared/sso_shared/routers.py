@@ -37,6 +37,14 @@ SHARED_SCHEMA = "shared"
 SHARED_APP_LABELS = frozenset({"admin", "auth", "contenttypes", "sessions", "sso_shared", "sso_adoption"})
 
 
+def upkeep_db() -> str:
+    """Where the shared tables' upkeep runs (pruning, the migrate step's grants): the alias "shared" when
+    it logs in as a role of its own (AUTH_DB_USER: the migration role, or the maintenance role of
+    housekeeping), else the one connection (a service's own role, which may not prune: it is told so)."""
+    shared, service = settings.DATABASES[SHARED_MIGRATIONS_DB], settings.DATABASES[SERVICE_DB]
+    return SHARED_MIGRATIONS_DB if shared["USER"] != service["USER"] else SERVICE_DB
+
+
 def shared_app_labels() -> frozenset[str]:
     return SHARED_APP_LABELS | frozenset(getattr(settings, "SSO_SHARED_APP_LABELS", ()))
 

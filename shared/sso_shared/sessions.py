@@ -13,6 +13,7 @@ https://docs.djangoproject.com/en/5.2/topics/http/sessions/#extending-database-b
 import logging
 from datetime import timedelta
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.signals import user_logged_in
@@ -98,6 +99,19 @@ class SessionStore(db.SessionStore):
             )
             data = {key: value for key, value in data.items() if key not in AUTH_KEYS}
         return data
+
+    # Django's async twins (aload, asave, acreate_model_instance, ...) query on their own and skip what the
+    # sync ones above and below add: the user-id guard, the user_id and origin columns, last seen, the
+    # access decision. They run the sync ones instead, in Django's thread for synchronous code (the one
+    # holding the request's connection), so both paths read and write the same rows the same way.
+    async def aload(self):
+        return await sync_to_async(self.load)()
+
+    async def _aget_session_from_db(self):
+        return await sync_to_async(self._get_session_from_db)()
+
+    async def acreate_model_instance(self, data):
+        return await sync_to_async(self.create_model_instance)(data)
 
     def _get_session_from_db(self):
         row = self._session_row()

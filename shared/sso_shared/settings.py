@@ -53,10 +53,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "sso_shared.User"
 # The lockout backend first: it refuses a locked login before any password is checked (below).
 AUTHENTICATION_BACKENDS = ["sso_shared.lockout.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+# Django's hashers (same algorithms, names and parameters: stored hashes are unchanged), each hash
+# holding one of SSO_PASSWORD_CHECKS_AT_ONCE slots (sso_shared.password_checks, below).
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
-    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
-    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "sso_shared.password_checks.PBKDF2PasswordHasher",
+    "sso_shared.password_checks.PBKDF2SHA1PasswordHasher",
+    "sso_shared.password_checks.ScryptPasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -158,6 +160,22 @@ EMAIL_USE_SSL = env("EMAIL_USE_SSL", cast=bool, default=False)
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="") or "sso@localhost"
 PASSWORD_RESET_TIMEOUT = positive_int("PASSWORD_RESET_HOURS", default=24) * 60 * 60
+
+# The username as Django's login form cleans it (stripped, NFKC), so "carol " counts as "carol".
+AXES_USERNAME_CALLABLE = "sso_shared.lockout.login_username"
+# An address is locked for every username once this many failed logins (any usernames, and
+# logins refused while every password check was busy) still count there: a flood of random
+# usernames from one address stops costing password checks.
+SSO_ADDRESS_FAILURE_LIMIT = positive_int("LOGIN_ADDRESS_FAILURE_LIMIT", default=20)
+
+# ------------------------------------------------------------------------------
+# The cost of password checks, bounded on the whole site (sso_shared.password_checks): at most
+# this many run at once, across every service and replica; a login beyond it is answered 429
+# with Retry-After at once. Keep it below System A's workers (WEB_CONCURRENCY), so a flood of
+# logins never holds every worker that serves pages. docs/login-protection.md, "Under a flood".
+# https://docs.djangoproject.com/en/5.2/topics/auth/passwords/#password-upgrading
+# ------------------------------------------------------------------------------
+SSO_PASSWORD_CHECKS_AT_ONCE = positive_int("LOGIN_PASSWORD_CHECKS_AT_ONCE", default=1)
 
 # ------------------------------------------------------------------------------
 # Sessions: database-backed, one cookie for the whole domain. Django's db engine
@@ -277,6 +295,8 @@ MIDDLEWARE = [
     "sso_shared.account_requirements.AccountRequirementsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Every password check busy (sso_shared.password_checks): the 429 page with Retry-After.
+    "sso_shared.password_checks.PasswordChecksBusyMiddleware",
     # Turns a locked login into the lockout page (sso_shared.lockout.lockout_response); last, as axes asks.
     "axes.middleware.AxesMiddleware",
 ]

@@ -10,5 +10,7 @@ urlpatterns = [
     path("health", views.health, name="health"),
     # Before admin.site.urls so the admin's own login form is never shown.
     path("admin/login/", views.admin_login, name="admin_login"),
+    # Before admin.site.urls too: the old password is checked like a login (locked, counted, audited).
+    path("admin/password_change/", admin.site.admin_view(views.admin_password_change), name="admin_password_change"),
     path("admin/", admin.site.urls),
 ]

@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from .audit import PASSWORD_CHANGE, record
+from .password_change_forms import CountedAdminPasswordChangeForm, CountedPasswordChangeForm
 from .routers import SHARED_MIGRATIONS_DB
 from .second_factor import has_second_factor, start_second_step
 
@@ -102,7 +103,15 @@ def leads_to_login(url: str) -> bool:
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
-    """Django's password change, recorded in the audit trail (Django sends no signal for it)."""
+    """Django's password change, recorded in the audit trail (Django sends no signal for it).
+
+    Its old password is checked like a login: locked, counted and audited (sso_shared.password_change_forms).
+    """
+
+    form_class = CountedPasswordChangeForm
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
 
     def form_valid(self, form):
         response = super().form_valid(form)
@@ -111,3 +120,13 @@ class PasswordChangeView(auth_views.PasswordChangeView):
             form.user.must_change_password = False
             form.user.save(update_fields=["must_change_password"])
         return response
+
+
+def admin_password_change(request, extra_context=None):
+    """The admin's own password change (admin.site.password_change), its old password checked like a login."""
+    request.current_app = admin.site.name
+    return PasswordChangeView.as_view(
+        form_class=CountedAdminPasswordChangeForm,
+        success_url=reverse("admin:password_change_done", current_app=admin.site.name),
+        extra_context={**admin.site.each_context(request), **(extra_context or {})},
+    )(request)

@@ -5,7 +5,7 @@ Rules (docs/adopting.md):
 - ``--map`` says ``skip``: not adopted; ``--map`` names a target username: that user
   (merged into it if it exists, created under that name if not);
 - the same username exists here with the same email (case-insensitive, not empty):
-  one person, one user; the password hash used most recently wins;
+  one person, one user (what the source may add to that user: ``privileges``);
 - the same username with another (or no) email, or the email already used here by
   another username (or by two users of the source): a clash. Any clash stops the
   adoption before anything is written.
@@ -32,7 +32,6 @@ class UserPlan:
     action: str
     target_username: str
     existing: object = None  # the user merged into (MERGE) or adopted before (ALREADY)
-    password_from_source: bool = True  # MERGE: the source's password hash wins
     reason: str = ""
 
 
@@ -107,11 +106,8 @@ def planned(legacy, target: str, *, mapped: bool, existing: dict) -> UserPlan:
     same_email = bool(legacy.email.strip()) and email_key(legacy.email) == email_key(user.email)
     if not (same_email or mapped):
         return UserPlan(legacy, "clash", target, existing=user)
-    # The hash used most recently wins; a user who never logged in here loses to one who did there.
-    ours, theirs = user.last_login, legacy.last_login
-    source_wins = theirs is not None and (ours is None or theirs > ours)
     how = "mapped onto it" if mapped and not same_email else f"same email {legacy.email}"
-    return UserPlan(legacy, MERGE, target, existing=user, password_from_source=source_wins, reason=how)
+    return UserPlan(legacy, MERGE, target, existing=user, reason=how)
 
 
 def find_clashes(plan: Plan, existing_by_email: dict) -> None:

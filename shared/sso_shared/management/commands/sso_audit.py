@@ -2,7 +2,8 @@
 
 ``sso_audit [--user NAME] [--since ISO] [--last N]`` prints one line per event:
 ``<ISO time> <kind> service=<a|b> user=<username or attempted> address=<addr>``.
-``sso_audit --prune`` deletes the events older than SSO_AUDIT_RETENTION_DAYS.
+``sso_audit --prune`` deletes the events older than SSO_AUDIT_RETENTION_DAYS: only as the
+maintenance role (housekeeping runs it), since a service's role may only add events.
 """
 
 from datetime import datetime
@@ -32,7 +33,7 @@ def parse_since(value: str):
 def line(event) -> str:
     return (
         f"{event.time.isoformat()} {event.kind} service={event.service} "
-        f"user={event.username or '-'} address={event.address or '-'}"
+        f"user={audit.printable(event.username) or '-'} address={event.address or '-'}"
     )
 
 
@@ -50,7 +51,10 @@ class Command(BaseCommand):
         if prune:
             if user or since or last is not None:
                 raise CommandError("--prune takes no --user, --since or --last.")
-            deleted = audit.prune()
+            try:
+                deleted = audit.prune()
+            except audit.PruneRefused as refused:
+                raise CommandError(str(refused)) from None
             if verbosity:
                 self.stdout.write(f"Deleted {deleted} audit events older than the retention.")
             return

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.management import BaseCommand, CommandError, call_command
 from django.db import connections
 
-from sso_shared import audit
+from sso_shared import audit, table_rights
 from sso_shared.checks import AGREEMENT_TAG, SHARED_SCHEMA_KEYS_TAG
 from sso_shared.locks import advisory_lock
 from sso_shared.records import this_service
@@ -75,7 +75,10 @@ class Command(BaseCommand):
                 if verbosity:
                     self.stdout.write(f"[{name}] migrating {SCHEMA_OF[alias]}")
                 call_command("migrate", database=alias, interactive=interactive, verbosity=max(verbosity - 1, 0))
-        # The audit trail's old events go on every deploy (and with `sso_audit --prune`, e.g. daily from cron).
+                if alias == SHARED_MIGRATIONS_DB:
+                    # Before any service sees its migrations done: the audit trail only grows for them.
+                    table_rights.apply(connections[SHARED_MIGRATIONS_DB])
+        # The audit trail's old events go on every deploy (and with each housekeeping run, as the maintenance role).
         pruned = audit.prune()
         if verbosity and pruned:
             self.stdout.write(f"[{name}] deleted {pruned} audit events older than SSO_AUDIT_RETENTION_DAYS.")

@@ -1,6 +1,8 @@
 """Adopt an existing Django project: its users, groups and logged-in sessions (docs/adopting.md).
 
     manage.py sso_adopt --from db.sqlite3|postgres://... --secret-key-file FILE [--map FILE] [--dry-run]
+                        [--keep-superusers] [--merge-group-permissions] [--join-existing-groups]
+                        [--merge-user-permissions] [--take-passwords] [--take-sessions]
     manage.py sso_adopt --rewrite TABLE.COLUMN [--load FIXTURE] [--dry-run]
 
 ``./stack adopt a|b`` runs it with ``--inputs-on-stdin``: the source, key and map
@@ -10,6 +12,7 @@ arrive as a tar stream, never as paths or on a command line.
 import json
 import sys
 import tempfile
+from dataclasses import fields
 
 from django.conf import settings
 from django.core.management import BaseCommand, CommandError, call_command
@@ -19,7 +22,7 @@ from django.db import IntegrityError, connections, transaction
 from sso_shared.locks import advisory_lock
 from sso_shared.routers import SHARED_DB
 
-from ... import adoption, inputs, report, rewrite
+from ... import adoption, inputs, privileges, report, rewrite
 from ...carried_sessions import WrongSecretKey
 from ...models import AdoptedUser
 
@@ -41,6 +44,11 @@ class Command(BaseCommand):
             "rewritten on the way in, as their foreign keys to the user hold only then",
         )
         parser.add_argument("--dry-run", action="store_true", help="print the report and change nothing")
+        # What may raise a privilege held here or bring a credential to a user here (adoption/privileges.py).
+        for option in fields(privileges.Options):
+            parser.add_argument(
+                privileges.option_flag(option.name), action="store_true", help=privileges.OPTION_HELP[option.name]
+            )
         parser.add_argument("--inputs-on-stdin", action="store_true", help=argparse_suppress())
 
     def handle(self, *args, **options):
@@ -53,7 +61,12 @@ class Command(BaseCommand):
         dry_run = options["dry_run"]
         with advisory_lock(SHARED_DB, report=self.stderr.write):
             if given is not None:
-                self.adopt(given, service=service, source=source, cookie=options["cookie"], dry_run=dry_run)
+                allowed = privileges.Options(
+                    **{option.name: options[option.name] for option in fields(privileges.Options)}
+                )
+                self.adopt(
+                    given, service=service, source=source, cookie=options["cookie"], dry_run=dry_run, allowed=allowed
+                )
             if options["rewrite"]:
                 self.load_and_rewrite(options["load"], options["rewrite"], source=source, dry_run=dry_run)
         if dry_run:
@@ -87,9 +100,9 @@ class Command(BaseCommand):
                     f"{str(error).strip()}. Adopt their source first (--from), or give each user column with --rewrite."
                 ) from None
 
-    def adopt(self, given, *, service, source, cookie, dry_run):
+    def adopt(self, given, *, service, source, cookie, dry_run, allowed):
         try:
-            found = adoption.survey(given, service=service, source=source, cookie=cookie)
+            found = adoption.survey(given, service=service, source=source, cookie=cookie, options=allowed)
         except WrongSecretKey as error:
             raise CommandError(str(error)) from None
         text = report.render(found, dry_run=dry_run)
