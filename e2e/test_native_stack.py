@@ -96,8 +96,9 @@ def environ(pid: int) -> dict[str, str]:
 def os_user(role: str) -> str:
     """The deployment's OS user of ROLE (scripts/stack/25-deployment.sh: NAME-ROLE; sso keeps its old names)."""
     if DEPLOYMENT == "sso":
-        return {"pg": "ssostack", "web": "ssoweb", "migrate": "ssomigrate"}.get(role, f"ssoapp_{role}")
-    return f"{DEPLOYMENT}-{role}"
+        legacy = {"pg": "ssostack", "web": "ssoweb", "migrate": "ssomigrate", "maintenance": "ssomaintenance"}
+        return legacy.get(role, f"ssoapp_{role}")
+    return f"{DEPLOYMENT}-{role.replace('maintenance', 'maint')}"
 
 
 def test_services_run_as_unprivileged_users_of_their_own():
@@ -378,22 +379,24 @@ def test_only_the_migrate_step_logs_in_as_the_migration_role(role):
 
 
 @pytest.mark.skipif(not AS_ROOT, reason="without root every part runs as the one invoking user")
-@pytest.mark.parametrize("os_user", ["ssoapp_a", "ssoapp_b", "ssoweb", "ssomigrate"])
-def test_only_housekeeping_logs_in_as_the_maintenance_role(os_user):
+@pytest.mark.parametrize("role", ["a", "b", "web", "migrate"])
+def test_only_housekeeping_logs_in_as_the_maintenance_role(role):
     """sso_maintenance, the one role besides the owner that may delete audit events, lets in one OS user."""
     socket_dir = STATE / "pg" / "run"
 
     def psql_as(user: str, role: str = "sso_maintenance") -> subprocess.CompletedProcess:
         command = ["psql", "-X", "-h", str(socket_dir), "-p", os.environ["STACK_PG_PORT"]]
-        command += ["-U", role, "-d", "sso_auth", "-tAc", "SELECT current_user"]
+        command += ["-U", role, "-d", "sso", "-tAc", "SELECT current_user"]
         return subprocess.run(["runuser", "-u", user, "--", *command], capture_output=True, text=True, timeout=30)
 
-    refused = psql_as(os_user)
+    refused = psql_as(os_user(role))
     assert refused.returncode != 0
     assert 'Peer authentication failed for user "sso_maintenance"' in refused.stderr
-    assert psql_as("ssomaintenance").stdout.strip() == "sso_maintenance"
+    assert psql_as(os_user("maintenance")).stdout.strip() == "sso_maintenance"
     # Nor is housekeeping's user let in as the migration role.
-    assert 'Peer authentication failed for user "sso_migrator"' in psql_as("ssomaintenance", "sso_migrator").stderr
+    assert (
+        'Peer authentication failed for user "sso_migrator"' in psql_as(os_user("maintenance"), "sso_migrator").stderr
+    )
     with pytest.raises(psycopg2.OperationalError) as over_tcp:
-        psycopg2.connect(host="127.0.0.1", port=os.environ["STACK_PG_PORT"], user="sso_maintenance", dbname="sso_auth")
+        psycopg2.connect(host="127.0.0.1", port=os.environ["STACK_PG_PORT"], user="sso_maintenance", dbname="sso")
     assert 'no pg_hba.conf entry for host "127.0.0.1", user "sso_maintenance"' in str(over_tcp.value)

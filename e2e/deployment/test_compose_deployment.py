@@ -505,7 +505,7 @@ def test_no_app_container_can_log_in_as_the_migration_role(service):
 CONNECT_OVER_THE_SOCKET = (
     "import psycopg2\n"
     "for role in ('sso_maintenance', 'sso_migrator'):\n"
-    "    try: print(psycopg2.connect(host='/run/postgresql-migrate', user=role, dbname='sso_auth').info.user)\n"
+    "    try: print(psycopg2.connect(host='/run/postgresql-migrate', user=role, dbname='sso').info.user)\n"
     "    except psycopg2.OperationalError as refused: print(str(refused).strip().splitlines()[0])\n"
 )
 
