@@ -236,18 +236,19 @@ move_compose_site_to_schemas() {
   if [ -n "$(compose ps -q --status running db 2>/dev/null)" ] && [ "$(site_layout)" = databases ] && site_running; then
     stop_site
   fi
-  compose up -d --wait --wait-timeout 120 --no-build "$@" db >&2 2>"$STATE/compose-up.log" || {
-    cat "$STATE/compose-up.log" >&2
-    die "the database did not start (above)."
-  }
+  compose_up_or_die --wait-timeout 120 "$@" db >&2
   [ "$(site_layout)" = databases ] || return 0
   # Services of the release before still write to the three databases: stopped for the move.
   if site_running; then stop_site; fi
   step "the site's data moved into the schemas of one database (a backup first)" move_to_schemas compose
 }
 
-compose_start() {
-  compose up -d --wait --wait-timeout 300 --no-build "$@" 2>"$STATE/compose-up.log" || {
+compose_start() { compose_up_or_die --wait-timeout 300 "$@"; }
+
+# `compose up -d --wait --no-build ARGS...`; when it fails, what Compose said and every container's
+# last lines (or that none wrote one), then die.
+compose_up_or_die() {
+  compose up -d --wait --no-build "$@" 2>"$STATE/compose-up.log" || {
     cat "$STATE/compose-up.log" >&2
     # Every container's last lines, each named by its service (the database's too: a db that
     # never gets healthy is a common first failure).
