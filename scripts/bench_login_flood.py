@@ -8,7 +8,8 @@ Two phases of --seconds each, against a stack on this machine (loopback only):
    username and a wrong password, --rate times a second (nginx's per-address rate: each address
    stays within it, so no per-address throttle stops them and no username is ever locked).
    N and M are drawn afresh for each run: the flood starts from addresses the site has never seen
-   (no lock or failure left from an earlier run), as a new flood would.
+   (no lock or failure left from an earlier run), as a new flood would. The flood's clients run in
+   processes of their own, so the threads measuring pages and logins never wait for the flood's GIL.
 
 Meanwhile, in both phases, a real user logs in from an address of their own every few seconds: the
 login form, then the POST, honouring a 429's Retry-After (at most --login-patience seconds), as a
@@ -25,6 +26,7 @@ The user must exist and may use both services; the password is read from LOGIN_F
 
 import argparse
 import ipaddress
+import multiprocessing
 import os
 import secrets
 import statistics
@@ -122,6 +124,24 @@ def real_user_logins(base_url, username, password, until, patience, results: lis
         time.sleep(max(LOGIN_EVERY - (time.monotonic() - started), 0.2))
 
 
+FLOOD_PROCESSES = 2  # the flood's clients in processes of their own: the measuring threads never wait for their GIL
+
+
+def flood_process(base_url, addresses, rate, seconds, results) -> None:
+    """One process of the flood: a thread per address, for this many seconds; its answers go to results."""
+    until = time.monotonic() + seconds
+    answers, lock = Counter(), threading.Lock()
+    threads = [
+        threading.Thread(target=flooder, args=(base_url, address, rate, until, answers, lock), daemon=True)
+        for address in addresses
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(seconds + 35)
+    results.put(dict(answers))
+
+
 def flooder(base_url, address, rate, until, answers: Counter, lock) -> None:
     site = client_at(base_url, address)
     site.get(LOGIN)  # the CSRF cookie, as a browser loading the form gets it
@@ -143,7 +163,7 @@ def flooder(base_url, address, rate, until, answers: Counter, lock) -> None:
 
 def run_phase(args, password, flood: bool) -> tuple[dict, list, Counter]:
     until = time.monotonic() + args.seconds
-    timings, logins, answers, lock = {}, [], Counter(), threading.Lock()
+    timings, logins, answers = {}, [], Counter()
     site = client_at(args.base_url, "127.0.0.1")
     if site.login(args.username, password).status_code != 302:
         sys.exit(f"could not log {args.username} in: is LOGIN_FLOOD_PASSWORD right, and the address not locked?")
@@ -153,12 +173,14 @@ def run_phase(args, password, flood: bool) -> tuple[dict, list, Counter]:
             args=(args.base_url, args.username, password, until, args.login_patience, logins),
         )
     ]
+    processes, results = [], multiprocessing.Queue()
     if flood:
-        for index in range(args.addresses):
-            address = str(RUN_NETWORK + 2 + index)
-            threads.append(
-                threading.Thread(target=flooder, args=(args.base_url, address, args.rate, until, answers, lock))
-            )
+        addresses = [str(RUN_NETWORK + 2 + index) for index in range(args.addresses)]
+        for share in range(FLOOD_PROCESSES):
+            flood_args = (args.base_url, addresses[share::FLOOD_PROCESSES], args.rate, args.seconds, results)
+            processes.append(multiprocessing.Process(target=flood_process, args=flood_args, daemon=True))
+    for process in processes:
+        process.start()
     for thread in threads:
         thread.daemon = True
         thread.start()
@@ -175,6 +197,10 @@ def run_phase(args, password, flood: bool) -> tuple[dict, list, Counter]:
         thread.start()
     for thread in readers + threads:
         thread.join(timeout=args.login_patience + 35)
+    for _ in processes:
+        answers.update(results.get(timeout=60))
+    for process in processes:
+        process.join(timeout=10)
     site.logout("a")
     return timings, logins, answers
 

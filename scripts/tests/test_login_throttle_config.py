@@ -86,7 +86,7 @@ def test_login_and_password_change_posts_in_flight_are_capped_per_service_and_pe
 
 def test_as_posts_that_check_a_password_go_to_its_login_workers_and_the_forms_to_its_workers(tmp_path):
     config = render(tmp_path).stdout
-    assert "upstream system_a_login { server 127.0.0.1:18996; keepalive 8; }" in config
+    assert "upstream system_a_login { server 127.0.0.1:18996; }" in config  # no keepalive: see the template
     assert re.search(
         r"map \$request_method \$sso_upstream_a_password_forms \{\s+POST\s+\$sso_upstream_a_login;"
         r"\s+default \$sso_upstream_a;\s+\}",

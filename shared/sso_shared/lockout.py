@@ -122,16 +122,24 @@ def address_locked_until(address: str | None) -> datetime | None:
     return live_attempts().filter(ip_address=address).aggregate(until=Max("expiration__expires_at"))["until"]
 
 
-def address_state(address: str | None) -> tuple[int, datetime | None]:
-    """The address's failures that still count, and when the last of them stops counting: one query."""
+def address_state(address: str | None) -> tuple[int, int, datetime | None]:
+    """The address's failures that still count, those of them with a username (checked, or refused while that
+    pair was locked: not the address's own record of refusals), and when the last of them stops counting.
+
+    One query.
+    """
     if address is None:
-        return 0, None
+        return 0, 0, None
     state = (
         live_attempts()
         .filter(ip_address=address)
-        .aggregate(total=Sum("failures_since_start"), until=Max("expiration__expires_at"))
+        .aggregate(
+            total=Sum("failures_since_start"),
+            named=Sum("failures_since_start", filter=Q(username__isnull=False)),
+            until=Max("expiration__expires_at"),
+        )
     )
-    return state["total"] or 0, state["until"]
+    return state["total"] or 0, state["named"] or 0, state["until"]
 
 
 def count_refused_at(request, username: str | None = None) -> tuple[datetime | None, bool]:

@@ -8,11 +8,11 @@ is looked at here, before its view, with one query on its client address:
    no form, no user, no password; counted (the lock lasts while it keeps trying) and audited once. When
    the attempt named no username with failures of its own there (a flood's random names), the page says
    so to nginx, which then answers that address's login POSTs with it for a few seconds by itself;
-2. the others get their place in line for a password check: the failed logins still counting at their
-   address (``sso_shared.password_checks.take_place``), so a real user passes a flooding address;
-3. one no longer in good standing (as many failures as lock one account) that has no chance of a check
-   now (every slot it may use taken, someone waiting) gets the busy page at once, counted against its
-   address like any busy refusal. Addresses in good standing may wait in line: their view decides.
+2. the others get their place in line for a password check from the failures still counting at their
+   address (``sso_shared.password_checks.place_for``: wrong passwords first, then refusals), so a real
+   user passes a flooding address;
+3. one with no chance of a check now (every slot it may use taken, no room in line for its place) gets
+   the busy page at once, counted against its address like any busy refusal.
 
 After the CSRF check (its place in MIDDLEWARE): a page elsewhere that makes visitors' browsers post
 here is refused by it, and counts against nobody's address.
@@ -64,17 +64,17 @@ class LoginGateMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs):
         if request.method != "POST" or view_path(view_func) not in PASSWORD_CHECKING_VIEWS:
             return None
-        failures, until = lockout.address_state(audit.client_address(request))
+        failures, named, until = lockout.address_state(audit.client_address(request))
         if failures >= settings.SSO_ADDRESS_FAILURE_LIMIT:
             return refuse_locked_address(request, until)
         # Looked at here: the lockout backend need not ask again (sso_shared.lockout.LockoutBackend).
         setattr(request, lockout.ADDRESS_CHECKED, True)
-        # An address in good standing may wait in line: only the others can be told now that they have no chance.
-        if not password_checks.in_good_standing(failures) and password_checks.would_be_refused(failures):
+        place = password_checks.place_for(wrong_passwords=named, refusals=failures - named)
+        if password_checks.would_be_refused(place):
             lockout.count_refused_at(request)
             return password_checks.busy_response(request)
         # The view's password check waits, if it must, at this place (given back in __call__).
-        setattr(request, PLACE_TOKEN, password_checks.take_place(failures))
+        setattr(request, PLACE_TOKEN, password_checks.take_place(place))
         return None
 
 
