@@ -9,7 +9,8 @@ Two phases of --seconds each, against a stack on this machine (loopback only):
    stays within it, so no per-address throttle stops them and no username is ever locked).
    N and M are drawn afresh for each run: the flood starts from addresses the site has never seen
    (no lock or failure left from an earlier run), as a new flood would. The flood's clients run in
-   processes of their own, so the threads measuring pages and logins never wait for the flood's GIL.
+   processes of their own, so the threads measuring pages and logins never wait for the flood's GIL,
+   at niceness 10: an attacker's own work is not the site's, it only shares this machine's cores.
 
 Meanwhile, in both phases, a real user logs in from an address of their own every few seconds: the
 login form, then the POST, honouring a 429's Retry-After (at most --login-patience seconds), as a
@@ -125,10 +126,16 @@ def real_user_logins(base_url, username, password, until, patience, results: lis
 
 
 FLOOD_PROCESSES = 2  # the flood's clients in processes of their own: the measuring threads never wait for their GIL
+FLOOD_NICENESS = 10
 
 
 def flood_process(base_url, addresses, rate, seconds, results) -> None:
-    """One process of the flood: a thread per address, for this many seconds; its answers go to results."""
+    """One process of the flood: a thread per address, for this many seconds; its answers go to results.
+
+    At a lower CPU priority: the attacker's own work would not run on the site's machine, only what it
+    makes the site do; here it shares the cores with what is measured, and yields them first.
+    """
+    os.nice(FLOOD_NICENESS)
     until = time.monotonic() + seconds
     answers, lock = Counter(), threading.Lock()
     threads = [

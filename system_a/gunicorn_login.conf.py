@@ -11,8 +11,6 @@ workers. nginx queues no more than LOGIN_REQUESTS_AT_ONCE here (nginx/sso.conf.t
 https://docs.gunicorn.org/en/stable/design.html#how-many-threads
 """
 
-import os
-
 from sso_shared.gunicorn_defaults import *  # noqa: F403
 from sso_shared.gunicorn_defaults import script_name_env
 
@@ -26,11 +24,3 @@ threads = 8
 # than A's workers (the jitter keeps the two apart).
 max_requests = 20000
 max_requests_jitter = 2000
-# Below A's workers, nginx and PostgreSQL for the CPU (a lower priority needs no privilege): while a flood
-# keeps these busy, the pages of logged-in users still get the CPU they need first.
-# https://docs.gunicorn.org/en/stable/settings.html#post-fork
-NICENESS = 10
-
-
-def post_fork(server, worker):
-    os.nice(NICENESS)

@@ -63,6 +63,8 @@ WAITERS_LOCK_KEY = int.from_bytes(b"sso-pwln", "big") & 0x7FFF_FFFF
 WAITERS_PER_SLOT = 1
 # How often a waiter looks for a free slot: after a check ends, its slot waits at most this long.
 POLL_SECONDS = 0.05
+# Refusals an address in good standing may have had (still counting): see in_good_standing.
+GOOD_STANDING_REFUSALS = 1
 # A place is an int4 key of an advisory lock: the wrong passwords in its high bits, the refusals in its low ones.
 REFUSAL_BITS = 16
 MOST_REFUSALS = 2**REFUSAL_BITS - 1
@@ -187,13 +189,13 @@ def wrong_passwords_allow_waiting(place: int) -> bool:
 
 
 def in_good_standing(place: int) -> bool:
-    """Fewer wrong passwords and fewer refusals at the address than lock one account (LOGIN_FAILURE_LIMIT).
+    """Fewer wrong passwords at the address than lock one account (LOGIN_FAILURE_LIMIT), refused there at most once.
 
-    A real user, typos and all, who tries again when told; not a flood's address after its first seconds, which
-    comes back twice a second however often it is refused.
+    A real user, typos and all: waiting in line ahead of a flood, they are seldom refused, and then try again
+    when told. Not a flood's address after its first second, which comes back twice a second however often
+    it is refused.
     """
-    refusals = place & MOST_REFUSALS
-    return wrong_passwords_allow_waiting(place) and refusals < settings.AXES_FAILURE_LIMIT
+    return wrong_passwords_allow_waiting(place) and place & MOST_REFUSALS <= GOOD_STANDING_REFUSALS
 
 
 def slots_for(place: int) -> int:

@@ -112,9 +112,9 @@ SSO_ADDRESS_FAILURE_LIMIT = positive_int("LOGIN_ADDRESS_FAILURE_LIMIT", default=
 # https://docs.djangoproject.com/en/5.2/topics/auth/passwords/#password-upgrading
 # ------------------------------------------------------------------------------
 SSO_PASSWORD_CHECKS_AT_ONCE = positive_int("LOGIN_PASSWORD_CHECKS_AT_ONCE", default=1)
-# One more, kept for addresses in good standing (fewer wrong passwords, and fewer logins refused, than
-# LOGIN_FAILURE_LIMIT): a flood's addresses, which fail or are refused twice a second, hold it only in their
-# first seconds, never the check a real user waits for.
+# One more, kept for addresses in good standing (fewer wrong passwords than LOGIN_FAILURE_LIMIT, refused at
+# most once): a flood's addresses, which fail or are refused twice a second, hold it only in their first
+# second or so, never the check a real user waits for.
 SSO_PASSWORD_CHECKS_KEPT_FOR_GOOD_STANDING = 1
 # The longest a check waits in line; one hash takes about 0.25 s on a quiet core, seconds on a busy one.
 SSO_PASSWORD_CHECK_WAIT_SECONDS = 5.0

@@ -132,12 +132,12 @@ def test_an_address_that_fails_often_never_gets_the_kept_slot(other, settings):
     settings.SSO_PASSWORD_CHECK_WAIT_SECONDS = 0.3  # the one refused often may wait: not for the kept slot
     other.hold(SHARED_SLOT)
     # In good standing (a few wrong passwords and refusals): the kept slot is free for it.
-    with place_in_line(place_for(wrong_passwords=2, refusals=2)), password_check_slot():
+    with place_in_line(place_for(wrong_passwords=2, refusals=1)), password_check_slot():
         pass
     # As many wrong passwords, or refusals, as lock one account: the shared slot is taken, the kept one not for it.
     with place_in_line(place_for(wrong_passwords=3)), pytest.raises(PasswordChecksBusy), password_check_slot():
         pass
-    with place_in_line(place_for(0, refusals=3)), pytest.raises(PasswordChecksBusy), password_check_slot():
+    with place_in_line(place_for(0, refusals=2)), pytest.raises(PasswordChecksBusy), password_check_slot():
         pass
 
 
