@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Entry point of the app image: one image, three roles.
 #   sso serve a|b         wait until the migrate job has migrated, then run System A or B under
-#                         gunicorn, which registers its fingerprint first
+#                         gunicorn, which registers its fingerprint first (A: and its login workers)
 #   sso migrate           migrate the shared database and both service databases, under the lock
 #                         (as the migration role, over the db's migrate socket: compose.yaml)
 #   sso manage a|b ARGS   run manage.py of A or B
@@ -50,6 +50,9 @@ with_service_env() {
 serve() {
   (with_service_env "$1" python manage.py sso_wait_for_migrations --timeout "${SCHEMA_WAIT_SECONDS:-300}")
   local drain=${SSO_STOP_DRAIN_SECONDS:-0}
+  if [ "$1" = a ]; then
+    serve_with_login_workers "$drain"
+  fi
   if [ "$drain" = 0 ]; then
     with_service_env "$1" exec gunicorn -c gunicorn.conf.py
   fi
@@ -65,6 +68,31 @@ serve() {
   # The first wait returns when a signal's trap has run; the second one gets gunicorn's own status.
   wait "$gunicorn_pid" || true
   wait "$gunicorn_pid"
+}
+
+# System A runs two gunicorns side by side: its workers (port 8000) and its login workers (port 8001,
+# system_a/gunicorn_login.conf.py), where nginx sends the POSTs of the forms that check a password,
+# so logged-in users' pages never wait behind them (docs/login-protection.md, "Under a flood").
+# A signal goes to both (after the drain, as above). One that ends by itself stops the other, and the
+# container ends with a failure: its restart policy starts both again, as for any crashed service.
+serve_with_login_workers() {
+  local drain=$1 stopping="" status=0
+  with_service_env a gunicorn -c gunicorn.conf.py &
+  local pages_pid=$!
+  with_service_env a gunicorn -c gunicorn_login.conf.py &
+  local login_pid=$!
+  trap 'stopping=1; sleep "$drain"; kill -TERM "$pages_pid" "$login_pid" 2>/dev/null || true' TERM
+  trap 'stopping=1; kill -INT "$pages_pid" "$login_pid" 2>/dev/null || true' INT
+  # Returns when a signal's trap has run, or when either gunicorn has ended.
+  wait -n "$pages_pid" "$login_pid" || true
+  if [ -z "$stopping" ]; then
+    echo "sso: one of System A's gunicorns ended by itself; stopping the other" >&2
+    kill -TERM "$pages_pid" "$login_pid" 2>/dev/null || true
+    status=1
+  fi
+  wait "$pages_pid" || status=$?
+  wait "$login_pid" || status=$?
+  exit "$status"
 }
 
 # Each service's own database as that service's role; the shared one as the migration role.

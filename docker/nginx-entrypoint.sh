@@ -5,6 +5,8 @@ set -euo pipefail
 
 export LISTEN_PORT=${LISTEN_PORT:-8080} SERVER_NAMES=${SERVER_NAMES:-127.0.0.1 localhost}
 export UPSTREAM_A=${UPSTREAM_A:-system_a:8000} UPSTREAM_B=${UPSTREAM_B:-system_b:8000}
+# System A's login workers run in A's container, beside its workers (docker/app-entrypoint.sh).
+export UPSTREAM_A_LOGIN=${UPSTREAM_A_LOGIN:-system_a:8001}
 # (Swarm mounts its tmpfs folders owned by root: compose.swarm.yaml gives NGINX_RUN_DIR=/tmp/nginx.)
 export STATIC_ROOT_A=/srv/static/a STATIC_ROOT_B=/srv/static/b RUN_DIR=${NGINX_RUN_DIR:-/run/nginx}
 export ERROR_LOG=stderr ACCESS_LOG=/dev/stdout

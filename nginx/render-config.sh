@@ -11,6 +11,8 @@
 #   SERVER_NAMES       host names this site answers to; anything else is refused
 #   UPSTREAM_A         host:port or unix:/path/to/socket of System A's gunicorn
 #   UPSTREAM_B         host:port or unix:/path/to/socket of System B's gunicorn
+#   UPSTREAM_A_LOGIN   host:port or unix:/path/to/socket of System A's login workers (system_a/gunicorn_login.conf.py),
+#                      where the POSTs of A's forms that check a password go
 #   STATIC_ROOT_A      System A's collected static files
 #   STATIC_ROOT_B      System B's collected static files
 #   RUN_DIR            writable folder for the pid file and temporary files
@@ -22,8 +24,9 @@
 #   LOGIN_THROTTLE_RATE   login POSTs one address may send, nginx's NUMBERr/s or NUMBERr/m (default 2r/s)
 #   LOGIN_THROTTLE_BURST  how many more it may send at once, at least 1 (default 20): the first half pass at once, the rest
 #                         are held back to the rate; beyond that an address gets the 429 page (errors/)
-#   LOGIN_REQUESTS_AT_ONCE  login POSTs in flight per service, all addresses together, at least 1 (default 1):
-#                         beyond it the 429 page at once, so logged-in users' pages never queue behind logins
+#   LOGIN_REQUESTS_AT_ONCE  login POSTs in flight on System A's login workers, all addresses together, at least 1
+#                         (default 64; beyond their 12 threads they wait in gunicorn's queue): beyond it the 429 page
+#                         at once. System B's: 1, so a worker of B is always left for pages. Each address: 2 at once.
 # HTTPS, when TLS_CERT and TLS_KEY are both set (HTTP only otherwise):
 #   TLS_CERT           certificate file (with its intermediates), PEM, e.g. from the site's own CA
 #   TLS_KEY            its private key, PEM
@@ -33,8 +36,8 @@
 #   HSTS_MAX_AGE       seconds browsers keep to HTTPS after a visit (default 31536000, one year)
 # The pages nginx answers with for a service that is down are the folder errors/ beside this script.
 # Docker Swarm (compose.swarm.yaml), when UPSTREAM_RESOLVER is set:
-#   UPSTREAM_RESOLVER  DNS server nginx asks, at request time, for the addresses of UPSTREAM_A and
-#                      UPSTREAM_B (host:port each, e.g. tasks.system_a:8000); every answer is a replica
+#   UPSTREAM_RESOLVER  DNS server nginx asks, at request time, for the addresses of UPSTREAM_A, UPSTREAM_B and
+#                      UPSTREAM_A_LOGIN (host:port each, e.g. tasks.system_a:8000); every answer is a replica
 #
 # Usage: render-config.sh [MAIN_TEMPLATE] > nginx.conf
 set -eu
@@ -47,12 +50,12 @@ fail() {
   exit 2
 }
 
-: "${LISTEN_PORT:?}" "${SERVER_NAMES:?}" "${UPSTREAM_A:?}" "${UPSTREAM_B:?}"
+: "${LISTEN_PORT:?}" "${SERVER_NAMES:?}" "${UPSTREAM_A:?}" "${UPSTREAM_B:?}" "${UPSTREAM_A_LOGIN:?}"
 : "${STATIC_ROOT_A:?}" "${STATIC_ROOT_B:?}" "${RUN_DIR:?}"
 : "${ERROR_LOG:=stderr}" "${ACCESS_LOG:=/dev/stdout}" "${LISTEN_ADDRESS:=}" "${WORKER_USER:=}"
 : "${TLS_CERT:=}" "${TLS_KEY:=}" "${HTTPS_LISTEN_PORT:=443}" "${HTTPS_PUBLIC_PORT:=$HTTPS_LISTEN_PORT}"
 : "${HSTS_MAX_AGE:=31536000}" "${UPSTREAM_RESOLVER:=}"
-: "${LOGIN_THROTTLE_RATE:=2r/s}" "${LOGIN_THROTTLE_BURST:=20}" "${LOGIN_REQUESTS_AT_ONCE:=1}"
+: "${LOGIN_THROTTLE_RATE:=2r/s}" "${LOGIN_THROTTLE_BURST:=20}" "${LOGIN_REQUESTS_AT_ONCE:=64}"
 rate_refused() { fail "LOGIN_THROTTLE_RATE must be requests per second or minute, like 2r/s or 30r/m; not '$LOGIN_THROTTLE_RATE'"; }
 case "$LOGIN_THROTTLE_RATE" in *r/s | *r/m) ;; *) rate_refused ;; esac
 case "${LOGIN_THROTTLE_RATE%r/?}" in '' | 0* | *[!0-9]*) rate_refused ;; esac
@@ -96,11 +99,11 @@ if [ -n "$WORKER_USER" ]; then WORKER_USER_DIRECTIVE="user $WORKER_USER $WORKER_
 # The redirect to HTTPS names the port only when it is not the default one.
 if [ "$HTTPS_PUBLIC_PORT" = 443 ]; then HTTPS_PORT_SUFFIX=""; else HTTPS_PORT_SUFFIX=":$HTTPS_PUBLIC_PORT"; fi
 
-export LISTEN_PORT SERVER_NAMES UPSTREAM_A UPSTREAM_B STATIC_ROOT_A STATIC_ROOT_B RUN_DIR ERROR_LOG ACCESS_LOG
+export LISTEN_PORT SERVER_NAMES UPSTREAM_A UPSTREAM_B UPSTREAM_A_LOGIN STATIC_ROOT_A STATIC_ROOT_B RUN_DIR ERROR_LOG ACCESS_LOG
 export ERROR_PAGES UPSTREAM_RESOLVER TLS_CERT TLS_KEY HTTPS_LISTEN_PORT HTTPS_PORT_SUFFIX HSTS_MAX_AGE HTTP_LISTEN HTTPS_LISTEN WORKER_USER_DIRECTIVE
 
 # shellcheck disable=SC2016 # the variable names are for envsubst, not the shell
-variables='${LISTEN_PORT} ${SERVER_NAMES} ${UPSTREAM_A} ${UPSTREAM_B} ${STATIC_ROOT_A} ${STATIC_ROOT_B}
+variables='${LISTEN_PORT} ${SERVER_NAMES} ${UPSTREAM_A} ${UPSTREAM_B} ${UPSTREAM_A_LOGIN} ${STATIC_ROOT_A} ${STATIC_ROOT_B}
 ${RUN_DIR} ${ERROR_LOG} ${ACCESS_LOG} ${TLS_CERT} ${TLS_KEY} ${HTTPS_LISTEN_PORT} ${HTTPS_PORT_SUFFIX}
 ${HSTS_MAX_AGE} ${SITE_LOCATIONS} ${SITE_SERVERS} ${HTTP_LISTEN} ${HTTPS_LISTEN} ${WORKER_USER_DIRECTIVE} ${ERROR_PAGES}
 ${UPSTREAM_RESOLVER} ${UPSTREAMS}'

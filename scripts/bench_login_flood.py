@@ -3,10 +3,14 @@
 Two phases of --seconds each, against a stack on this machine (loopback only):
 
 1. normal: one logged-in user opens /a/whoami, /a/, /b/whoami and /b/ in turn;
-2. flood: the same, while --addresses clients (127.0.0.2, 127.0.0.3, ...; every loopback address is
+2. flood: the same, while --addresses clients (127.N.M.2, 127.N.M.3, ...; every loopback address is
    this machine, and nginx sees each as another client) each POST the login form with a random
    username and a wrong password, --rate times a second (nginx's per-address rate: each address
    stays within it, so no per-address throttle stops them and no username is ever locked).
+   N and M are drawn afresh for each run: the flood starts from addresses the site has never seen
+   (no lock or failure left from an earlier run), as a new flood would. The flood's clients run in
+   processes of their own, so the threads measuring pages and logins never wait for the flood's GIL,
+   at niceness 10: an attacker's own work is not the site's, it only shares this machine's cores.
 
 Meanwhile, in both phases, a real user logs in from an address of their own every few seconds: the
 login form, then the POST, honouring a 429's Retry-After (at most --login-patience seconds), as a
@@ -23,6 +27,7 @@ The user must exist and may use both services; the password is read from LOGIN_F
 
 import argparse
 import ipaddress
+import multiprocessing
 import os
 import secrets
 import statistics
@@ -41,7 +46,9 @@ from e2e.client import SiteClient  # noqa: E402 (after the path is set)
 
 PAGES = ("/a/whoami", "/a/", "/b/whoami", "/b/")
 LOGIN = "/a/accounts/login/"
-REAL_USER_ADDRESS = "127.0.1.1"  # not one of the flood's 127.0.0.x
+# This run's addresses, unseen by the site: the flood's are 127.N.M.2 and on, the real user's 127.N.M.250.
+RUN_NETWORK = ipaddress.ip_address(f"127.{secrets.randbelow(200) + 20}.{secrets.randbelow(256)}.0")
+REAL_USER_ADDRESS = str(RUN_NETWORK + 250)
 LOGIN_EVERY = 4.0  # seconds between two logins of the real user
 
 
@@ -113,9 +120,33 @@ def real_user_logins(base_url, username, password, until, patience, results: lis
                 break
             wait = float(response.headers.get("Retry-After", "1"))
             time.sleep(min(wait, max(patience - (time.monotonic() - started), 0)))
-        results.append((time.monotonic() - started, outcome))
+        results.append((time.monotonic() - started, outcome, started))
         site.logout("a")
         time.sleep(max(LOGIN_EVERY - (time.monotonic() - started), 0.2))
+
+
+FLOOD_PROCESSES = 2  # the flood's clients in processes of their own: the measuring threads never wait for their GIL
+FLOOD_NICENESS = 10
+
+
+def flood_process(base_url, addresses, rate, seconds, results) -> None:
+    """One process of the flood: a thread per address, for this many seconds; its answers go to results.
+
+    At a lower CPU priority: the attacker's own work would not run on the site's machine, only what it
+    makes the site do; here it shares the cores with what is measured, and yields them first.
+    """
+    os.nice(FLOOD_NICENESS)
+    until = time.monotonic() + seconds
+    answers, lock = Counter(), threading.Lock()
+    threads = [
+        threading.Thread(target=flooder, args=(base_url, address, rate, until, answers, lock), daemon=True)
+        for address in addresses
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(seconds + 35)
+    results.put(dict(answers))
 
 
 def flooder(base_url, address, rate, until, answers: Counter, lock) -> None:
@@ -139,7 +170,7 @@ def flooder(base_url, address, rate, until, answers: Counter, lock) -> None:
 
 def run_phase(args, password, flood: bool) -> tuple[dict, list, Counter]:
     until = time.monotonic() + args.seconds
-    timings, logins, answers, lock = {}, [], Counter(), threading.Lock()
+    timings, logins, answers = {}, [], Counter()
     site = client_at(args.base_url, "127.0.0.1")
     if site.login(args.username, password).status_code != 302:
         sys.exit(f"could not log {args.username} in: is LOGIN_FLOOD_PASSWORD right, and the address not locked?")
@@ -149,12 +180,14 @@ def run_phase(args, password, flood: bool) -> tuple[dict, list, Counter]:
             args=(args.base_url, args.username, password, until, args.login_patience, logins),
         )
     ]
+    processes, results = [], multiprocessing.Queue()
     if flood:
-        for index in range(args.addresses):
-            address = str(ipaddress.ip_address("127.0.0.2") + index)
-            threads.append(
-                threading.Thread(target=flooder, args=(args.base_url, address, args.rate, until, answers, lock))
-            )
+        addresses = [str(RUN_NETWORK + 2 + index) for index in range(args.addresses)]
+        for share in range(FLOOD_PROCESSES):
+            flood_args = (args.base_url, addresses[share::FLOOD_PROCESSES], args.rate, args.seconds, results)
+            processes.append(multiprocessing.Process(target=flood_process, args=flood_args, daemon=True))
+    for process in processes:
+        process.start()
     for thread in threads:
         thread.daemon = True
         thread.start()
@@ -171,6 +204,10 @@ def run_phase(args, password, flood: bool) -> tuple[dict, list, Counter]:
         thread.start()
     for thread in readers + threads:
         thread.join(timeout=args.login_patience + 35)
+    for _ in processes:
+        answers.update(results.get(timeout=60))
+    for process in processes:
+        process.join(timeout=10)
     site.logout("a")
     return timings, logins, answers
 
@@ -187,18 +224,23 @@ def report(normal, flooded) -> None:
             f"{ratio:>10.2f}x  {len(before)}/{len(during)}"
         )
     for name, logins in (("normal", normal_logins), ("flood", flood_logins)):
-        times = [seconds for seconds, _ in logins]
-        outcomes = Counter(outcome for _, outcome in logins)
+        times = [seconds for seconds, _, _ in logins]
+        outcomes = Counter(outcome for _, outcome, _ in logins)
         if times:
             print(
                 f"real user's logins ({name}): {len(times)}, median {statistics.median(times):.2f} s, "
                 f"max {max(times):.2f} s; {dict(outcomes)}"
+            )
+            first = logins[0][2]
+            print(
+                "  each (started at: took): " + ", ".join(f"{at - first:.0f} s: {took:.2f} s" for took, _, at in logins)
             )
     for name, pages in (("normal", normal_pages), ("flood", flood_pages)):
         if pages.get("errors"):
             print(f"pages not answered 200 ({name}): {dict(pages['errors'])}")
     total = sum(answers.values())
     print(f"flood login POSTs: {total} ({total / max(ARGS.seconds, 1):.0f}/s): {dict(answers.most_common())}")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 
 def parse_args():
@@ -221,7 +263,11 @@ def parse_args():
 if __name__ == "__main__":
     ARGS = parse_args()
     PASSWORD = os.environ.get("LOGIN_FLOOD_PASSWORD") or sys.exit("set LOGIN_FLOOD_PASSWORD to the user's password")
-    print(f"{ARGS.addresses} addresses x {ARGS.rate}/s, {ARGS.seconds:.0f} s per phase, against {ARGS.base_url}")
+    print(
+        f"{ARGS.addresses} addresses x {ARGS.rate}/s, {ARGS.seconds:.0f} s per phase, against {ARGS.base_url}; "
+        f"flood from {RUN_NETWORK + 2}-{RUN_NETWORK + 1 + ARGS.addresses}, the real user at {REAL_USER_ADDRESS}; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     NORMAL = run_phase(ARGS, PASSWORD, flood=False)
     FLOODED = run_phase(ARGS, PASSWORD, flood=True)
     report(NORMAL, FLOODED)

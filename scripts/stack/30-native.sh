@@ -88,9 +88,17 @@ pg_ctl_() { as_pg_user "$(find_pg_bin)/pg_ctl" -D "$PG_DIR/data" "$@"; }
 service_run_dir() { echo "$STATE/run/$1"; }
 gunicorn_socket() { echo "$(service_run_dir "$1")/gunicorn.sock"; }
 
+# System A's login workers (system_a/gunicorn_login.conf.py): a gunicorn of their own, as A's user, in A's
+# folder, serving the POSTs that check a password (nginx sends them there), so that logged-in users'
+# pages never wait behind them (docs/login-protection.md, "Under a flood").
+login_socket() { echo "$(service_run_dir a)/gunicorn-login.sock"; }
+login_log() { echo "$STATE/log/a-login.log"; }
+
 # How each process ./stack starts is recognised (see started_here in 10-common.sh).
 gunicorn_pidfile() { echo "$(service_run_dir "$1")/gunicorn.pid"; }
 gunicorn_started_here() { started_here "$(gunicorn_pidfile "$1")" "$VENV/bin/gunicorn" "--pid $(gunicorn_pidfile "$1")"; }
+login_pidfile() { echo "$(service_run_dir a)/gunicorn-login.pid"; }
+login_workers_started_here() { started_here "$(login_pidfile)" "$VENV/bin/gunicorn" "--pid $(login_pidfile)"; }
 nginx_started_here() { started_here "$STATE/nginx/nginx.pid" "nginx: master process" "-c $STATE/nginx/nginx.conf"; }
 # The PostgreSQL of this deployment is the one serving its data folder, however it was started
 # (by ./stack, by `pg_ctl -D .stack/dev/pg/data restart`, by hand after a reboot): postmaster.pid
@@ -254,6 +262,7 @@ SERVICE_VARIABLES=(
   SSO_SECOND_FACTOR SSO_SITE_NAME PASSWORD_RESET_HOURS
   EMAIL_HOST EMAIL_PORT EMAIL_HOST_USER EMAIL_HOST_PASSWORD EMAIL_HOST_PASSWORD_FILE EMAIL_USE_TLS EMAIL_USE_SSL
   DEFAULT_FROM_EMAIL
+  LOGIN_ADDRESS_FAILURE_LIMIT LOGIN_PASSWORD_CHECKS_AT_ONCE
   PATH LANG LC_ALL TERM TZ HOME
 )
 
@@ -324,7 +333,6 @@ prepare_service_users() {
 prepare_service_files() {
   local service=$1 user run_dir log static
   run_dir=$(service_run_dir "$service")
-  log="$STATE/log/$service.log"
   static="$STATE/static/$service"
   install -d -m 0755 "$STATE/run" "$STATE/log" "$STATE/static"
   if ! is_root; then
@@ -333,8 +341,12 @@ prepare_service_files() {
   fi
   user=$(service_os_user "$service")
   install -d -o "$user" -g "$WEB_OS_USER" -m 0750 "$run_dir"
-  [ -e "$log" ] || install -m 0640 /dev/null "$log"
-  chown -h "$user:$user" "$log"
+  local logs=("$STATE/log/$service.log")
+  [ "$service" != a ] || logs+=("$(login_log)") # A's login workers write their own
+  for log in "${logs[@]}"; do
+    [ -e "$log" ] || install -m 0640 /dev/null "$log"
+    chown -h "$user:$user" "$log"
+  done
   [ -d "$static" ] || install -d "$static"
   [ "$(stat -c %U "$static")" = "$user" ] || chown -hR "$user:$user" "$static"
 }
@@ -402,11 +414,20 @@ start_service() {
   STARTED_NOW+=("$service")
 }
 
+# The login workers of A: same code, settings and user as A (with_service_env a), their own socket and log.
+start_login_workers() {
+  login_workers_started_here && return 0
+  with_service_env a "$VENV/bin/gunicorn" -c gunicorn_login.conf.py --bind "unix:$(login_socket)" \
+    --daemon --pid "$(login_pidfile)" --error-logfile "$(login_log)" --capture-output
+  record_started "$(login_pidfile)"
+  STARTED_NOW+=(a-login)
+}
+
 render_nginx_config() {
   local out=$1 run_dir=$2 error_log=$3 access_log=$4 worker_user=""
   is_root && worker_user=$WEB_OS_USER
   LISTEN_PORT=$STACK_PORT LISTEN_ADDRESS=$STACK_BIND WORKER_USER=$worker_user SERVER_NAMES=$SERVER_NAMES \
-    UPSTREAM_A="unix:$(gunicorn_socket a)" UPSTREAM_B="unix:$(gunicorn_socket b)" \
+    UPSTREAM_A="unix:$(gunicorn_socket a)" UPSTREAM_B="unix:$(gunicorn_socket b)" UPSTREAM_A_LOGIN="unix:$(login_socket)" \
     STATIC_ROOT_A="$STATE/static/a" STATIC_ROOT_B="$STATE/static/b" RUN_DIR=$run_dir \
     ERROR_LOG=$error_log ACCESS_LOG=$access_log \
     TLS_CERT=${STACK_TLS_CERT:-} TLS_KEY=${STACK_TLS_KEY:-} HTTPS_LISTEN_PORT=$(native_https_port) \
@@ -471,6 +492,7 @@ native_status() {
 native_running() {
   local running=0
   gunicorn_started_here a || running=1
+  login_workers_started_here || running=1
   gunicorn_started_here b || running=1
   nginx_started_here || running=1
   return "$running"
@@ -511,6 +533,7 @@ native_up() {
     step "static files collected" collect_static
     step "Django checks passed" check_services
     step "System A started (gunicorn on $(gunicorn_socket a))" start_service a
+    step "System A's login workers started (gunicorn on $(login_socket))" start_login_workers
     step "System B started (gunicorn on $(gunicorn_socket b))" start_service b
     step "nginx listening on $STACK_BIND:$(proxy_ports)" start_proxy
   fi
@@ -532,6 +555,7 @@ native_stop_failed_start() {
       supervisor) stop_supervisor ;;
       nginx) stop_started nginx "$STATE/nginx/nginx.pid" nginx_started_here ;;
       a | b) stop_started "System ${part^^}" "$(gunicorn_pidfile "$part")" gunicorn_started_here "$part" ;;
+      a-login) stop_started "System A's login workers" "$(login_pidfile)" login_workers_started_here ;;
       database) stop_database ;;
     esac
   done
@@ -543,6 +567,7 @@ native_down() {
   stop_supervisor
   stop_started nginx "$STATE/nginx/nginx.pid" nginx_started_here
   stop_started "System B" "$(gunicorn_pidfile b)" gunicorn_started_here b
+  stop_started "System A's login workers" "$(login_pidfile)" login_workers_started_here
   stop_started "System A" "$(gunicorn_pidfile a)" gunicorn_started_here a
   stop_database
   if [ "$wipe" = --volumes ]; then

@@ -1,6 +1,6 @@
 # The native stack's supervisor: one background process (`./stack _supervise`, started by
 # `./stack up --native`, stopped first by `./stack down`) that every STACK_SUPERVISE_INTERVAL
-# seconds (default 2) starts again a gunicorn or nginx that is gone, and every
+# seconds (default 2) starts again a gunicorn (A's, A's login workers', B's) or nginx that is gone, and every
 # SSO_HOUSEKEEPING_INTERVAL seconds (default 3600) runs `manage.py sso_housekeeping`.
 # It is a ./stack process like the others: recorded with its identity (started_here), so
 # only the one ./stack started is ever signalled. PostgreSQL is not restarted by it: a
@@ -43,6 +43,10 @@ supervise_once() {
     say "$(date -u +%FT%TZ) System ${service^^} is not running; starting it again"
     (start_service "$service") || warn "System ${service^^} did not start; trying again in ${SUPERVISE_INTERVAL} s"
   done
+  if ! login_workers_started_here; then
+    say "$(date -u +%FT%TZ) System A's login workers are not running; starting them again"
+    (start_login_workers) || warn "System A's login workers did not start; trying again in ${SUPERVISE_INTERVAL} s"
+  fi
   nginx_started_here && return 0
   say "$(date -u +%FT%TZ) nginx is not running; starting it again"
   (start_proxy) || warn "nginx did not start; trying again in ${SUPERVISE_INTERVAL} s"

@@ -9,6 +9,7 @@ native_anything_running() {
   local running=1
   # Every check runs, so each stale pid file is reported (and removed) once.
   gunicorn_started_here a && running=0
+  login_workers_started_here && running=0
   gunicorn_started_here b && running=0
   nginx_started_here && running=0
   database_started_here && running=0

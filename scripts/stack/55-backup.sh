@@ -119,6 +119,7 @@ site_running() {
     native)
       local running=1
       gunicorn_started_here a && running=0
+      login_workers_started_here && running=0
       gunicorn_started_here b && running=0
       nginx_started_here && running=0
       return "$running"

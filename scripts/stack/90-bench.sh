@@ -102,7 +102,7 @@ start_control() {
     is_root && worker_user=$WEB_OS_USER
     # The stack's own configuration, with both prefixes sent to the control.
     LISTEN_PORT=$BENCH_PORT LISTEN_ADDRESS=$STACK_BIND WORKER_USER=$worker_user SERVER_NAMES=$SERVER_NAMES \
-      UPSTREAM_A="unix:$(control_socket)" UPSTREAM_B="unix:$(control_socket)" \
+      UPSTREAM_A="unix:$(control_socket)" UPSTREAM_B="unix:$(control_socket)" UPSTREAM_A_LOGIN="unix:$(control_socket)" \
       STATIC_ROOT_A="$STATE/static/b" STATIC_ROOT_B="$STATE/static/b" RUN_DIR=$dir \
       ERROR_LOG="$BENCH_DIR/log/nginx-error.log" ACCESS_LOG="$BENCH_DIR/log/nginx-access.log" \
       "$ROOT/nginx/render-config.sh" >"$dir/nginx.conf" || die "could not render the control's nginx configuration."
@@ -169,7 +169,7 @@ cmd_bench() {
   POSTGRES_PASSWORD=$POSTGRES_PASSWORD BENCH_PASSWORD=$BENCH_PASSWORD "$PY" "$ROOT/scripts/bench/run.py" \
     --native "$(native_url)" --control "http://$(native_host):$BENCH_PORT/" \
     --pg-port "$PG_PORT" --pg-log "$PG_DIR/postgres.log" --pg-pid "$(pidfile_pid "$(database_pidfile)")" \
-    --native-processes "$(gunicorn_socket a),$(gunicorn_socket b)" --control-processes "$(control_socket)" \
+    --native-processes "$(gunicorn_socket a),$(gunicorn_socket b),$(login_socket)" --control-processes "$(control_socket)" \
     --username "$BENCH_USER" \
     --json "$BENCH_DIR/latest.json" --json-copy "$BENCH_DIR/latest-$kind.json" --label "$label" --workdir "$BENCH_DIR" "${run_options[@]}" || status=$?
   stop_control

@@ -30,6 +30,7 @@ def render(tmp_path, **settings: str) -> subprocess.CompletedProcess:
         "SERVER_NAMES": "127.0.0.1",
         "UPSTREAM_A": "127.0.0.1:18998",
         "UPSTREAM_B": "127.0.0.1:18997",
+        "UPSTREAM_A_LOGIN": "127.0.0.1:18996",
         "STATIC_ROOT_A": str(tmp_path),
         "STATIC_ROOT_B": str(tmp_path),
         "RUN_DIR": str(tmp_path),
@@ -69,23 +70,63 @@ def test_the_settings_reach_the_config(tmp_path):
     assert "limit_req zone=sso_login burst=1;" in location(smallest.stdout, "/a/accounts/login/")
 
 
-def test_login_and_password_change_posts_in_flight_are_capped_per_service(tmp_path):
+A_FORMS = ["/a/accounts/login/", "/a/admin/login/", "/a/accounts/password_change/", "/a/admin/password_change/"]
+B_FORMS = ["/b/admin/login/", "/b/admin/password_change/"]
+
+
+def test_login_and_password_change_posts_in_flight_are_capped_per_service_and_per_address(tmp_path):
     default = render(tmp_path)
     assert default.returncode == 0, default.stderr
-    for path in (
-        "/a/accounts/login/",
-        "/a/admin/login/",
-        "/b/admin/login/",
-        "/a/accounts/password_change/",
-        "/a/admin/password_change/",
-        "/b/admin/password_change/",
-    ):
+    for path in A_FORMS + B_FORMS:
         block = location(default.stdout, path)
-        assert "limit_conn sso_login_in_flight 1;" in block, path
         assert "limit_req zone=sso_login burst=20 delay=10;" in block, path
+        assert "limit_conn sso_login_per_address 2;" in block, path
         assert "error_page 429 /_too_many_logins.html;" in block, path
+    for path in A_FORMS:  # on A's login workers, LOGIN_REQUESTS_AT_ONCE
+        assert "limit_conn sso_login_in_flight 64;" in location(default.stdout, path), path
+    for path in B_FORMS:  # B has no login workers: one at a time, a worker of B always left for pages
+        assert "limit_conn sso_login_in_flight 1;" in location(default.stdout, path), path
     three = render(tmp_path, LOGIN_REQUESTS_AT_ONCE="3")
-    assert "limit_conn sso_login_in_flight 3;" in location(three.stdout, "/b/admin/login/")
+    assert "limit_conn sso_login_in_flight 3;" in location(three.stdout, "/a/accounts/login/")
+    assert "limit_conn sso_login_in_flight 1;" in location(three.stdout, "/b/admin/login/")
+
+
+def test_as_posts_that_check_a_password_go_to_its_login_workers_and_the_forms_to_its_workers(tmp_path):
+    config = render(tmp_path).stdout
+    assert "upstream system_a_login { server 127.0.0.1:18996; }" in config  # no keepalive: see the template
+    assert re.search(
+        r"map \$request_method \$sso_upstream_a_password_forms \{\s+POST\s+\$sso_upstream_a_login;"
+        r"\s+default \$sso_upstream_a;\s+\}",
+        config,
+    )
+    for path in A_FORMS:
+        assert "proxy_pass http://$sso_upstream_a_password_forms;" in location(config, path), path
+    for path in B_FORMS:
+        assert "proxy_pass http://$sso_upstream_b;" in location(config, path), path
+    # Every other page of A goes to A's workers.
+    assert "proxy_pass http://$sso_upstream_a;" in re.search(r"location /a/ \{(.*?)\n        \}", config, re.S)[1]
+    # Under Swarm, the login workers of every replica, looked up like A's.
+    swarm = render(tmp_path, UPSTREAM_RESOLVER="127.0.0.11", UPSTREAM_A_LOGIN="tasks.system_a:8001").stdout
+    assert 'map "" $sso_upstream_a_login { default tasks.system_a:8001; }' in swarm
+
+
+def test_only_login_posts_may_be_answered_from_nginxs_keep_of_refusals(tmp_path):
+    """The lockout page of an address locked for every username, kept per address, page and method."""
+    config = render(tmp_path).stdout
+    assert "proxy_cache_path " + str(tmp_path) + "/login_refusals " in config
+    for path in LOGIN_PAGES:
+        block = location(config, path)
+        assert "proxy_cache sso_login_refusals;" in block, path
+        assert 'proxy_cache_key "$request_method $uri $binary_remote_addr";' in block, path
+        assert "proxy_no_cache $sso_not_a_post;" in block and "proxy_cache_bypass $sso_not_a_post;" in block, path
+    for path in ["/a/accounts/password_change/", "/a/admin/password_change/", "/b/admin/password_change/"]:
+        assert "proxy_cache" not in location(config, path), path
+    assert config.count("proxy_cache sso_login_refusals;") == len(LOGIN_PAGES)
+
+
+def test_the_login_workers_address_is_required(tmp_path):
+    result = render(tmp_path, UPSTREAM_A_LOGIN="")
+    assert result.returncode != 0 and "UPSTREAM_A_LOGIN" in result.stderr
 
 
 @pytest.mark.parametrize(

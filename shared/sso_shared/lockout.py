@@ -58,7 +58,7 @@ class LockoutBackend(AxesStandaloneBackend):
         if request is None:
             return None
         address = audit.client_address(request)
-        if address_locked(address):
+        if not getattr(request, ADDRESS_CHECKED, False) and address_locked(address):
             # Before axes' own check and any password: this address has failed too often, whatever the name.
             setattr(request, audit.REFUSED_BY_LOCKOUT, True)
             setattr(request, ADDRESS_LOCKED, True)
@@ -82,6 +82,9 @@ class LockoutBackend(AxesStandaloneBackend):
 
 # Set on a request refused because its address, not its username and address, is locked.
 ADDRESS_LOCKED = "sso_address_locked"
+ADDRESS_LOCKED_UNTIL = "sso_address_locked_until"
+# Set on a request whose address sso_shared.login_gate found not locked, a moment before its password check.
+ADDRESS_CHECKED = "sso_address_checked"
 
 
 def login_username(request, credentials=None) -> str | None:
@@ -119,28 +122,74 @@ def address_locked_until(address: str | None) -> datetime | None:
     return live_attempts().filter(ip_address=address).aggregate(until=Max("expiration__expires_at"))["until"]
 
 
-def count_refused_at(request) -> None:
-    """A login refused without a password check (every slot busy): one more failure of the address, no username.
+def address_state(address: str | None) -> tuple[int, int, datetime | None]:
+    """The address's failures that still count, those of them with a username (checked, or refused while that
+    pair was locked: not the address's own record of refusals), and when the last of them stops counting.
 
-    Its own record (username NULL), so it never counts toward any account's lock, only the address's;
-    an administrator lifts it like any other (axes_reset_ip, or the admin's action).
+    One query.
+    """
+    if address is None:
+        return 0, 0, None
+    state = (
+        live_attempts()
+        .filter(ip_address=address)
+        .aggregate(
+            total=Sum("failures_since_start"),
+            named=Sum("failures_since_start", filter=Q(username__isnull=False)),
+            until=Max("expiration__expires_at"),
+        )
+    )
+    return state["total"] or 0, state["named"] or 0, state["until"]
+
+
+def count_refused_at(request, username: str | None = None) -> tuple[datetime | None, bool]:
+    """A login refused before any password check: one more failure at the request's address.
+
+    Refused because every slot was busy (``username`` None): on the address's own record (username NULL),
+    so it never counts toward any account's lock, only the address's. Refused because the address is
+    locked: on the record of the username it named, when that pair has one (the same pair keeps failing, as
+    django-axes counts an attempt while locked, and lifting that username's records lifts it), else on the
+    address's own record. The record's cool-off starts again, as every attempt while locked does.
+
+    Returns when the record stops counting, and whether it was the address's own. Two or three statements,
+    no transaction (a flood sends many); the first refusal of an address creates its record.
     """
     from axes.models import AccessAttempt, AccessAttemptExpiration
 
     address = audit.client_address(request)
     if address is None:
-        return
-    expires_at = timezone.now() + timedelta(minutes=settings.SSO_LOCKOUT_MINUTES)
+        return None, False
+    now = timezone.now()
+    records = AccessAttempt.objects.filter(ip_address=address)
+    own = {"username": None, "user_agent": ""}
+    record = (
+        records.filter(Q(username=username) | Q(**own) if username else Q(**own))
+        .order_by(F("username").asc(nulls_last=True), "-attempt_time")
+        .values("pk", "username", "failures_since_start")
+        .first()
+    )
+    counted = record is not None and AccessAttempt.objects.filter(pk=record["pk"]).update(
+        failures_since_start=F("failures_since_start") + 1
+    )
+    if counted:
+        failures = record["failures_since_start"] + 1
+        cool_off = cool_off_after(failures) if record["username"] else timedelta(minutes=settings.SSO_LOCKOUT_MINUTES)
+        expiration = AccessAttemptExpiration.objects.filter(access_attempt_id=record["pk"])
+        if not expiration.update(expires_at=now + cool_off):
+            expiration.update_or_create(access_attempt_id=record["pk"], defaults={"expires_at": now + cool_off})
+        return now + cool_off, record["username"] is None
+    # No record of its own yet (or one lifted a moment ago): made once.
+    expires_at = now + timedelta(minutes=settings.SSO_LOCKOUT_MINUTES)
     with transaction.atomic(using=router.db_for_write(AccessAttempt)):
         attempt, created = AccessAttempt.objects.select_for_update().get_or_create(
-            username=None,
+            **own,
             ip_address=address,
-            user_agent="",
             defaults={"failures_since_start": 1, "get_data": "", "post_data": "", "path_info": request.path[:255]},
         )
         if not created:
             AccessAttempt.objects.filter(pk=attempt.pk).update(failures_since_start=F("failures_since_start") + 1)
         AccessAttemptExpiration.objects.update_or_create(access_attempt=attempt, defaults={"expires_at": expires_at})
+    return expires_at, True
 
 
 def attempts_of(username: str, address: str | None):
@@ -182,7 +231,8 @@ def lockout_response(request, original_response=None, credentials=None):
     """AXES_LOCKOUT_CALLABLE: the login page's own look, saying until when (429 with Retry-After)."""
     if getattr(request, ADDRESS_LOCKED, False):
         pair, address = None, audit.client_address(request)
-        username, until = "", address_locked_until(address)
+        # Known already when sso_shared.login_gate refused it.
+        username, until = "", getattr(request, ADDRESS_LOCKED_UNTIL, None) or address_locked_until(address)
     else:
         pair = pair_of(request, credentials)
         username, address = pair if pair else ("", audit.client_address(request))

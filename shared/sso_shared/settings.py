@@ -170,12 +170,18 @@ SSO_ADDRESS_FAILURE_LIMIT = positive_int("LOGIN_ADDRESS_FAILURE_LIMIT", default=
 
 # ------------------------------------------------------------------------------
 # The cost of password checks, bounded on the whole site (sso_shared.password_checks): at most
-# this many run at once, across every service and replica; a login beyond it is answered 429
-# with Retry-After at once. Keep it below System A's workers (WEB_CONCURRENCY), so a flood of
-# logins never holds every worker that serves pages. docs/login-protection.md, "Under a flood".
+# this many run at once, across every service and replica. A check beyond it waits in line for
+# at most SSO_PASSWORD_CHECK_WAIT_SECONDS, fewer failed logins at its address first; without a
+# place in line (or time) it is answered 429 with Retry-After. docs/login-protection.md, "Under a flood".
 # https://docs.djangoproject.com/en/5.2/topics/auth/passwords/#password-upgrading
 # ------------------------------------------------------------------------------
 SSO_PASSWORD_CHECKS_AT_ONCE = positive_int("LOGIN_PASSWORD_CHECKS_AT_ONCE", default=1)
+# One more, kept for addresses in good standing (fewer wrong passwords than LOGIN_FAILURE_LIMIT, refused at
+# most once): a flood's addresses, which fail or are refused twice a second, hold it only in their first
+# second or so, never the check a real user waits for.
+SSO_PASSWORD_CHECKS_KEPT_FOR_GOOD_STANDING = 1
+# The longest a check waits in line; one hash takes about 0.25 s on a quiet core, seconds on a busy one.
+SSO_PASSWORD_CHECK_WAIT_SECONDS = 5.0
 
 # ------------------------------------------------------------------------------
 # Sessions: database-backed, one cookie for the whole domain. Django's db engine
@@ -289,6 +295,9 @@ MIDDLEWARE = [
     "sso_shared.adoption.middleware.LegacySessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    # Before the view, after the CSRF check: a locked address, or a login with no chance of a password
+    # check now, refused at once; the others get their place in line (sso_shared.login_gate).
+    "sso_shared.login_gate.LoginGateMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "sso_shared.access.ServiceAccessMiddleware",
     # A temporary password to change, or a second factor the user must have and lacks: that page first.

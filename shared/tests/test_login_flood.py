@@ -26,6 +26,9 @@ def small_limits(settings):
     settings.AXES_FAILURE_LIMIT = 3
     settings.SSO_ADDRESS_FAILURE_LIMIT = 6
     settings.SSO_PASSWORD_CHECKS_AT_ONCE = 1
+    settings.SSO_PASSWORD_CHECKS_KEPT_FOR_GOOD_STANDING = 1
+    # Waiting in line is what some tests look at; none needs the full wait of a real login.
+    settings.SSO_PASSWORD_CHECK_WAIT_SECONDS = 0.5
 
 
 @pytest.fixture
@@ -45,7 +48,7 @@ def every_slot_taken(settings):
         dbname=database["NAME"],
     )
     with other.cursor() as cursor:
-        for slot in range(settings.SSO_PASSWORD_CHECKS_AT_ONCE):
+        for slot in range(settings.SSO_PASSWORD_CHECKS_AT_ONCE + settings.SSO_PASSWORD_CHECKS_KEPT_FOR_GOOD_STANDING):
             cursor.execute("SELECT pg_advisory_lock(%s, %s)", [password_checks.SLOTS_LOCK_KEY, slot])
     yield
     other.close()

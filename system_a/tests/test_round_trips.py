@@ -14,7 +14,11 @@ User = get_user_model()
 
 
 def verb_and_table(sql: str) -> str:
-    table = re.search(r'(?:FROM|INTO|UPDATE) "(\w+)"', sql) or re.search(r"(pg_\w*advisory_\w+)", sql)
+    table = (
+        re.search(r'(?:FROM|INTO|UPDATE) "(\w+)"', sql)
+        or re.search(r"(pg_\w*advisory_\w+)", sql)
+        or re.search(r"FROM (pg_locks)", sql)
+    )
     return f"{sql.split()[0]} {table[1]}"
 
 
@@ -28,14 +32,16 @@ def test_logging_in_costs_these_statements(client):
         verb_and_table(query["sql"]) for query in captured.captured_queries if "SAVEPOINT" not in query["sql"]
     ]
     # Savepoints aside (the test runs in a transaction; in production they are BEGIN/COMMIT around the two
-    # session writes): the lockout's "is this address locked?" (any username), then "is this username
-    # locked at this address?" (django-axes asks twice), the user, a password-check slot taken and
-    # given back around the hash (sso_shared.password_checks), "has the user a second factor?" (one
-    # query over the apps and passkeys: none, so the password logs in at once), "is this new session
-    # key free?", the new session, the audit event, the lockout's reset on success (its records of
-    # the pair, looked up twice), last_login, the session's data.
+    # session writes): "is this address locked?" (any username) and "is a password check to be had?"
+    # (sso_shared.login_gate, before the view), then "is this username locked at this address?"
+    # (django-axes asks twice), the user, a password-check slot taken and given back around the hash
+    # (sso_shared.password_checks), "has the user a second factor?" (one query over the apps and
+    # passkeys: none, so the password logs in at once), "is this new session key free?", the new
+    # session, the audit event, the lockout's reset on success (its records of the pair, looked up
+    # twice), last_login, the session's data.
     assert statements == [
         "SELECT axes_accessattempt",
+        "WITH pg_locks",
         "SELECT axes_accessattempt",
         "SELECT axes_accessattempt",
         "SELECT sso_user",
