@@ -31,8 +31,7 @@ with_service_env() {
   esac
   local password_var="SYSTEM_${service^^}_DB_PASSWORD" password_file_var="SYSTEM_${service^^}_DB_PASSWORD_FILE"
   cd "/app/system_$service"
-  export DB_USER="system_$service" SERVICE_DB_NAME="system_$service"
-  export AUTH_DB_NAME=${AUTH_DB_NAME:-sso_auth}
+  export DB_USER="system_$service" DB_NAME=${DB_NAME:-sso} DB_SCHEMA="system_$service"
   # The site's names (as nginx serves them), plus the loopback names the healthcheck uses.
   local names=${SERVER_NAMES:-127.0.0.1 localhost}
   export ALLOWED_HOSTS="127.0.0.1,localhost,${names// /,}"

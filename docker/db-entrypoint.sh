@@ -42,18 +42,19 @@ write_pg_hba() {
   cat >"$PGDATA/pg_hba.conf" <<'HBA'
 # Written by the db image's entrypoint on every start (docker/db-entrypoint.sh).
 local   all                                   postgres                  peer
-local   sso_auth,sso_auth_restoring           sso_migrator              peer
-local   sso_auth                              sso_maintenance           peer
-host    sso_auth,system_a,system_a_restoring  system_a        all       scram-sha-256
-host    sso_auth,system_b,system_b_restoring  system_b        all       scram-sha-256
+local   sso,sso_restoring,sso_auth            sso_migrator              peer
+local   sso                                   sso_maintenance           peer
+host    sso,sso_restoring,system_a            system_a        all       scram-sha-256
+host    sso,sso_restoring,system_b            system_b        all       scram-sha-256
 HBA
 }
 
 # The passwords reach psql through its environment (provision.sql reads them with \getenv).
+# run_provision_sql [DATABASE]: the site's database, or another one (a restore's copy).
 run_provision_sql() {
   SYSTEM_A_DB_PASSWORD=$(read_secret SYSTEM_A_DB_PASSWORD) SYSTEM_B_DB_PASSWORD=$(read_secret SYSTEM_B_DB_PASSWORD) \
     PGOPTIONS="-c client_min_messages=warning" psql -X -q -U postgres -d postgres \
-    -f /usr/local/share/sso/provision.sql
+    -v site_database="${1:-sso}" -f /usr/local/share/sso/provision.sql
 }
 
 provision() {
@@ -63,7 +64,7 @@ provision() {
 }
 
 if [ "${1:-}" = provision ]; then
-  run_provision_sql
+  run_provision_sql "${2:-}"
   exit 0
 fi
 

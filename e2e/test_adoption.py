@@ -87,14 +87,14 @@ def adopted(tmp_path_factory):
     seen["alice before"] = logs_in(ALICE, PASSWORDS[ALICE])
     seen["adopt a"] = adopt("a", legacy_a, source=SOURCE_A)
 
-    # The project's app data moves as the docs say: dumpdata there, loaddata here, then --rewrite.
-    fixture = [{**row, "pk": None} for row in legacy_a.dumpdata()]
-    loaded = stack(
-        "manage", "a", "loaddata", "--database", "default", "--format", "json", "-", stdin=json.dumps(fixture)
-    )
-    assert loaded.returncode == 0, output(loaded)
-    seen["rewrite"] = stack("adopt", "a", "--name", SOURCE_A, "--rewrite", "intake_request.owner_id")
-    seen["rewrite again"] = stack("adopt", "a", "--name", SOURCE_A, "--rewrite", "intake_request.owner_id")
+    # The project's app data moves as the docs say: dumpdata there, then --load with --rewrite here (the
+    # owner column is a real foreign key to the user: it holds once the old ids are rewritten).
+    fixture = json.dumps([{**row, "pk": None} for row in legacy_a.dumpdata()])
+    rewrite_a = ("adopt", "a", "--name", SOURCE_A, "--rewrite", "intake_request.owner_id")
+    seen["load without rewrite"] = stack("adopt", "a", "--name", SOURCE_A, "--rewrite", "intake_request.title",
+                                         "--load", "-", stdin=fixture)  # fmt: skip
+    seen["rewrite"] = stack(*rewrite_a, "--load", "-", stdin=fixture)
+    seen["rewrite again"] = stack(*rewrite_a)
 
     # The second project has a user named after alice's new id, so it is built now.
     alice_id = user_id(ALICE)
@@ -205,6 +205,14 @@ def test_a_clash_is_refused_with_its_name_and_nothing_changed(adopted):
     assert adopted["seen"]["both after refusal"] is False
     assert adopted["seen"]["named after uuid after refusal"] is False
     assert f"{CLASH} (as {CLASH}-b)" in adopted["seen"]["adopt b"].stdout
+
+
+def test_records_whose_owner_column_is_not_rewritten_are_refused_and_nothing_is_loaded(adopted):
+    refused = adopted["seen"]["load without rewrite"]
+    assert refused.returncode != 0
+    assert "The rows do not all point at a user, so nothing was loaded" in refused.stderr
+    assert 'violates foreign key constraint "intake_request_owner_id' in refused.stderr
+    assert "Traceback" not in refused.stderr
 
 
 def test_records_show_the_right_owner_after_rewrite(adopted):

@@ -1,10 +1,10 @@
 """./stack backup and ./stack restore never run a service's code as the database superuser.
 
 What an attacker holding one service can do: with the service's own database role, plant
-functions that the superuser would run with its rights. Here they only record who runs them:
-a CHECK constraint (run for every row a restore loads) and a `varchar || varchar` operator
-(picked over PostgreSQL's own by any query on varchar columns, such as django_migrations' app
-and name, whose search_path reaches public: CVE-2018-1058). The site is backed up while it
+functions in its schema that the superuser would run with its rights. Here they only record who
+runs them: a CHECK constraint (run for every row a restore loads) and a `varchar || varchar`
+operator (picked over PostgreSQL's own by any query on varchar columns, such as django_migrations'
+app and name, whose search_path reaches the schema: CVE-2018-1058). The site is backed up while it
 runs and restored over itself (--force). Every call is the service's own role; the restore did
 run the constraint, so the check is not empty. Against the native stack and Compose (the
 offline installer's backup shares their dump: scripts/database-owners.sh).
@@ -23,23 +23,23 @@ PLANT = r"""
 CREATE TABLE superuser_trap_calls (session_role text, superuser boolean, what text);
 CREATE FUNCTION superuser_trap_record(what text) RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
-  INSERT INTO public.superuser_trap_calls
+  INSERT INTO SCHEMA.superuser_trap_calls
     SELECT session_user, rolsuper, what FROM pg_catalog.pg_roles WHERE rolname = session_user;
   RETURN true;
 END $$;
-CREATE TABLE superuser_trap_checked (id integer CHECK (public.superuser_trap_record('CHECK constraint')));
+CREATE TABLE superuser_trap_checked (id integer CHECK (SCHEMA.superuser_trap_record('CHECK constraint')));
 INSERT INTO superuser_trap_checked VALUES (1), (2);
 CREATE FUNCTION superuser_trap_concat(varchar, varchar) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM public.superuser_trap_record('|| operator');
+  PERFORM SCHEMA.superuser_trap_record('|| operator');
   RETURN pg_catalog.textcat($1, $2);
 END $$;
-CREATE OPERATOR public.|| (LEFTARG = varchar, RIGHTARG = varchar, FUNCTION = public.superuser_trap_concat);
+CREATE OPERATOR SCHEMA.|| (LEFTARG = varchar, RIGHTARG = varchar, FUNCTION = SCHEMA.superuser_trap_concat);
 DELETE FROM superuser_trap_calls;
 """
 
 REMOVE = """
-DROP OPERATOR IF EXISTS public.|| (varchar, varchar);
+DROP OPERATOR IF EXISTS SCHEMA.|| (varchar, varchar);
 DROP FUNCTION IF EXISTS superuser_trap_concat(varchar, varchar);
 DROP TABLE IF EXISTS superuser_trap_checked, superuser_trap_calls;
 DROP FUNCTION IF EXISTS superuser_trap_record(text);
@@ -47,7 +47,8 @@ DROP FUNCTION IF EXISTS superuser_trap_record(text);
 
 
 def as_service_role(service: str, sql: str) -> None:
-    """SQL run by the service's own code, on its own database as its own role."""
+    """SQL run by the service's own code, in its own schema as its own role."""
+    sql = sql.replace("SCHEMA.", f"system_{service}.")
     manage(service, "shell", "-c", f"from django.db import connection\nconnection.cursor().execute({sql!r})")
 
 

@@ -18,7 +18,7 @@ import requests
 from sso_shared.envfile import read_env_file
 
 from .conftest import BASE_URL, ROOT, STACK, VERIFY
-from .shared_table_rights import ALLOWED, FORBIDDEN, SERVICE_ROLES
+from .shared_table_rights import ALLOWED, FORBIDDEN, SERVICE_ROLES, for_role
 
 STATE = Path(os.environ.get("STACK_STATE", ""))
 DEPLOYMENT = os.environ.get("SSO_DEPLOYMENT", "")
@@ -96,8 +96,9 @@ def environ(pid: int) -> dict[str, str]:
 def os_user(role: str) -> str:
     """The deployment's OS user of ROLE (scripts/stack/25-deployment.sh: NAME-ROLE; sso keeps its old names)."""
     if DEPLOYMENT == "sso":
-        return {"pg": "ssostack", "web": "ssoweb", "migrate": "ssomigrate"}.get(role, f"ssoapp_{role}")
-    return f"{DEPLOYMENT}-{role}"
+        legacy = {"pg": "ssostack", "web": "ssoweb", "migrate": "ssomigrate", "maintenance": "ssomaintenance"}
+        return legacy.get(role, f"ssoapp_{role}")
+    return f"{DEPLOYMENT}-{role.replace('maintenance', 'maint')}"
 
 
 def test_services_run_as_unprivileged_users_of_their_own():
@@ -235,12 +236,12 @@ def test_status_says_where_postgresql_listens():
 
 # --- what each database role may reach ---------------------------------------------
 
-ROLE_REACHES = {"system_a": {"sso_auth", "system_a"}, "system_b": {"sso_auth", "system_b"}}
+ROLE_REACHES = {"system_a": {"sso"}, "system_b": {"sso"}}
 
 
 @pytest.mark.parametrize("role", sorted(ROLE_REACHES))
-@pytest.mark.parametrize("database", ["sso_auth", "system_a", "system_b", "postgres", "template1"])
-def test_each_service_role_reaches_only_its_own_database_and_the_shared_one(role, database):
+@pytest.mark.parametrize("database", ["sso", "postgres", "template1"])
+def test_each_service_role_reaches_only_the_deployments_database(role, database):
     password = env_file_secrets()[f"SYSTEM_{role[-1].upper()}_DB_PASSWORD"]
     connect = functools.partial(
         psycopg2.connect, host="127.0.0.1", port=os.environ["STACK_PG_PORT"], user=role, password=password
@@ -275,10 +276,10 @@ def test_provisioning_puts_no_password_on_a_command_line(tmp_path):
         assert value not in calls
 
 
-# --- what each service role may do in the shared database --------------------------
+# --- what each service role may do in the schemas ------------------------------------
 
 
-def connect_as_service_role(role: str, database: str = "sso_auth"):
+def connect_as_service_role(role: str, database: str = "sso"):
     password = env_file_secrets()[f"SYSTEM_{role[-1].upper()}_DB_PASSWORD"]
     return psycopg2.connect(
         host="127.0.0.1", port=os.environ["STACK_PG_PORT"], user=role, password=password, dbname=database
@@ -287,12 +288,12 @@ def connect_as_service_role(role: str, database: str = "sso_auth"):
 
 @pytest.mark.parametrize("role", SERVICE_ROLES)
 @pytest.mark.parametrize("statement", sorted(FORBIDDEN))
-def test_a_service_role_cannot_change_the_shared_schema(role, statement):
+def test_a_service_role_cannot_change_the_shared_schema_nor_reach_the_other_services(role, statement):
     connection = connect_as_service_role(role)
     try:
         with connection.cursor() as cursor, pytest.raises(psycopg2.Error) as refused:
-            cursor.execute(statement)
-        assert FORBIDDEN[statement] in str(refused.value)
+            cursor.execute(for_role(statement, role))
+        assert for_role(FORBIDDEN[statement], role) in str(refused.value)
     finally:
         connection.rollback()
         connection.close()
@@ -304,13 +305,13 @@ def test_a_service_role_reads_and_writes_rows_of_the_shared_tables(role):
     try:
         with connection.cursor() as cursor:
             for statement in ALLOWED:
-                cursor.execute(statement)
+                cursor.execute(for_role(statement, role))
     finally:
         connection.rollback()
         connection.close()
 
 
-def superuser_connection(database: str = "sso_auth"):
+def superuser_connection(database: str = "sso"):
     password = read_env_file(os.environ.get("E2E_ENV_FILE") or os.environ["STACK_ENV_FILE"])["POSTGRES_PASSWORD"]
     connection = psycopg2.connect(
         host="127.0.0.1", port=os.environ["STACK_PG_PORT"], user="postgres", password=password, dbname=database
@@ -333,9 +334,10 @@ def test_provisioning_an_older_deployment_takes_the_schema_rights_away():
     this release over such a database (as `./stack up` and the db image do on every start) fixes it."""
     with superuser_connection() as connection, connection.cursor() as cursor:
         cursor.execute("GRANT sso_auth TO system_a, system_b")
-        cursor.execute("CREATE TABLE sso_made_by_an_older_release (id serial PRIMARY KEY)")
-        cursor.execute("ALTER TABLE sso_made_by_an_older_release OWNER TO system_b")
-        cursor.execute("GRANT ALL ON sso_session TO system_a")
+        cursor.execute("CREATE TABLE shared.sso_made_by_an_older_release (id serial PRIMARY KEY)")
+        cursor.execute("ALTER TABLE shared.sso_made_by_an_older_release OWNER TO system_b")
+        cursor.execute("GRANT ALL ON shared.sso_session TO system_a")
+        cursor.execute("GRANT USAGE ON SCHEMA system_b TO system_a")
     try:
         result = run_stack_function("provision_databases")
         assert result.returncode == 0, result.stderr
@@ -345,12 +347,15 @@ def test_provisioning_an_older_deployment_takes_the_schema_rights_away():
                 " pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'sso_made_by_an_older_release'"
             )
             assert cursor.fetchone() == (False, False, "sso_auth")
-            cursor.execute("SELECT has_table_privilege('system_a', 'sso_session', 'TRUNCATE')")
-            assert cursor.fetchone() == (False,)
+            cursor.execute(
+                "SELECT has_table_privilege('system_a', 'shared.sso_session', 'TRUNCATE'),"
+                " has_schema_privilege('system_a', 'system_b', 'USAGE')"
+            )
+            assert cursor.fetchone() == (False, False)
         test_a_service_role_reads_and_writes_rows_of_the_shared_tables("system_b")
     finally:
         with superuser_connection() as connection, connection.cursor() as cursor:
-            cursor.execute("DROP TABLE IF EXISTS sso_made_by_an_older_release")
+            cursor.execute("DROP TABLE IF EXISTS shared.sso_made_by_an_older_release")
 
 
 @pytest.mark.skipif(not AS_ROOT, reason="without root every part runs as the one invoking user")
@@ -361,7 +366,7 @@ def test_only_the_migrate_step_logs_in_as_the_migration_role(role):
 
     def psql_as(user: str) -> subprocess.CompletedProcess:
         command = ["psql", "-X", "-h", str(socket_dir), "-p", os.environ["STACK_PG_PORT"]]
-        command += ["-U", "sso_migrator", "-d", "sso_auth", "-tAc", "SELECT current_user"]
+        command += ["-U", "sso_migrator", "-d", "sso", "-tAc", "SELECT current_user"]
         return subprocess.run(["runuser", "-u", user, "--", *command], capture_output=True, text=True, timeout=30)
 
     refused = psql_as(os_user(role))
@@ -369,27 +374,29 @@ def test_only_the_migrate_step_logs_in_as_the_migration_role(role):
     assert 'Peer authentication failed for user "sso_migrator"' in refused.stderr
     assert psql_as(os_user("migrate")).stdout.strip() == "sso_migrator"
     with pytest.raises(psycopg2.OperationalError) as over_tcp:
-        psycopg2.connect(host="127.0.0.1", port=os.environ["STACK_PG_PORT"], user="sso_migrator", dbname="sso_auth")
+        psycopg2.connect(host="127.0.0.1", port=os.environ["STACK_PG_PORT"], user="sso_migrator", dbname="sso")
     assert 'no pg_hba.conf entry for host "127.0.0.1", user "sso_migrator"' in str(over_tcp.value)
 
 
 @pytest.mark.skipif(not AS_ROOT, reason="without root every part runs as the one invoking user")
-@pytest.mark.parametrize("os_user", ["ssoapp_a", "ssoapp_b", "ssoweb", "ssomigrate"])
-def test_only_housekeeping_logs_in_as_the_maintenance_role(os_user):
+@pytest.mark.parametrize("role", ["a", "b", "web", "migrate"])
+def test_only_housekeeping_logs_in_as_the_maintenance_role(role):
     """sso_maintenance, the one role besides the owner that may delete audit events, lets in one OS user."""
     socket_dir = STATE / "pg" / "run"
 
     def psql_as(user: str, role: str = "sso_maintenance") -> subprocess.CompletedProcess:
         command = ["psql", "-X", "-h", str(socket_dir), "-p", os.environ["STACK_PG_PORT"]]
-        command += ["-U", role, "-d", "sso_auth", "-tAc", "SELECT current_user"]
+        command += ["-U", role, "-d", "sso", "-tAc", "SELECT current_user"]
         return subprocess.run(["runuser", "-u", user, "--", *command], capture_output=True, text=True, timeout=30)
 
-    refused = psql_as(os_user)
+    refused = psql_as(os_user(role))
     assert refused.returncode != 0
     assert 'Peer authentication failed for user "sso_maintenance"' in refused.stderr
-    assert psql_as("ssomaintenance").stdout.strip() == "sso_maintenance"
+    assert psql_as(os_user("maintenance")).stdout.strip() == "sso_maintenance"
     # Nor is housekeeping's user let in as the migration role.
-    assert 'Peer authentication failed for user "sso_migrator"' in psql_as("ssomaintenance", "sso_migrator").stderr
+    assert (
+        'Peer authentication failed for user "sso_migrator"' in psql_as(os_user("maintenance"), "sso_migrator").stderr
+    )
     with pytest.raises(psycopg2.OperationalError) as over_tcp:
-        psycopg2.connect(host="127.0.0.1", port=os.environ["STACK_PG_PORT"], user="sso_maintenance", dbname="sso_auth")
+        psycopg2.connect(host="127.0.0.1", port=os.environ["STACK_PG_PORT"], user="sso_maintenance", dbname="sso")
     assert 'no pg_hba.conf entry for host "127.0.0.1", user "sso_maintenance"' in str(over_tcp.value)

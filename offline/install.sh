@@ -263,6 +263,10 @@ start_deployment() {
   local files=(-f compose.yaml)
   # HTTPS when .env names a certificate (docs/docker.md, "HTTPS with Docker Compose").
   grep -q '^STACK_TLS_CERT=.' .env && files+=(-f compose.https.yaml)
+  # An install of a release before one database keeps its data in three databases: backed up (into
+  # backups/) and moved into the schemas of one database first, as ./stack up does (55-backup.sh).
+  SSO_VERSION=$(sed -n 's/^bundle [^ ]* //p' "$STAGE/MANIFEST") "$PREFIX/stack" _move-to-schemas ||
+    die "the move of this install's data into the schemas of one database failed (above); the databases are as they were. Run this installer again to try again."
   SSO_VERSION=$(sed -n 's/^bundle [^ ]* //p' "$STAGE/MANIFEST") \
     deployment_compose "${files[@]}" --env-file .env up -d --wait --wait-timeout 300 --pull never --no-build || {
     deployment_compose --env-file .env logs --no-log-prefix --tail 5 migrate >&2 || true

@@ -2,8 +2,12 @@
 
 One uncompressed tar (the dumps are compressed already) holding, in this order:
   SHA256SUMS        sha256 of every other member, in sha256sum's format
-  manifest.json     versions, migration state of each database, time, mode, SECRET_KEY fingerprint
-  sso_auth.dump, system_a.dump, system_b.dump   pg_dump -Fc of each database
+  manifest.json     versions, migration state of each part, time, mode, layout, SECRET_KEY fingerprint
+  one pg_dump -Fc a part of the data:
+    layout "schemas" (format 2): shared.dump, system_a.dump, system_b.dump, a schema each of the
+                     one database (docs/architecture.md)
+    layout "databases" (format 1, and format 2 when a site moves): sso_auth.dump, system_a.dump,
+                     system_b.dump, the three databases of the layout before
 By hand: tar -xf FILE && sha256sum -c SHA256SUMS && cat manifest.json
 
 Standard library only: ./stack runs it with the system's python3, before any venv exists.
@@ -27,15 +31,30 @@ import tarfile
 from pathlib import Path
 
 FORMAT = "sso-stack-backup"
-FORMAT_VERSION = 1
-DATABASES = ("sso_auth", "system_a", "system_b")
-# Which service's code knows the migrations recorded in each database: the shared database
-# records the migrations of every app both services applied to it.
-SERVICES_OF_DATABASE = {"sso_auth": ("a", "b"), "system_a": ("a",), "system_b": ("b",)}
+FORMAT_VERSION = 2
+# The parts of each layout, and which service's code knows the migrations recorded in each: the
+# shared part records the migrations of every app both services applied to it.
+LAYOUTS = {
+    "schemas": {"shared": ("a", "b"), "system_a": ("a",), "system_b": ("b",)},
+    "databases": {"sso_auth": ("a", "b"), "system_a": ("a",), "system_b": ("b",)},
+}
 SUMS = "SHA256SUMS"
 MANIFEST = "manifest.json"
-MEMBERS = (SUMS, MANIFEST, *(f"{name}.dump" for name in DATABASES))
 CHUNK = 1 << 20
+
+
+def parts_of(layout: str) -> tuple[str, ...]:
+    return tuple(LAYOUTS[layout])
+
+
+def members_of(layout: str) -> tuple[str, ...]:
+    return (SUMS, MANIFEST, *(f"{name}.dump" for name in parts_of(layout)))
+
+
+def dump_members() -> set[str]:
+    """Every dump a backup of either layout may hold."""
+    return {f"{name}.dump" for layout in LAYOUTS for name in parts_of(layout)}
+
 
 DAMAGED, NEWER, OTHER_KEY = 2, 3, 4
 
@@ -61,11 +80,20 @@ def service_info(directory: Path, service: str) -> dict:
     return json.loads((directory / f"{service}.json").read_text())
 
 
+def layout_gathered(directory: Path) -> str:
+    """The layout ./stack found the data in (the file `layout` it wrote); schemas when it wrote none."""
+    path = directory / "layout"
+    return path.read_text().strip() if path.exists() else "schemas"
+
+
 def build_manifest(directory: Path, mode: str) -> dict:
     info = {service: service_info(directory, service) for service in ("a", "b")}
+    layout = layout_gathered(directory)
+    parts = parts_of(layout)
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
+        "layout": layout,
         "created": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "mode": mode,
         "release": (directory / "release").read_text().strip(),
@@ -74,7 +102,7 @@ def build_manifest(directory: Path, mode: str) -> dict:
             "postgresql": (directory / "postgresql-version").read_text().strip(),
         },
         "versions_of_services": {service: info[service]["versions"] for service in info},
-        "migrations": {name: (directory / f"{name}.migrations").read_text().split() for name in DATABASES},
+        "migrations": {name: (directory / f"{name}.migrations").read_text().split() for name in parts},
         "secret_key_fingerprint": info["a"]["secret_key_fingerprint"],
         "databases": {
             name: {
@@ -82,7 +110,7 @@ def build_manifest(directory: Path, mode: str) -> dict:
                 "bytes": (directory / f"{name}.dump").stat().st_size,
                 "sha256": sha256_of(directory / f"{name}.dump"),
             }
-            for name in DATABASES
+            for name in parts
         },
     }
 
@@ -103,9 +131,11 @@ def add_member(archive: tarfile.TarFile, name: str, path: Path | None = None, da
 def pack(directory: Path, mode: str, out: Path) -> None:
     if out.exists():
         raise Refusal(1, f"{out} exists already; name another file (nothing was written).")
-    manifest = json.dumps(build_manifest(directory, mode), indent=1).encode() + b"\n"
+    built = build_manifest(directory, mode)
+    parts = parts_of(built["layout"])
+    manifest = json.dumps(built, indent=1).encode() + b"\n"
     sums = f"{hashlib.sha256(manifest).hexdigest()}  {MANIFEST}\n" + "".join(
-        f"{sha256_of(directory / f'{name}.dump')}  {name}.dump\n" for name in DATABASES
+        f"{sha256_of(directory / f'{name}.dump')}  {name}.dump\n" for name in parts
     )
     partial = out.with_name(f".{out.name}.partial")
     # Only its owner may read it: it holds password hashes and live sessions.
@@ -117,7 +147,7 @@ def pack(directory: Path, mode: str, out: Path) -> None:
         ):
             add_member(tar, SUMS, data=sums.encode())
             add_member(tar, MANIFEST, data=manifest)
-            for name in DATABASES:
+            for name in parts:
                 add_member(tar, f"{name}.dump", path=directory / f"{name}.dump")
         os.chmod(partial, 0o600)
         os.replace(partial, out)
@@ -143,7 +173,7 @@ def extract(file: Path, directory: Path) -> dict:
     try:
         with tarfile.open(file, mode="r:") as tar:
             for member in tar:
-                if member.name not in MEMBERS or member.name in seen or not member.isfile():
+                if member.name not in {SUMS, MANIFEST} | dump_members() or member.name in seen or not member.isfile():
                     raise damaged(file, f"unexpected member {member.name!r}")
                 if not seen and member.name != SUMS:
                     raise damaged(file, f"{SUMS} is not its first member")
@@ -160,10 +190,15 @@ def extract(file: Path, directory: Path) -> dict:
                     raise damaged(file, f"the checksum of {member.name} does not match {SUMS}")
     except (tarfile.TarError, EOFError, OSError) as error:
         raise damaged(file, f"it cannot be read as a tar file ({error})") from None
-    missing = [name for name in MEMBERS if name not in seen]
+    if MANIFEST not in seen:
+        raise damaged(file, f"{MANIFEST} missing (cut short?)")
+    manifest = read_manifest(file, directory / MANIFEST)
+    missing = [name for name in members_of(manifest["layout"]) if name not in seen]
     if missing:
         raise damaged(file, f"{', '.join(missing)} missing (cut short?)")
-    return read_manifest(file, directory / MANIFEST)
+    if set(sums) != set(members_of(manifest["layout"])) - {SUMS}:
+        raise damaged(file, f"{SUMS} does not list exactly the manifest and the dumps of its layout")
+    return manifest
 
 
 def parse_sums(file: Path, text: str) -> dict[str, str]:
@@ -173,8 +208,6 @@ def parse_sums(file: Path, text: str) -> dict[str, str]:
         if not match:
             raise damaged(file, f"{SUMS} holds a line that is not a checksum")
         sums[match.group(2)] = match.group(1)
-    if set(sums) != set(MEMBERS) - {SUMS}:
-        raise damaged(file, f"{SUMS} does not list exactly the manifest and the three dumps")
     return sums
 
 
@@ -183,7 +216,11 @@ def read_manifest(file: Path, path: Path) -> dict:
         manifest = json.loads(path.read_text())
         if manifest["format"] != FORMAT:
             raise ValueError(f"format {manifest['format']!r}")
-        for name in DATABASES:
+        # Format 1 knew one layout: the three databases.
+        manifest.setdefault("layout", "databases")
+        if manifest["layout"] not in LAYOUTS:
+            raise ValueError(f"layout {manifest['layout']!r}")
+        for name in parts_of(manifest["layout"]):
             if not isinstance(manifest["migrations"][name], list):
                 raise ValueError(f"migrations of {name}")
         manifest["versions"]["sso_shared"], manifest["versions"]["django"], manifest["secret_key_fingerprint"]
@@ -212,11 +249,11 @@ def newer_release(manifest: dict, code: dict[str, dict]) -> list[str]:
         theirs, ours = manifest["versions"][package], code["a"]["versions"][package]
         if version_tuple(theirs) > version_tuple(ours):
             reasons.append(f"{package} {theirs} (this code has {ours})")
-    for database, services in SERVICES_OF_DATABASE.items():
+    for part, services in LAYOUTS[manifest.get("layout", "databases")].items():
         known = set().union(*(code[service]["known_migrations"] for service in services))
-        unknown = [name for name in manifest["migrations"][database] if name not in known]
+        unknown = [name for name in manifest["migrations"][part] if name not in known]
         if unknown:
-            reasons.append(f"migrations of {database} this code does not know: {', '.join(unknown)}")
+            reasons.append(f"migrations of {part} this code does not know: {', '.join(unknown)}")
     return reasons
 
 

@@ -91,7 +91,12 @@ def main() -> None:
             raise SystemExit("login failed")
         clients.append(client)
     database = psycopg2.connect(
-        host="127.0.0.1", port=args.pg_port, user="postgres", password=env["POSTGRES_PASSWORD"], dbname="sso_auth"
+        host="127.0.0.1",
+        port=args.pg_port,
+        user="postgres",
+        password=env["POSTGRES_PASSWORD"],
+        dbname="sso",
+        options="-c search_path=shared",
     )
     database.autocommit = True
 

@@ -45,14 +45,14 @@ def main() -> None:
     parser.add_argument("--password", required=True)
     parser.add_argument("--pg-host", default="127.0.0.1")
     parser.add_argument("--pg-port", type=int, default=5432)
-    parser.add_argument("--auth-db", default="sso_auth")
+    parser.add_argument("--database", default="sso")
     parser.add_argument("--seconds", type=float, default=125)
     args = parser.parse_args()
 
     connection = psycopg2.connect(
         host=args.pg_host,
         port=args.pg_port,
-        dbname=args.auth_db,
+        dbname=args.database,
         user="postgres",
         password=os.environ["POSTGRES_PASSWORD"],
     )

@@ -50,7 +50,8 @@ def on_the_server(statement: sql.Composable) -> None:
 
 
 def set_up_django(database: str) -> None:
-    os.environ["AUTH_DB_NAME"] = os.environ["SERVICE_DB_NAME"] = database
+    os.environ["DB_NAME"] = database
+    os.environ["DB_SCHEMA"] = "system_a"
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
     sys.path.insert(0, str(ROOT / "shared"))
     import django
@@ -189,9 +190,10 @@ def main() -> None:
         set_up_django(database)
         from django.core.management import call_command
 
-        from sso_shared.routers import SHARED_DB
+        from sso_shared.routers import SERVICE_DB
 
-        call_command("migrate", database=SHARED_DB, verbosity=0)
+        # The schemas made and the shared one migrated first, as a test database is.
+        call_command("migrate", database=SERVICE_DB, verbosity=0)
         run(sizes, args.repeat, args.old_repeat, args.old_scan_up_to)
     finally:
         if "django" in sys.modules:

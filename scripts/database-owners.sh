@@ -1,4 +1,6 @@
-# Which role owns each database, and how PostgreSQL's client programs log in as that owner.
+# Which role owns each part of the site's data, and how PostgreSQL's client programs log in as
+# that owner. A part is a schema of the one database (shared, system_a, system_b), or one of the
+# three databases of the layout before it (sso_auth, system_a, system_b: read when a site moves).
 # Backups and restores read and write a database only as the role that owns it, never as the
 # superuser: a service's role owns the functions, CHECK constraints, triggers, views and
 # operators in its database, and whatever of them a superuser's session runs, runs with the
@@ -12,10 +14,19 @@
 #   compose  a function `compose` that runs docker compose for the deployment; the client
 #            programs run inside its db container
 
-# The role that owns DATABASE and everything in it.
+# The one database of the site (docs/architecture.md) and its parts, in the order they are dumped:
+# the services' schemas first, the shared one last, so a record a service writes while the backup
+# runs names a user who is in the backup too.
+SITE_DATABASE=sso
+SITE_SCHEMAS=(system_a system_b shared)
+# The layout before: three databases.
+LEGACY_DATABASES=(system_a system_b sso_auth)
+
+# The role that owns PART (a schema, or a database of the layout before) and everything in it.
 database_owner() {
   case "$1" in
-    sso_auth | system_a | system_b) echo "$1" ;;
+    shared | sso_auth) echo sso_auth ;;
+    system_a | system_b) echo "$1" ;;
     *)
       echo "error: no owner known for database $1" >&2
       return 1
@@ -28,7 +39,7 @@ database_owner() {
 # then acts as sso_auth (SET ROLE), as it does when it migrates.
 database_login() {
   case "$1" in
-    sso_auth) echo sso_migrator ;;
+    shared | sso_auth) echo sso_migrator ;;
     *) database_owner "$1" ;;
   esac
 }
@@ -98,4 +109,76 @@ applied_migrations() {
   local mode=$1 database=$2
   as_database_owner "$mode" "$database" psql -X -q -v ON_ERROR_STOP=1 -tA -d "$database" \
     -c "SELECT app || '.' || name FROM django_migrations ORDER BY id"
+}
+
+# --- the one database, a schema per part --------------------------------------------------
+
+# pg_dump -Fc of SCHEMA of the site's database, to stdout, as its owner.
+dump_schema() {
+  local mode=$1 schema=$2
+  as_database_owner "$mode" "$schema" pg_dump -Fc --schema "$schema" "$SITE_DATABASE"
+}
+
+# A dump of SCHEMA (stdin) into TARGET, a database provisioned for it (db/provision.sql) where the
+# schema's owner may create the schema for the moment (grant_schema_creation): the dump creates it.
+restore_schema() {
+  local mode=$1 schema=$2 target=$3
+  as_database_owner "$mode" "$schema" pg_restore --no-owner --no-privileges --exit-on-error \
+    --single-transaction -d "$target"
+}
+
+# SQL run in DATABASE as the owner of PART (acting as it, where the login is another role).
+as_owner_sql() {
+  local mode=$1 part=$2 database=$3 sql=$4 owner login
+  owner=$(database_owner "$part") || return 1
+  login=$(database_login "$part")
+  [ "$login" = "$owner" ] || sql="SET ROLE $owner; $sql"
+  as_database_owner "$mode" "$part" psql -X -q -v ON_ERROR_STOP=1 -tA -d "$database" -c "$sql"
+}
+
+# The migrations applied in SCHEMA (app.name, one a line), as its owner.
+applied_migrations_in_schema() {
+  local mode=$1 schema=$2
+  as_owner_sql "$mode" "$schema" "$SITE_DATABASE" "SELECT app || '.' || name FROM $schema.django_migrations ORDER BY id"
+}
+
+# Move everything PART's owner made in schema public of DATABASE into SCHEMA, as that owner: what
+# a dump of the layout before (one database a part, its tables in public) restored into the site's
+# database becomes. The schema's owner runs it, so the superuser runs nothing of the service's.
+move_public_into_schema() {
+  local mode=$1 part=$2 database=$3 schema=$4
+  as_owner_sql "$mode" "$part" "$database" "
+    DO \$\$
+    DECLARE
+      object record;
+    BEGIN
+      FOR object IN
+        SELECT c.relname, c.relkind FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'public' AND c.relowner = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user)
+           AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+           AND NOT (c.relkind = 'S' AND EXISTS (SELECT FROM pg_catalog.pg_depend d
+                                                 WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')))
+      LOOP
+        EXECUTE pg_catalog.format('ALTER %s public.%I SET SCHEMA %I',
+          CASE object.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                              WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END, object.relname, '$schema');
+      END LOOP;
+      FOR object IN
+        SELECT p.oid::pg_catalog.regprocedure AS routine, p.prokind FROM pg_catalog.pg_proc p
+          JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+         WHERE n.nspname = 'public' AND p.proowner = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user)
+      LOOP
+        EXECUTE pg_catalog.format('ALTER %s %s SET SCHEMA %I',
+          CASE object.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END,
+          object.routine, '$schema');
+      END LOOP;
+      FOR object IN
+        SELECT t.typname, t.typtype FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+         WHERE n.nspname = 'public' AND t.typowner = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user)
+           AND t.typtype IN ('e', 'd', 'r')
+      LOOP
+        EXECUTE pg_catalog.format('ALTER %s public.%I SET SCHEMA %I',
+          CASE object.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, object.typname, '$schema');
+      END LOOP;
+    END \$\$"
 }

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from ..shared_table_rights import ALLOWED, FORBIDDEN, SERVICE_ROLES
+from ..shared_table_rights import ALLOWED, FORBIDDEN, SERVICE_ROLES, for_role
 from .conftest import ENV_FILE, ROOT, compose, container_id, inspect, run
 
 APP_SERVICES = ("system_a", "system_b")
@@ -343,9 +343,9 @@ def test_migrations_and_services_started_together_on_an_empty_database(throwaway
             "-U",
             "postgres",
             "-d",
-            "sso_auth",
+            "sso",
             "-tAc",
-            "SELECT count(*) - count(DISTINCT (app, name)) FROM django_migrations",
+            "SELECT count(*) - count(DISTINCT (app, name)) FROM shared.django_migrations",
             project=project,
             env=env,
         )
@@ -451,14 +451,14 @@ def test_secret_key_from_a_file_reaches_both_services_as_a_docker_secret(tmp_pat
         compose("down", "--volumes", project=project, env_file=env_file, env=env, check=False)
 
 
-ROLE_REACHES = {"system_a": {"sso_auth", "system_a"}, "system_b": {"sso_auth", "system_b"}}
+ROLE_REACHES = {"system_a": {"sso"}, "system_b": {"sso"}}
 
 
 @pytest.mark.parametrize("role", sorted(ROLE_REACHES))
-def test_each_service_role_reaches_only_its_own_database_and_the_shared_one(role, secrets):
+def test_each_service_role_reaches_only_the_deployments_database(role, secrets):
     """Over the network, as a compromised service would try, with its own password."""
     password = {"PGPASSWORD": secrets[f"SYSTEM_{role[-1].upper()}_DB_PASSWORD"]}
-    for database in ("sso_auth", "system_a", "system_b", "postgres", "template1"):
+    for database in ("sso", "postgres", "template1"):
         attempt = compose("exec", "-T", "-e", "PGPASSWORD", "db", "psql", "-h", "127.0.0.1", "-U", role,
                           "-d", database, "-tAc", "SELECT 1", env=password, check=False)  # fmt: skip
         if database in ROLE_REACHES[role]:
@@ -470,17 +470,18 @@ def test_each_service_role_reaches_only_its_own_database_and_the_shared_one(role
 
 def psql_in_db_container(role: str, password: str, sql: str) -> subprocess.CompletedProcess:
     """As a compromised service would, over the network, with its own password."""
-    command = ["psql", "-X", "-h", "127.0.0.1", "-U", role, "-d", "sso_auth", "-v", "ON_ERROR_STOP=1", "-tAc", sql]
+    command = ["psql", "-X", "-h", "127.0.0.1", "-U", role, "-d", "sso", "-v", "ON_ERROR_STOP=1", "-tAc", sql]
     return compose("exec", "-T", "-e", "PGPASSWORD", "db", *command, env={"PGPASSWORD": password}, check=False)
 
 
 @pytest.mark.parametrize("role", SERVICE_ROLES)
-def test_a_service_role_has_rows_but_no_schema_rights_in_the_shared_database(role, secrets):
+def test_a_service_role_has_rows_but_no_schema_rights_in_the_shared_schema_and_none_in_the_others(role, secrets):
     password = secrets[f"SYSTEM_{role[-1].upper()}_DB_PASSWORD"]
     for statement, answer in FORBIDDEN.items():
-        attempt = psql_in_db_container(role, password, f"BEGIN; {statement}; ROLLBACK")
-        assert attempt.returncode != 0 and answer in attempt.stderr, (statement, attempt.stderr)
-    allowed = psql_in_db_container(role, password, "BEGIN; " + "; ".join(ALLOWED) + "; ROLLBACK")
+        attempt = psql_in_db_container(role, password, f"BEGIN; {for_role(statement, role)}; ROLLBACK")
+        assert attempt.returncode != 0 and for_role(answer, role) in attempt.stderr, (statement, attempt.stderr)
+    allowed_statements = "; ".join(for_role(statement, role) for statement in ALLOWED)
+    allowed = psql_in_db_container(role, password, f"BEGIN; {allowed_statements}; ROLLBACK")
     assert allowed.returncode == 0, allowed.stderr
 
 
@@ -490,7 +491,7 @@ def test_no_app_container_can_log_in_as_the_migration_role(service):
     attempt = compose("exec", "-T", service, "python3", "-c", (
         "import psycopg2\n"
         "for host in ('db', '/run/postgresql-migrate'):\n"
-        "    try: psycopg2.connect(host=host, user='sso_migrator', dbname='sso_auth', connect_timeout=5)\n"
+        "    try: psycopg2.connect(host=host, user='sso_migrator', dbname='sso', connect_timeout=5)\n"
         "    except psycopg2.OperationalError as refused: print(str(refused).strip().splitlines()[0])\n"
         "    else: print('CONNECTED')\n"
     ), check=False)  # fmt: skip
@@ -504,7 +505,7 @@ def test_no_app_container_can_log_in_as_the_migration_role(service):
 CONNECT_OVER_THE_SOCKET = (
     "import psycopg2\n"
     "for role in ('sso_maintenance', 'sso_migrator'):\n"
-    "    try: print(psycopg2.connect(host='/run/postgresql-migrate', user=role, dbname='sso_auth').info.user)\n"
+    "    try: print(psycopg2.connect(host='/run/postgresql-migrate', user=role, dbname='sso').info.user)\n"
     "    except psycopg2.OperationalError as refused: print(str(refused).strip().splitlines()[0])\n"
 )
 

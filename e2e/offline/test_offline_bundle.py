@@ -293,13 +293,22 @@ def test_upgrade_from_the_previous_release_on_the_previous_django_keeps_users_lo
         browser = SiteClient(f"http://127.0.0.1:{port}/")
         assert browser.login("carol", password).status_code == 302
         assert browser.whoami("b")["authenticated"] is True
+        title = "filed before the upgrade " + os.urandom(3).hex()
+        assert browser.post_form("/a/", {"title": title, "details": ""}, allow_redirects=False).status_code == 302
+        reviewed = browser.post_form(
+            "/b/", {"subject": title, "verdict": "approved", "note": ""}, allow_redirects=False
+        )
+        assert reviewed.status_code == 302
         cluster = cluster_in(project, prefix)
 
         upgrade = offline(new_dir / "install.sh", "--prefix", prefix, env=env)  # the key pinned by the first install
         assert f"\nSSO_DEPLOYMENT={project}\n" in (prefix / ".env").read_text()
         assert cluster_in(project, prefix) == cluster
         assert django_version(prefix) == "5.2.19"
-        [backup] = (prefix / "backups").iterdir()
+        # The installer's backup of the three databases, and the move's (into the schemas of one database).
+        [backup] = [path for path in (prefix / "backups").iterdir() if path.is_dir()]
+        [moved] = [path.name for path in (prefix / "backups").iterdir() if path.is_file()]
+        assert moved.endswith("-before-schemas.tar")
         assert f"The databases as they were before this upgrade are in {backup}" in upgrade.stdout
         assert sorted(path.name for path in backup.glob("*.dump")) == [
             "sso_auth.dump",
@@ -316,6 +325,7 @@ def test_upgrade_from_the_previous_release_on_the_previous_django_keeps_users_lo
 
         assert browser.whoami("a") == {"service": "a", "authenticated": True, "username": "carol"}
         assert browser.whoami("b") == {"service": "b", "authenticated": True, "username": "carol"}
+        assert title in browser.get("/a/").text and title in browser.get("/b/").text
     finally:
         stack_down(prefix)
         remove_deployment_images(project, new_dir)

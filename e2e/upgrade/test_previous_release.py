@@ -1,10 +1,14 @@
-"""Compose: a site of the previous release (previous-release.txt), upgraded the ordinary way.
+"""A site of the previous release (previous-release.txt), upgraded the ordinary way, natively and
+under Compose.
 
-A clone at the previous release runs `./stack up --compose` (that release's ./stack, under the
-Compose project its .env names: COMPOSE_PROJECT_NAME, as that release recorded it); someone logs
-in. Then the clone's code becomes this checkout's (a `git pull`) and `./stack up --compose` runs
-again. The deployment keeps its name (recorded in .env as SSO_DEPLOYMENT), its database volume
-(the same PostgreSQL cluster in it) and the logged-in session, and now runs images named after it.
+A clone at the previous release runs `./stack up` (that release's ./stack; under Compose, in the
+project its .env names: COMPOSE_PROJECT_NAME, as that release recorded it); someone logs in and
+files a request on A and a review on B. Then the clone's code becomes this checkout's (a `git pull`;
+natively after `./stack down`) and `./stack up` runs again. That release kept the data in three
+databases: the upgrade backs them up and moves them into the schemas of one database. The
+deployment keeps its name (recorded in .env as SSO_DEPLOYMENT), its database (under Compose the
+same PostgreSQL cluster in the same volume), the rows and the logged-in session; under Compose it
+now runs images named after it.
 """
 
 import json
@@ -14,6 +18,8 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+
+import pytest
 
 from e2e.client import SiteClient
 
@@ -53,46 +59,70 @@ def cluster_in(project: str) -> str:
     return f"{project}_db-data " + re.search(r"Database system identifier:\s+(\d+)", control).group(1)
 
 
-def test_a_compose_site_of_the_previous_release_keeps_its_name_volume_and_sessions():
+def file_rows(browser: SiteClient, title: str) -> None:
+    filed = browser.post_form("/a/", {"title": title, "details": ""}, allow_redirects=False)
+    reviewed = browser.post_form("/b/", {"subject": title, "verdict": "approved", "note": ""}, allow_redirects=False)
+    assert (filed.status_code, reviewed.status_code) == (302, 302)
+
+
+@pytest.mark.parametrize("mode", ["native", "compose"])
+def test_a_site_of_the_previous_release_moves_into_schemas_keeping_its_name_rows_and_sessions(mode):
     (ROOT / ".stack").mkdir(exist_ok=True)
     site = Path(tempfile.mkdtemp(prefix="previous-release-", dir=ROOT / ".stack"))
     site.chmod(0o755)
     project = f"sso-previous-{PORT}"
+    # Natively, a PostgreSQL port of its own (the previous release's default may be taken).
+    old_env = {"STACK_COMPOSE_PROJECT": project, "SSO_VERSION": OLD_TAG, "STACK_PG_PORT": str(PORT + 4)}
+    new_env = {"SSO_VERSION": TAG, "STACK_PG_PORT": str(PORT + 4)}
     head = run(ROOT, "git", "rev-parse", "HEAD").stdout.strip()
     try:
         run(ROOT, "git", "clone", "-q", "--no-hardlinks", str(ROOT), str(site))
         run(site, "git", "checkout", "-q", "--detach", previous_release())
         # That release named the project by STACK_COMPOSE_PROJECT (recorded as COMPOSE_PROJECT_NAME)
         # and every image sso/...; its own tag keeps them apart from anyone's.
-        run(site, "./stack", "up", "--compose", env={"STACK_COMPOSE_PROJECT": project, "SSO_VERSION": OLD_TAG})
+        run(site, "./stack", "up", f"--{mode}", env=old_env)
         assert "SSO_DEPLOYMENT" not in (site / ".env").read_text()
-        assert f"COMPOSE_PROJECT_NAME={project}" in (site / ".env").read_text()
+        if mode == "compose":
+            assert f"COMPOSE_PROJECT_NAME={project}" in (site / ".env").read_text()
         password = "previous-" + os.urandom(8).hex()
         run(site, "./stack", "manage", "a", "createsuperuser", "--noinput", "--username", "pia",
-            "--email", "pia@example.com", env={"DJANGO_SUPERUSER_PASSWORD": password})  # fmt: skip
+            "--email", "pia@example.com", env={**old_env, "DJANGO_SUPERUSER_PASSWORD": password})  # fmt: skip
         browser = SiteClient(f"http://127.0.0.1:{PORT}/")
         assert browser.login("pia", password).status_code == 302
         assert browser.whoami("b")["authenticated"] is True
-        cluster = cluster_in(project)
+        title = "filed before the upgrade " + os.urandom(3).hex()
+        file_rows(browser, title)
+        cluster = cluster_in(project) if mode == "compose" else None
 
+        if mode == "native":
+            run(site, "./stack", "down", env=old_env)
         run(site, "git", "checkout", "-q", "--detach", head)  # the upgrade: this checkout's code
-        upgraded = run(site, "./stack", "up", "--compose", env={"SSO_VERSION": TAG})
+        upgraded = run(site, "./stack", "up", f"--{mode}", env=new_env)
 
-        assert re.search(rf"^SSO_DEPLOYMENT={project}$", (site / ".env").read_text(), flags=re.M)
-        assert f"recorded SSO_DEPLOYMENT={project}" in upgraded.stderr
-        assert cluster_in(project) == cluster
-        images = docker("ps", "--filter", f"label=com.docker.compose.project={project}", "--format", "{{.Image}}")
-        assert images.split() and all(image.startswith(f"{project}/") for image in images.split()), images
-        labels = json.loads(docker("volume", "inspect", "--format", "{{json .Labels}}", f"{project}_identity"))
-        assert labels == {"sso.deployment": project, "sso.deployment.folder": str(site)}
+        assert "moving it into the schemas of one database, after a backup" in upgraded.stderr
+        assert [path.name.endswith("-before-schemas.tar") for path in (site / "backups").iterdir()] == [True]
         assert browser.whoami("a") == {"service": "a", "authenticated": True, "username": "pia"}
         assert browser.whoami("b") == {"service": "b", "authenticated": True, "username": "pia"}
-        status = run(site, "./stack", "status")
-        assert f"deployment {project} ({site})" in status.stderr
+        assert title in browser.get("/a/").text and title in browser.get("/b/").text
+        layout = run(site, "./stack", "manage", "b", "shell", "-v", "0", "-c",
+                     "from django.db import connection; c = connection.cursor(); "
+                     "c.execute('SELECT current_schemas(false)'); print(c.fetchone()[0])", env=new_env)  # fmt: skip
+        assert layout.stdout.strip() == "['system_b', 'shared']"
+        if mode == "compose":
+            assert re.search(rf"^SSO_DEPLOYMENT={project}$", (site / ".env").read_text(), flags=re.M)
+            assert f"recorded SSO_DEPLOYMENT={project}" in upgraded.stderr
+            assert cluster_in(project) == cluster
+            images = docker("ps", "--filter", f"label=com.docker.compose.project={project}", "--format", "{{.Image}}")
+            assert images.split() and all(image.startswith(f"{project}/") for image in images.split()), images
+            labels = json.loads(docker("volume", "inspect", "--format", "{{json .Labels}}", f"{project}_identity"))
+            assert labels == {"sso.deployment": project, "sso.deployment.folder": str(site)}
+            status = run(site, "./stack", "status")
+            assert f"deployment {project} ({site})" in status.stderr
     finally:
         if (site / "stack").exists():
-            run(site, "./stack", "down", "--volumes", check=False)
-            run(site, "docker", "compose", "-p", project, "down", "--volumes", check=False)
+            run(site, "./stack", "down", "--volumes", env=new_env, check=False)
+            if mode == "compose":
+                run(site, "docker", "compose", "-p", project, "down", "--volumes", check=False)
         for image in ("app", "db", "nginx"):
             run(ROOT, "docker", "image", "rm", f"sso/{image}:{OLD_TAG}", f"{project}/{image}:{TAG}", check=False)
         shutil.rmtree(site, ignore_errors=True)

@@ -1,4 +1,4 @@
--- ./stack bench --scale, shared database: 10,000 users and 1,000,000 live sessions of theirs.
+-- ./stack bench --scale, the shared schema (search_path shared): 10,000 users and 1,000,000 live sessions of theirs.
 -- Once: users named scale-00001 ... and sessions keyed scale... are left out when already there.
 -- The sessions carry no valid signature: nobody can use them, they only fill the table and its indexes.
 INSERT INTO sso_user (id, password, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined)

@@ -19,12 +19,13 @@ LEGACY_DEPLOYMENT=sso
 DEPLOYMENT=""
 DEPLOYMENT_FROM=""
 
-# The OS user of ROLE (pg, web, migrate, a, b). A deployment named sso keeps the previous
-# release's users (ssostack, ssoweb, ssomigrate, ssoapp_a, ssoapp_b), so upgrading it changes no
-# owner of its files.
+# The OS user of ROLE (pg, web, migrate, a, b). A deployment named sso, or one whose native
+# cluster the previous release's PostgreSQL user owns (it ran under a COMPOSE_PROJECT_NAME of its
+# own), keeps the previous release's users (ssostack, ssoweb, ssomigrate, ssoapp_a, ssoapp_b), so
+# upgrading it changes no owner of its files.
 deployment_os_user() {
   local role=$1
-  if [ "$DEPLOYMENT" = "$LEGACY_DEPLOYMENT" ]; then
+  if [ "$DEPLOYMENT" = "$LEGACY_DEPLOYMENT" ] || [ "$(stat -c %U "$STATE/pg/data" 2>/dev/null)" = ssostack ]; then
     case "$role" in
       pg) echo ssostack ;;
       web) echo ssoweb ;;

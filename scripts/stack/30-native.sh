@@ -193,11 +193,11 @@ write_pg_hba() {
   as_pg_user tee "$PG_DIR/data/pg_hba.conf" >/dev/null <<'HBA'
 # Written by ./stack on every start (scripts/stack/30-native.sh, write_pg_hba).
 local   all                                   postgres                      scram-sha-256
-local   sso_auth,sso_auth_restoring           sso_migrator                  peer map=migrate
-local   sso_auth                              sso_maintenance               peer map=maintenance
+local   sso,sso_restoring,sso_auth            sso_migrator                  peer map=migrate
+local   sso                                   sso_maintenance               peer map=maintenance
 host    all                                   postgres       127.0.0.1/32   scram-sha-256
-host    sso_auth,system_a,system_a_restoring  system_a       127.0.0.1/32   scram-sha-256
-host    sso_auth,system_b,system_b_restoring  system_b       127.0.0.1/32   scram-sha-256
+host    sso,sso_restoring,system_a            system_a       127.0.0.1/32   scram-sha-256
+host    sso,sso_restoring,system_b            system_b       127.0.0.1/32   scram-sha-256
 # The standalone control of ./stack bench (scripts/stack/90-bench.sh), when it runs.
 host    bench_control       bench_control  127.0.0.1/32   scram-sha-256
 HBA
@@ -238,12 +238,13 @@ psql_superuser() {
   PGPASSWORD=$POSTGRES_PASSWORD PGCONNECT_TIMEOUT=5 PGOPTIONS="-c client_min_messages=warning" psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres "$@"
 }
 
+# provision_databases [DATABASE]: roles and the site's database (or another one: a restore's copy).
 provision_databases() {
   psql_superuser -d postgres -c 'SELECT 1' >/dev/null 2>&1 ||
     die "cannot log in to PostgreSQL on port $PG_PORT as postgres: was $PG_DIR made with another POSTGRES_PASSWORD? (./stack down --volumes starts over)"
   # The passwords reach psql through its environment (provision.sql reads them with \getenv).
   SYSTEM_A_DB_PASSWORD=$SYSTEM_A_DB_PASSWORD SYSTEM_B_DB_PASSWORD=$SYSTEM_B_DB_PASSWORD \
-    psql_superuser -d postgres -f "$ROOT/db/provision.sql" >/dev/null
+    psql_superuser -d postgres -v site_database="${1:-sso}" -f "$ROOT/db/provision.sql" >/dev/null
 }
 
 # The variables a service process gets, and nothing else (never POSTGRES_PASSWORD, never
@@ -252,7 +253,7 @@ provision_databases() {
 # shell's. As root, runuser adds HOME, USER, LOGNAME and SHELL of the service's user.
 SERVICE_VARIABLES=(
   DB_HOST DB_PORT DB_USER DB_PASSWORD DB_CONN_MAX_AGE DB_CONNECT_TIMEOUT
-  SERVICE_DB_NAME AUTH_DB_NAME AUTH_DB_ROLE AUTH_DB_USER AUTH_DB_HOST
+  DB_NAME DB_SCHEMA AUTH_DB_ROLE AUTH_DB_USER AUTH_DB_HOST
   SECRET_KEY SECRET_KEY_FILE SECRET_KEY_FALLBACKS
   STATIC_ROOT ALLOWED_HOSTS SECURE_COOKIES CSRF_TRUSTED_ORIGINS SESSION_COOKIE_AGE WEB_CONCURRENCY
   GUNICORN_WORKER_CLASS GUNICORN_THREADS
@@ -298,7 +299,7 @@ with_service_env() {
   (
     cd "$ROOT/system_$service"
     export DB_HOST=127.0.0.1 DB_PORT=$PG_PORT DB_USER="system_$service" DB_PASSWORD="${!password_var}"
-    export SERVICE_DB_NAME="system_$service" AUTH_DB_NAME=sso_auth
+    export DB_NAME=sso DB_SCHEMA="system_$service"
     export STATIC_ROOT="$STATE/static/$service"
     export ALLOWED_HOSTS=${SERVER_NAMES// /,}
     # Behind HTTPS the session and CSRF cookies are marked Secure.
@@ -525,6 +526,9 @@ native_up() {
     prepare_service_files b
     step "PostgreSQL running on 127.0.0.1:$PG_PORT" start_database
     step "roles and databases provisioned (db/provision.sql)" provision_databases
+    # A site still on the three databases of the layout before moves into the schemas first.
+    [ "$(BACKUP_MODE=native site_layout)" != databases ] ||
+      step "the site's data moved into the schemas of one database (a backup first)" move_to_schemas native
     step "databases migrated (sso_migrate of A and B)" with_progress "migrating" migrate_databases
     step "static files collected" collect_static
     step "Django checks passed" check_services

@@ -212,6 +212,7 @@ compose_up() {
     say "secrets in $ENV_PATH changed: recreating every container"
     recreate=(--force-recreate)
   fi
+  move_compose_site_to_schemas "${pull[@]}"
   step "deployment started and healthy (project $COMPOSE_PROJECT)" compose_start "${pull[@]}" "${recreate[@]}"
   # (Offline installs may run in a network namespace of their own, where the published port is out of reach.)
   if [ -z "${STACK_OFFLINE:-}" ] && command -v python3 >/dev/null; then
@@ -225,8 +226,29 @@ compose_up() {
   compose_url
 }
 
-compose_start() {
-  compose up -d --wait --wait-timeout 300 --no-build "$@" 2>"$STATE/compose-up.log" || {
+# A site of a release before one database keeps its data in three databases of its db volume. So the
+# database starts first, alone (the new image provisions the one database beside them); such a
+# site's data is then backed up and moved into the schemas (55-backup.sh), and everything starts.
+move_compose_site_to_schemas() {
+  BACKUP_MODE=compose
+  # The database of the release before, while it runs, says so itself: its services are stopped
+  # first, or the database's new container could not take over the network they still use.
+  if [ -n "$(compose ps -q --status running db 2>/dev/null)" ] && [ "$(site_layout)" = databases ] && site_running; then
+    stop_site
+  fi
+  compose_up_or_die --wait-timeout 120 "$@" db >&2
+  [ "$(site_layout)" = databases ] || return 0
+  # Services of the release before still write to the three databases: stopped for the move.
+  if site_running; then stop_site; fi
+  step "the site's data moved into the schemas of one database (a backup first)" move_to_schemas compose
+}
+
+compose_start() { compose_up_or_die --wait-timeout 300 "$@"; }
+
+# `compose up -d --wait --no-build ARGS...`; when it fails, what Compose said and every container's
+# last lines (or that none wrote one), then die.
+compose_up_or_die() {
+  compose up -d --wait --no-build "$@" 2>"$STATE/compose-up.log" || {
     cat "$STATE/compose-up.log" >&2
     # Every container's last lines, each named by its service (the database's too: a db that
     # never gets healthy is a common first failure).

@@ -97,8 +97,7 @@ swarm_image_args() {
   local service running image id
   SWARM_IMAGE_ARGS=()
   for service in db migrate system_a system_b nginx; do
-    image=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["services"][sys.argv[2]]["image"])' \
-      "$STATE/swarm-config.json" "$service")
+    image=$(swarm_service_image "$service")
     id=$(image_id "$image")
     [ -n "$id" ] || die "image $image is not on this engine (build it, or docker load it on every node)."
     SWARM_IMAGE_ARGS+=(--image-id "$service=$id")
@@ -206,6 +205,7 @@ swarm_up() {
   say "deploying the database (stack $SWARM_STACK)"
   swarm_deploy --only db
   wait_for service_converged db
+  move_swarm_site_to_schemas
   # Once per deploy (a new SSO_DEPLOY_ID makes Swarm run the job again), before any service changes.
   say "migrating (a one-off Swarm job, under the migration lock)"
   swarm_deploy --only db --only migrate --env "SSO_DEPLOY_ID=$(date -u +%Y%m%dT%H%M%S)-$$" --env-for migrate
@@ -218,6 +218,82 @@ swarm_up() {
     die "nginx does not answer on $(swarm_url)"
   say "System A: $(swarm_url)a/   System B: $(swarm_url)b/"
   swarm_url
+}
+
+# --- a site of a release before one database ------------------------------------------------
+# Its data is in three databases of its db volume: once the new database image runs (it provisions
+# the one database beside them), the services of that release are scaled to none and the data is
+# backed up and moved into the schemas (55-backup.sh, move_to_schemas), with the db task's container
+# standing in for `docker compose exec db`. Then the migrate job and the services deploy as usual.
+
+swarm_service_image() {
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["services"][sys.argv[2]]["image"])' \
+    "$STATE/swarm-config.json" "$1"
+}
+
+swarm_db_container() { docker ps -q --filter "label=com.docker.swarm.service.name=${SWARM_STACK}_db" | head -n 1; }
+
+# `compose exec [-T] [-u USER] [-e VAR[=VALUE]]... db PROGRAM ARGS...` in the db task's container:
+# the one compose call the move's database steps make (scripts/database-owners.sh, 55-backup.sh).
+swarm_db_exec() {
+  [ "${1:-}" = exec ] || die "the move under Swarm has no 'compose $1'"
+  shift
+  local options=() container
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      -T) shift ;;
+      -u | -e)
+        options+=("$1" "$2")
+        shift 2
+        ;;
+      db)
+        shift
+        break
+        ;;
+      *) die "the move under Swarm has no 'compose exec $1'" ;;
+    esac
+  done
+  container=$(swarm_db_container)
+  [ -n "$container" ] || die "no running container of ${SWARM_STACK}_db"
+  docker exec -i "${options[@]}" "$container" "$@"
+}
+
+# What the new release's code says about itself (sso_backup_info), in a throwaway container of its
+# app image with no network: the key (and its fallbacks) on standard input, a throwaway database
+# password (nothing is connected to).
+swarm_backup_infos() {
+  local dir=$1 key fallbacks
+  key=${SECRET_KEY:-}
+  [ -z "${SECRET_KEY_FILE:-}" ] || key=$(cat "$SECRET_KEY_FILE")
+  fallbacks=${SECRET_KEY_FALLBACKS:-}
+  printf '%s\n%s\n' "$key" "$fallbacks" |
+    docker run --rm -i --network none --entrypoint bash "$(swarm_service_image migrate)" -c '
+      IFS= read -r SECRET_KEY; IFS= read -r SECRET_KEY_FALLBACKS
+      password=$(python3 -c "import secrets; print(secrets.token_urlsafe(24))")
+      export SECRET_KEY SECRET_KEY_FALLBACKS SYSTEM_A_DB_PASSWORD=$password SYSTEM_B_DB_PASSWORD=$password
+      sso manage a sso_backup_info && echo "--- b ---" && sso manage b sso_backup_info' \
+    >"$dir/infos" 2>"$dir/infos.log" || {
+    cat "$dir/infos.log" >&2
+    return 1
+  }
+  sed '/^--- b ---$/,$d' "$dir/infos" >"$dir/a.json"
+  sed '1,/^--- b ---$/d' "$dir/infos" >"$dir/b.json"
+}
+
+move_swarm_site_to_schemas() {
+  (
+    compose() { swarm_db_exec "$@"; }
+    service_backup_infos() { swarm_backup_infos "$@"; }
+    BACKUP_MODE=compose
+    [ "$(site_layout)" = databases ] || exit 0
+    for service in nginx system_a system_b maintenance; do
+      docker service inspect "${SWARM_STACK}_$service" >/dev/null 2>&1 || continue
+      say "stopping ${SWARM_STACK}_$service of the release before for the move"
+      docker service scale -d "${SWARM_STACK}_$service=0" >/dev/null
+    done
+    site_running() { return 1; }
+    step "the site's data moved into the schemas of one database (a backup first)" move_to_schemas compose
+  ) || die "the move into the schemas failed (above)."
 }
 
 # Containers or the network of the stack still there? (Swarm leaves the containers of a job's

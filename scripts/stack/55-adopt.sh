@@ -1,13 +1,14 @@
 # ./stack adopt a|b --from SOURCE --secret-key-file FILE [--cookie NAME] [--map FILE] [--name NAME]
-#                   [--rewrite TABLE.COLUMN]... [--dry-run] [--keep-superusers] [--merge-group-permissions]
-#                   [--join-existing-groups] [--merge-user-permissions] [--take-passwords] [--take-sessions]
+#                   [--rewrite TABLE.COLUMN]... [--load FIXTURE|-] [--dry-run] [--keep-superusers]
+#                   [--merge-group-permissions] [--join-existing-groups] [--merge-user-permissions]
+#                   [--take-passwords] [--take-sessions]
 # Runs `manage.py sso_adopt` of that service against the running stack (native or Compose).
 # The source, the key and the map travel as a tar stream on standard input: the key never
 # appears on a command line (nor a database password of a postgres:// source: give it in
 # PGPASSWORD), and a Compose container reads no host file. docs/adopting.md
 
 adopt_usage() {
-  die "usage: ./stack adopt a|b --from SQLITE_FILE|postgres://USER@HOST/DB --secret-key-file FILE [--cookie NAME] [--map FILE] [--name NAME] [--rewrite TABLE.COLUMN]... [--dry-run] [--keep-superusers] [--merge-group-permissions] [--join-existing-groups] [--merge-user-permissions] [--take-passwords] [--take-sessions]"
+  die "usage: ./stack adopt a|b --from SQLITE_FILE|postgres://USER@HOST/DB --secret-key-file FILE [--cookie NAME] [--map FILE] [--name NAME] [--rewrite TABLE.COLUMN]... [--load FIXTURE|-] [--dry-run] [--keep-superusers] [--merge-group-permissions] [--join-existing-groups] [--merge-user-permissions] [--take-passwords] [--take-sessions]"
 }
 
 cmd_adopt() {
@@ -18,7 +19,7 @@ cmd_adopt() {
   esac
   while [ $# -gt 0 ]; do
     case "$1" in
-      --from | --secret-key-file | --map | --cookie | --name | --rewrite)
+      --from | --secret-key-file | --map | --cookie | --name | --rewrite | --load)
         [ $# -ge 2 ] && [ -n "$2" ] || die "$1 needs a value"
         case "$1" in
           --from) source=$2 ;;
@@ -36,7 +37,7 @@ cmd_adopt() {
     shift
   done
   if [ -z "$source" ] && [ -z "$key_file" ]; then
-    # --rewrite alone reads nothing from the legacy project.
+    # --rewrite (with --load: the app's data, on standard input) reads nothing from the legacy project.
     [ ${#passed[@]} -gt 0 ] || adopt_usage
     [ -z "$map_file" ] || die "--map goes with --from and --secret-key-file"
     cmd_manage "$service" sso_adopt "${passed[@]}"

@@ -1,4 +1,5 @@
-# ./stack backup and ./stack restore: the three databases in one file (docs/backup.md).
+# ./stack backup and ./stack restore: the site's data in one file (docs/backup.md), and the
+# move of a site from the three databases of the layout before into one database's schemas.
 # The file itself (checksums, manifest, refusals) is scripts/backup_file.py's business;
 # here are the steps, for the native stack and for Docker Compose alike.
 
@@ -7,9 +8,6 @@ BACKUP_FILE_TOOL="$ROOT/scripts/backup_file.py"
 # superuser): shared with the offline installer's backup before an upgrade.
 # shellcheck source=../database-owners.sh
 source "$ROOT/scripts/database-owners.sh"
-# The service databases first, the shared one last: a record a service writes while the
-# backup runs then names a user who is in the backup too.
-BACKUP_DATABASES=(system_a system_b sso_auth)
 
 # Outside $STATE (./stack down --volumes deletes that) and ignored by git and Docker builds.
 backup_folder() { echo "${STACK_BACKUP_DIR:-$ROOT/backups}"; }
@@ -28,11 +26,32 @@ db_psql() {
   esac
 }
 
-# Roles, databases and grants (db/provision.sql), applied again by the mode's own function.
+# db_provision [DATABASE]: roles, the site's database (or another: a restore's copy), its schemas
+# and grants (db/provision.sql), applied by the mode's own function.
 db_provision() {
   case "$BACKUP_MODE" in
-    native) provision_databases ;;
-    compose) compose exec -T db sso-db provision ;;
+    native) provision_databases "$@" ;;
+    compose) compose exec -T db sso-db provision "$@" ;;
+  esac
+}
+
+# The layout the site's data is in: "schemas" (one database, docs/architecture.md), or "databases"
+# (the three of the layout before, until the site moves). Only the catalogs are read.
+site_layout() {
+  local legacy users
+  legacy=$(db_psql postgres -tA -c "SELECT count(*) FROM pg_catalog.pg_database WHERE datname = 'sso_auth'")
+  users=$(db_psql postgres -tA -c "SELECT count(*) FROM pg_catalog.pg_database WHERE datname = '$SITE_DATABASE'")
+  if [ "$users" = 1 ]; then
+    users=$(db_psql "$SITE_DATABASE" -tA -c "SELECT pg_catalog.to_regclass('shared.sso_user') IS NOT NULL")
+  fi
+  if [ "$legacy" = 1 ] && [ "$users" != t ]; then echo databases; else echo schemas; fi
+}
+
+# The parts of LAYOUT, in the order they are dumped.
+parts_of_layout() {
+  case "$1" in
+    schemas) echo "${SITE_SCHEMAS[@]}" ;;
+    databases) echo "${LEGACY_DATABASES[@]}" ;;
   esac
 }
 
@@ -112,7 +131,7 @@ site_running() {
 stop_site() {
   case "$BACKUP_MODE" in
     native) native_down ;;
-    compose) compose stop nginx system_a system_b >&2 ;;
+    compose) compose stop nginx system_a system_b maintenance >&2 ;;
   esac
 }
 
@@ -206,18 +225,25 @@ cmd_backup() {
   }
   [ -z "$started_db" ] || stop_db_only
   python3 -I "$BACKUP_FILE_TOOL" pack --dir "$SCRATCH" --mode "$BACKUP_MODE" --out "$file" || die "the backup was not written (see above)."
-  say "backup of sso_auth, system_a and system_b written ($(du -h "$file" | cut -f1)); it holds password hashes and sessions: keep it secret."
+  say "backup of the site's data written ($(du -h "$file" | cut -f1)); it holds password hashes and sessions: keep it secret."
   readlink -f "$file"
 }
 
-# Into DIR: each database's dump and applied migrations, what the code says about itself,
-# PostgreSQL's version. The site keeps running: pg_dump reads one snapshot per database.
+# Into DIR: the layout, each part's dump and applied migrations (as its owner), what the code says
+# about itself, PostgreSQL's version. The site keeps running: pg_dump reads one snapshot per part.
 gather_backup() {
-  local dir=$1 db service
-  for db in "${BACKUP_DATABASES[@]}"; do
-    say "dumping $db"
-    dump_database "$BACKUP_MODE" "$db" >"$dir/$db.dump" || return 1
-    applied_migrations "$BACKUP_MODE" "$db" >"$dir/$db.migrations" || return 1
+  local dir=$1 layout part
+  layout=$(site_layout) || return 1
+  echo "$layout" >"$dir/layout"
+  for part in $(parts_of_layout "$layout"); do
+    say "dumping $part"
+    if [ "$layout" = schemas ]; then
+      dump_schema "$BACKUP_MODE" "$part" >"$dir/$part.dump" || return 1
+      applied_migrations_in_schema "$BACKUP_MODE" "$part" >"$dir/$part.migrations" || return 1
+    else
+      dump_database "$BACKUP_MODE" "$part" >"$dir/$part.dump" || return 1
+      applied_migrations "$BACKUP_MODE" "$part" >"$dir/$part.migrations" || return 1
+    fi
   done
   service_backup_infos "$dir" || return 1
   db_psql postgres -tA -c "SHOW server_version" >"$dir/postgresql-version" || return 1
@@ -297,33 +323,100 @@ prepare_restore_code() {
   esac
 }
 
-# Each dump goes into a new database beside the current one (made empty by the superuser, filled
-# by the owner: pg_hba.conf lets each owner into its *_restoring copy); only when all three
-# restored are the current ones replaced. A dump that fails leaves the databases as they were.
-# The grants the service roles need come from provisioning, run again at the end.
+# The dumps go into a new database beside the current one: the superuser makes it and its
+# schemas (db/provision.sql), each part's owner fills its part. Only when every part is restored
+# does the new database replace the site's; a dump that fails leaves everything as it was.
+# A backup of the three databases of the layout before lands in the schemas the same way: each
+# dump restored by its owner into schema public of the new database, then moved by the owner into
+# its schema. That is how a site moves (move_to_schemas); the three databases go at the end.
 restore_databases() {
-  local dir=$1 db owner login
-  for db in "${BACKUP_DATABASES[@]}"; do
-    owner=$(database_owner "$db") || exit 1
-    login=$(database_login "$db")
-    if [ "$login" = "$owner" ]; then say "restoring $db (as its owner $owner)"; else say "restoring $db (as $login, acting as its owner $owner)"; fi
-    db_psql postgres -c "DROP DATABASE IF EXISTS ${db}_restoring WITH (FORCE)" \
-      -c "CREATE DATABASE ${db}_restoring OWNER $owner" -c "REVOKE ALL ON DATABASE ${db}_restoring FROM PUBLIC" \
-      >/dev/null || die "could not create ${db}_restoring (above). Nothing was changed."
-    if ! restore_database "$BACKUP_MODE" "$db" "${db}_restoring" <"$dir/$db.dump"; then
-      drop_restoring_databases
-      die "the dump of $db did not restore (above). The databases are as they were."
+  local dir=$1 layout part owner login restoring="${SITE_DATABASE}_restoring"
+  layout=$(python3 -I -c 'import json, sys; print(json.load(open(sys.argv[1])).get("layout", "databases"))' "$dir/manifest.json")
+  db_psql postgres -c "DROP DATABASE IF EXISTS $restoring WITH (FORCE)" >/dev/null
+  db_provision "$restoring" || die "could not make the database $restoring (above). Nothing was changed. ${RESTORE_FAILED_HINT:-}"
+  # The shared part first (dumped last): the services' tables hold foreign keys into it.
+  for part in $(parts_of_layout "$layout" | tr ' ' '\n' | tac); do
+    owner=$(database_owner "$part") || exit 1
+    login=$(database_login "$part")
+    if [ "$login" = "$owner" ]; then say "restoring $part (as its owner $owner)"; else say "restoring $part (as $login, acting as its owner $owner)"; fi
+    if ! restore_part "$layout" "$part" "$restoring" <"$dir/$part.dump"; then
+      db_psql postgres -c "DROP DATABASE IF EXISTS $restoring WITH (FORCE)" >/dev/null || true
+      die "the dump of $part did not restore (above). The databases are as they were. ${RESTORE_FAILED_HINT:-}"
     fi
   done
-  for db in "${BACKUP_DATABASES[@]}"; do
-    db_psql postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "ALTER DATABASE ${db}_restoring RENAME TO $db" >/dev/null
+  db_psql postgres -c "DROP DATABASE IF EXISTS ${SITE_DATABASE}_replaced WITH (FORCE)" \
+    -c "ALTER DATABASE $SITE_DATABASE RENAME TO ${SITE_DATABASE}_replaced" \
+    -c "ALTER DATABASE $restoring RENAME TO $SITE_DATABASE" \
+    -c "DROP DATABASE ${SITE_DATABASE}_replaced WITH (FORCE)" >/dev/null
+  for part in "${LEGACY_DATABASES[@]}"; do
+    db_psql postgres -c "DROP DATABASE IF EXISTS $part WITH (FORCE)" >/dev/null
   done
   db_provision
 }
 
-drop_restoring_databases() {
-  local db
-  for db in "${BACKUP_DATABASES[@]}"; do
-    db_psql postgres -c "DROP DATABASE IF EXISTS ${db}_restoring WITH (FORCE)" >/dev/null || true
-  done
+# ./stack up of a site whose data is still in the three databases of the layout before: a backup
+# of them (kept in the backups folder), restored into the one database's schemas, after which the
+# three databases are dropped (restore_databases). A move that fails leaves the three databases as
+# they were, and says so; ./stack up again tries it again.
+move_to_schemas() {
+  BACKUP_MODE=$1
+  [ "$(site_layout)" = databases ] || return 0
+  local file gathered extracted rc=0
+  (umask 077 && mkdir -p "$(backup_folder)")
+  file="$(backup_folder)/sso-backup-$(date -u +%Y%m%dT%H%M%SZ)-before-schemas.tar"
+  gathered=$(mktemp -d "$(backup_folder)/.sso-move.XXXXXX")
+  extracted=$(mktemp -d "$(backup_folder)/.sso-move.XXXXXX")
+  say "the site's data is in the three databases of the layout before (sso_auth, system_a, system_b): moving it into the schemas of one database, after a backup"
+  # In a subshell, so its scratch folders go however it ends (a die inside ends only it).
+  (
+    prepare_owner_logins
+    gather_backup "$gathered" || die "the backup before the move failed (above): nothing was moved or changed. Run ./stack up again once that is fixed."
+    python3 -I "$BACKUP_FILE_TOOL" pack --dir "$gathered" --mode "$BACKUP_MODE" --out "$file" >&2 ||
+      die "the backup before the move was not written (above): nothing was moved or changed."
+    python3 -I "$BACKUP_FILE_TOOL" extract "$file" "$extracted" 2>/dev/null || die "the backup $file does not read back: nothing was moved or changed."
+    say "backup of the three databases written to $file"
+    RESTORE_FAILED_HINT="The three databases were not changed; the backup is $file. Run ./stack up again to try the move again (docs/troubleshooting.md)."
+    restore_databases "$extracted"
+  ) || rc=$?
+  rm -rf "$gathered" "$extracted"
+  [ "$rc" -eq 0 ] || exit "$rc"
+  say "moved: the site's data is in database $SITE_DATABASE, a schema each for the shared tables, System A and System B"
 }
+
+# `./stack _move-to-schemas`: the offline installer's step before it starts an upgraded install
+# (install.sh, start_deployment), with the images it loaded: nothing is pulled or built.
+cmd__move_to_schemas() {
+  require_secrets
+  choose_backup_mode compose
+  move_compose_site_to_schemas --pull never
+}
+
+# restore_part LAYOUT PART TARGET: PART's dump (stdin) into TARGET, as PART's owner. (Every other
+# command here reads /dev/null: `docker compose exec` would read the dump from stdin otherwise.) The superuser
+# only lets the owner create, for the moment: the schema itself (a schema's dump creates it), or
+# in schema public (a database's dump of the layout before lands there, then moves).
+restore_part() {
+  local layout=$1 part=$2 target=$3 owner schema rc=0
+  owner=$(database_owner "$part") || return 1
+  if [ "$layout" = schemas ]; then
+    schema=$part
+    as_owner_sql "$BACKUP_MODE" "$part" "$target" "DROP SCHEMA $schema CASCADE" </dev/null >/dev/null || return 1
+    db_psql "$target" -c "GRANT CREATE ON DATABASE $target TO $owner" </dev/null >/dev/null || return 1
+    restore_schema "$BACKUP_MODE" "$part" "$target" || rc=$?
+    db_psql "$target" -c "REVOKE CREATE ON DATABASE $target FROM $owner" </dev/null >/dev/null || return 1
+    # The grants on the schema restored (a dump keeps none): the services' foreign keys need them next.
+    [ "$rc" -ne 0 ] || db_provision "$target" </dev/null || return 1
+    return "$rc"
+  fi
+  schema=$part
+  [ "$part" != sso_auth ] || schema=shared
+  # The migration record provisioning made is replaced by the dump's.
+  [ "$schema" != shared ] || as_owner_sql "$BACKUP_MODE" "$part" "$target" "DROP TABLE shared.django_migrations" \
+    </dev/null >/dev/null || return 1
+  db_psql "$target" -c "GRANT USAGE, CREATE ON SCHEMA public TO $owner" </dev/null >/dev/null || return 1
+  { restore_database "$BACKUP_MODE" "$part" "$target" &&
+    move_public_into_schema "$BACKUP_MODE" "$part" "$target" "$schema" </dev/null >/dev/null; } || rc=$?
+  db_psql "$target" -c "REVOKE USAGE, CREATE ON SCHEMA public FROM $owner" </dev/null >/dev/null || return 1
+  return "$rc"
+}
+

@@ -34,11 +34,11 @@ lint() {
 
 # Unit tests create their own test databases, so they log in as the cluster's superuser.
 unit_tests() {
-  local part=$1 service_db=$2
+  local part=$1 service_schema=$2
   (
     cd "$ROOT/$part"
     export DB_HOST=127.0.0.1 DB_PORT=$PG_PORT DB_USER=postgres DB_PASSWORD=$POSTGRES_PASSWORD
-    export SERVICE_DB_NAME=$service_db AUTH_DB_NAME=sso_auth
+    export DB_NAME=sso DB_SCHEMA=$service_schema
     unset AUTH_DB_ROLE
     "$VENV/bin/pytest" -q -p no:cacheprovider
   )

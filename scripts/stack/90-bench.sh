@@ -129,7 +129,7 @@ seed_bench_data() {
 # --scale: 10,000 users and 1,000,000 sessions (of those users, live), in both sites' databases.
 seed_scale_data() {
   say "filling both databases with 10,000 users and 1,000,000 sessions (once)"
-  psql_superuser -d sso_auth -v ON_ERROR_STOP=1 -f "$ROOT/scripts/bench/scale-shared.sql" >/dev/null
+  PGOPTIONS="-c search_path=shared" psql_superuser -d sso -v ON_ERROR_STOP=1 -f "$ROOT/scripts/bench/scale-shared.sql" >/dev/null
   psql_superuser -d "$CONTROL_DB" -v ON_ERROR_STOP=1 -f "$ROOT/scripts/bench/scale-control.sql" >/dev/null
 }
 

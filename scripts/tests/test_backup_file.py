@@ -1,6 +1,7 @@
 """The backup file's own rules (scripts/backup_file.py), without a stack: what a restore accepts,
 refuses and says. The whole round trip through ./stack is test_backup_restore.py."""
 
+import hashlib
 import importlib.util
 import io
 import json
@@ -33,13 +34,16 @@ def fingerprint(key: str) -> str:
     return f"fingerprint-of-{key[0]}"
 
 
-def gathered(tmp_path, **a_info):
-    """What ./stack backup gathers before packing."""
+def gathered(tmp_path, layout="schemas", **a_info):
+    """What ./stack backup gathers before packing: from the one database (its schemas), or from the
+    three databases of the layout before (as a site that moves is backed up first)."""
     folder = tmp_path / "gathered"
     folder.mkdir()
-    for name in backup_file.DATABASES:
+    shared = {"schemas": "shared", "databases": "sso_auth"}[layout]
+    (folder / "layout").write_text(f"{layout}\n")
+    for name in backup_file.parts_of(layout):
         (folder / f"{name}.dump").write_bytes(f"PGDMP {name}".encode() * 100)
-    (folder / "sso_auth.migrations").write_text("auth.0001_initial\nsso_shared.0001_initial\nintake.0001_initial\n")
+    (folder / f"{shared}.migrations").write_text("auth.0001_initial\nsso_shared.0001_initial\n")
     (folder / "system_a.migrations").write_text("auth.0001_initial\nintake.0001_initial\n")
     (folder / "system_b.migrations").write_text("auth.0001_initial\nreview.0001_initial\n")
     (folder / "a.json").write_text(json.dumps(info("a", **a_info)))
@@ -93,7 +97,7 @@ def last_member_data(data: bytes) -> int:
     [
         (lambda data: data[: len(data) // 2], "cannot be read|missing"),
         (lambda data: data[: last_member_data(data) + 100], "cannot be read|missing"),
-        (lambda data: data.replace(b"PGDMP sso_auth", b"PGDMP sso_autH", 1), "checksum of sso_auth.dump"),
+        (lambda data: data.replace(b"PGDMP shared", b"PGDMP sharEd", 1), "checksum of shared.dump"),
     ],
     ids=["cut in half", "last member cut", "one byte changed"],
 )
@@ -162,3 +166,40 @@ def test_another_secret_key_is_refused_unless_accepted_or_a_fallback(tmp_path, b
         (rotated / f"{service}.json").write_text(json.dumps(info(service, key=OTHER_KEY, fallbacks=[KEY])))
     (note,) = backup_file.check(rotated, new_secret_key=False)
     assert "SECRET_KEY_FALLBACKS" in note
+
+
+def test_a_backup_names_its_layout_and_holds_a_dump_per_schema(tmp_path, backup):
+    folder = unpacked(tmp_path, backup)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert (manifest["format_version"], manifest["layout"]) == (2, "schemas")
+    assert sorted(path.name for path in folder.glob("*.dump")) == ["shared.dump", "system_a.dump", "system_b.dump"]
+
+
+def format_one_backup(tmp_path):
+    """A backup as the release before one database wrote it: format 1, the three databases, no layout."""
+    folder = gathered(tmp_path, layout="databases")
+    members = {f"{name}.dump": (folder / f"{name}.dump").read_bytes() for name in ("sso_auth", "system_a", "system_b")}
+    manifest = backup_file.build_manifest(folder, "compose")
+    del manifest["layout"]
+    manifest["format_version"] = 1
+    manifest["migrations"] = {name: ["auth.0001_initial"] for name in ("sso_auth", "system_a", "system_b")}
+    data = json.dumps(manifest).encode()
+    listed = {"manifest.json": data, **members}
+    sums = "".join(f"{hashlib.sha256(content).hexdigest()}  {name}\n" for name, content in listed.items())
+    out = tmp_path / "format-1.tar"
+    with tarfile.open(out, "w:") as tar:
+        for name, content in {"SHA256SUMS": sums.encode(), "manifest.json": data, **members}.items():
+            member = tarfile.TarInfo(name)
+            member.size = len(content)
+            tar.addfile(member, io.BytesIO(content))
+    return out
+
+
+def test_a_backup_of_the_three_database_layout_is_read_as_such(tmp_path):
+    folder = tmp_path / "restore"
+    folder.mkdir()
+    manifest = backup_file.extract(format_one_backup(tmp_path), folder)
+    assert manifest["layout"] == "databases"
+    for service in ("a", "b"):
+        (folder / f"{service}.json").write_text(json.dumps(info(service)))
+    assert backup_file.check(folder, new_secret_key=False) == []

@@ -136,11 +136,12 @@ def test_backup_wipe_restore_keeps_people_logged_in_and_bad_restores_change_noth
         assert stat.S_IMODE(backup.stat().st_mode) == 0o600
         assert stat.S_IMODE(backup.parent.stat().st_mode) == 0o700
         with tarfile.open(backup) as tar:
-            assert tar.getnames() == ["SHA256SUMS", "manifest.json", "sso_auth.dump", "system_a.dump", "system_b.dump"]
+            assert tar.getnames() == ["SHA256SUMS", "manifest.json", "shared.dump", "system_a.dump", "system_b.dump"]
             manifest = json.loads(tar.extractfile("manifest.json").read())
         assert manifest["mode"] == "native"
         assert manifest["versions"]["sso_shared"] and manifest["versions"]["django"].startswith("5.2")
-        assert "sso_shared.0001_initial" in manifest["migrations"]["sso_auth"]
+        assert manifest["layout"] == "schemas"
+        assert "sso_shared.0001_initial" in manifest["migrations"]["shared"]
         assert "review.0001_initial" in manifest["migrations"]["system_b"]
         # SECRET_KEY is recorded as a fingerprint (an HMAC), never itself.
         assert re.fullmatch(r"[0-9a-f]{64}", manifest["secret_key_fingerprint"])
@@ -172,7 +173,7 @@ def test_backup_wipe_restore_keeps_people_logged_in_and_bad_restores_change_noth
 
         def from_a_newer_release(manifest):
             manifest["versions"]["sso_shared"] = "99.0.0"
-            manifest["migrations"]["sso_auth"].append("sso_shared.9999_from_the_future")
+            manifest["migrations"]["shared"].append("sso_shared.9999_from_the_future")
 
         rewrite_backup(backup, newer, from_a_newer_release)
         refused = run_stack("restore", str(newer), "--force", env=env)

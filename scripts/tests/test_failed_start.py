@@ -91,12 +91,12 @@ def test_a_busy_port_is_named_before_anything_starts(tmp_path, state):
 # --- Docker Compose --------------------------------------------------------------------------
 
 
-def failing_images(tag: str) -> list[str]:
+def failing_images(project: str, tag: str) -> list[str]:
     """Images of the deployment's names that print one line and exit: built from the base image in a
     moment, nothing pulled (a failing database is the commonest first failure)."""
     images = []
     for part in ("db", "app", "nginx"):
-        image = f"sso/{part}:{tag}"
+        image = f"{project}/{part}:{tag}"
         dockerfile = (
             "FROM sso-base/debian:bookworm-slim\n"
             f'ENTRYPOINT ["sh", "-c", "echo {part}: this image only fails, for a test >&2; exit 1"]\n'
@@ -135,11 +135,11 @@ def project_containers(project: str) -> list[str]:
 )
 def test_a_compose_start_that_fails_shows_the_containers_last_lines_and_says_what_it_kept(tmp_path, state):
     tag = f"failing-{state.name.lower()}"
-    images = failing_images(tag)
     # As the offline installer starts it: nothing built, nothing pulled.
     env = stack_environment(tmp_path, state, SSO_VERSION=tag, STACK_OFFLINE="1")
-    project = env["STACK_COMPOSE_PROJECT"]
-    missing = {**env, "STACK_COMPOSE_PROJECT": f"{project}-missing", "SSO_VERSION": f"{tag}-missing"}
+    project = env["SSO_DEPLOYMENT"]
+    images = failing_images(project, tag)
+    missing = {**env, "SSO_DEPLOYMENT": f"{project}-m", "SSO_VERSION": f"{tag}-missing"}
     try:
         failed = run_stack("up", "--compose", env=env, timeout=600)
         assert failed.returncode != 0
@@ -152,13 +152,13 @@ def test_a_compose_start_that_fails_shows_the_containers_last_lines_and_says_wha
         # No image at all: no container ever wrote a line, and that is what it says.
         failed = run_stack("up", "--compose", env=missing, timeout=600)
         assert failed.returncode != 0
-        assert f"No such image: sso/db:{tag}-missing" in failed.stderr
+        assert f"No such image: {project}-m/db:{tag}-missing" in failed.stderr
         assert "no container wrote a log line: the error above is Docker Compose's own" in failed.stderr
         assert "last log lines are above" not in failed.stderr
-        kept = bool(project_volumes(missing["STACK_COMPOSE_PROJECT"]))
-        assert (f"the volumes of project {missing['STACK_COMPOSE_PROJECT']} are kept" in failed.stderr) == kept
+        kept = bool(project_volumes(missing["SSO_DEPLOYMENT"]))
+        assert (f"the volumes of project {missing['SSO_DEPLOYMENT']} are kept" in failed.stderr) == kept
     finally:
         for environment in (env, missing):
             run_stack("down", "--volumes", env=environment)
         subprocess.run(["docker", "image", "rm", *images], capture_output=True)
-    assert project_volumes(project) == [] and project_volumes(missing["STACK_COMPOSE_PROJECT"]) == []
+    assert project_volumes(project) == [] and project_volumes(missing["SSO_DEPLOYMENT"]) == []

@@ -15,4 +15,4 @@ class SsoSharedConfig(AppConfig):
             )
         # Registers the system checks, the default service access of new users, the receivers of the audit
         # trail, of the session store and of the lockout, and the one connection health check per request.
-        from . import access, audit, checks, health_checks, lockout, sessions  # noqa: F401
+        from . import access, audit, checks, lockout, sessions  # noqa: F401

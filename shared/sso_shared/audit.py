@@ -46,7 +46,7 @@ from django.db.utils import ProgrammingError
 from django.dispatch import receiver
 from django.utils import timezone
 
-from .routers import SHARED_DB
+from .routers import SHARED_DB, upkeep_db
 
 logger = logging.getLogger(__name__)
 
@@ -182,13 +182,15 @@ def retention() -> timedelta:
 def prune(now=None) -> int:
     """Delete the events older than SSO_AUDIT_RETENTION_DAYS; returns how many.
 
-    Only the maintenance role (housekeeping) and the migrate step may: the services may only
-    add events (sso_shared.table_rights), and get a ``PruneRefused`` saying so.
+    Only the maintenance role (housekeeping) and the migrate step may, on their own login
+    (routers.upkeep_db): the services may only add events (sso_shared.table_rights), and get a
+    ``PruneRefused`` saying so.
     """
     cutoff = (now or timezone.now()) - retention()
+    db = upkeep_db()
     try:
-        with transaction.atomic(using=SHARED_DB):
-            deleted, _ = event_model().objects.using(SHARED_DB).filter(time__lt=cutoff).delete()
+        with transaction.atomic(using=db):
+            deleted, _ = event_model().objects.using(db).filter(time__lt=cutoff).delete()
     except ProgrammingError as error:
         if getattr(error.__cause__, "pgcode", None) != INSUFFICIENT_PRIVILEGE:
             raise

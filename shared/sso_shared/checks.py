@@ -10,17 +10,17 @@ from django.core import checks
 
 from .access_groups import access_groups_granting_more, violation
 from .agreement import disagreements
-from .cross_database_keys import cross_database_keys
 from .permission_rows import missing_permissions
 from .records import SharedDatabaseUnavailable, running_others, shared_database_errors, this_record, this_service
 from .routers import SHARED_DB
+from .shared_schema_keys import keys_out_of_shared_schema
 
 TAG = "sso"
 # Its own tag, so sso_migrate can run every check but this one (a disagreeing
 # setting breaks logins, not migrations).
 AGREEMENT_TAG = "sso_agreement"
 # Also run by sso_migrate itself, which call_command may start with checks skipped.
-CROSS_DATABASE_TAG = "sso_cross_database"
+SHARED_SCHEMA_KEYS_TAG = "sso_shared_schema_keys"
 
 
 @checks.register(AGREEMENT_TAG)
@@ -38,13 +38,13 @@ def settings_agree_with_other_services(app_configs=None, **kwargs):
 
 # A plain check, so it runs before `migrate` (and sso_migrate): it finds from the models
 # alone what would make migrate fail halfway.
-@checks.register(TAG, CROSS_DATABASE_TAG)
-def no_foreign_keys_across_databases(app_configs=None, **kwargs):
+@checks.register(TAG, SHARED_SCHEMA_KEYS_TAG)
+def no_foreign_keys_out_of_the_shared_schema(app_configs=None, **kwargs):
     models = [model for config in app_configs for model in config.get_models()] if app_configs else None
-    return [key.as_check_message() for key in cross_database_keys(models)]
+    return [key.as_check_message() for key in keys_out_of_shared_schema(models)]
 
 
-# A database check (runs with `check --database auth` and in sso_doctor): as a
+# A database check (runs with `check --database default` and in sso_doctor): as a
 # plain check it would also run before `migrate`, the command that fixes it.
 @checks.register(TAG, checks.Tags.database)
 def permissions_exist_in_shared_database(app_configs=None, databases=None, **kwargs):
@@ -67,7 +67,7 @@ def missing_permissions_message(missing: list[str]) -> str:
     if len(missing) > SHOWN_AT_MOST:
         names += f" and {len(missing) - SHOWN_AT_MOST} more"
     return (
-        f"Permissions of {this_service()} are missing in the shared database: {names}. "
+        f"Permissions of {this_service()} are missing in the shared schema: {names}. "
         f"No group can grant them. Run `manage.py sso_migrate` of {this_service()}: it creates them "
         "(a plain `migrate` alone does not)."
     )

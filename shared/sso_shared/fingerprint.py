@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import get_hasher
 from django.db.migrations.loader import MigrationLoader
 
-from .routers import SERVICE_DB, SHARED_DB, database_for_label, shared_app_labels
+from .routers import is_shared_label, shared_app_labels
 
 # A fixed, public message: the digest depends only on the key, so equal keys give
 # equal digests in every service, and the digest cannot be turned back into the key.
@@ -82,7 +82,7 @@ def feature_release_of_sso_shared() -> str:
 def shared_migrations() -> list[str]:
     """Every migration of the apps in the shared database that this service's code knows ("app.name")."""
     loader = MigrationLoader(None, ignore_no_migrations=True)
-    return sorted(f"{app}.{name}" for app, name in loader.disk_migrations if database_for_label(app) == SHARED_DB)
+    return sorted(f"{app}.{name}" for app, name in loader.disk_migrations if is_shared_label(app))
 
 
 def second_factor() -> dict:
@@ -209,5 +209,5 @@ def own_app_labels() -> list[str]:
     return sorted(
         config.label
         for config in apps.get_app_configs()
-        if database_for_label(config.label) == SERVICE_DB and any(config.get_models())
+        if not is_shared_label(config.label) and any(config.get_models())
     )

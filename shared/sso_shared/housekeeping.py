@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from . import audit
 from .locks import HOUSEKEEPING_LOCK_ID, advisory_lock_or_none
-from .routers import SHARED_DB
+from .routers import upkeep_db
 from .sessions import session_model
 
 SESSION_BATCH = 20_000
@@ -53,13 +53,13 @@ class Report:
 def clear_expired_sessions(now=None, batch: int = SESSION_BATCH) -> int:
     """Delete the sessions past their expiry, a batch per transaction; returns how many."""
     now = now or timezone.now()
-    model = session_model()
-    expired = model.objects.using(SHARED_DB).filter(expire_date__lt=now)
+    model, db = session_model(), upkeep_db()
+    expired = model.objects.using(db).filter(expire_date__lt=now)
     total = 0
     while True:
-        with transaction.atomic(using=SHARED_DB):
+        with transaction.atomic(using=db):
             keys = expired.values("pk")[:batch]
-            deleted, _ = model.objects.using(SHARED_DB).filter(pk__in=keys).delete()
+            deleted, _ = model.objects.using(db).filter(pk__in=keys).delete()
         total += deleted
         if deleted < batch:
             return total
@@ -74,17 +74,17 @@ def prune_lockout_rows(now=None) -> dict:
     """
     if not apps.is_installed("axes"):
         return {}
-    now = now or timezone.now()
+    now, db = now or timezone.now(), upkeep_db()
     removed = {}
     attempts = apps.get_model("axes", "AccessAttempt")
-    removed["attempts"], _ = attempts.objects.filter(expiration__expires_at__lt=now).delete()
+    removed["attempts"], _ = attempts.objects.using(db).filter(expiration__expires_at__lt=now).delete()
     cutoff = now - audit.retention()
     for name, time_field in (("AccessLog", "attempt_time"), ("AccessFailureLog", "attempt_time")):
         try:
             model = apps.get_model("axes", name)
         except LookupError:
             continue
-        removed[name.lower()], _ = model.objects.filter(**{f"{time_field}__lt": cutoff}).delete()
+        removed[name.lower()], _ = model.objects.using(db).filter(**{f"{time_field}__lt": cutoff}).delete()
     return removed
 
 
@@ -102,7 +102,7 @@ def pruned_models() -> list:
 
 def run(now=None) -> Report:
     """One housekeeping run under the lock; a Report of what it removed (ran=False when skipped)."""
-    with advisory_lock_or_none(SHARED_DB, HOUSEKEEPING_LOCK_ID) as acquired:
+    with advisory_lock_or_none(upkeep_db(), HOUSEKEEPING_LOCK_ID) as acquired:
         if not acquired:
             report = Report(ran=False)
         else:

@@ -8,7 +8,7 @@ and the fingerprint comparison report it.
 
 from .databases import databases
 from .env import Csv, env, optional_secret, positive_int, second_factor_requirement, secret, secret_list
-from .routers import SERVICE_DB, SHARED_DB
+from .routers import SERVICE_DB, SHARED_MIGRATIONS_DB
 from .services import SERVICES
 
 # ------------------------------------------------------------------------------
@@ -27,7 +27,7 @@ SECRET_KEY_FALLBACKS = secret_list("SECRET_KEY_FALLBACKS")
 # https://docs.djangoproject.com/en/5.2/ref/settings/#databases
 # https://docs.djangoproject.com/en/5.2/topics/db/multi-db/
 # ------------------------------------------------------------------------------
-DATABASES = databases(shared=SHARED_DB, service=SERVICE_DB)
+DATABASES = databases(shared=SHARED_MIGRATIONS_DB, service=SERVICE_DB)
 DATABASE_ROUTERS = ["sso_shared.routers.SharedAuthRouter"]
 # App labels whose tables live in the shared database; every other app's live in the
 # service's own. Add a third-party app here (e.g. "authtoken" for rest_framework.authtoken),
@@ -289,8 +289,6 @@ SHARED_APPS = [
     "django_otp_webauthn",
 ]
 MIDDLEWARE = [
-    # One connection health check per request for both databases (docs/performance.md).
-    "sso_shared.health_checks.OneHealthCheckPerRequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # A browser still holding an adopted project's session cookie is logged in once (docs/adopting.md).

@@ -14,7 +14,7 @@ from django.db.migrations.executor import MigrationExecutor
 from .fingerprint import SHARED_MIGRATIONS
 from .models import ServiceFingerprint
 from .records import Record, running_others
-from .routers import SHARED_DB, database_for_label
+from .routers import SHARED_DB, SHARED_MIGRATIONS_DB, migrations_alias
 
 
 def unapplied_migrations(alias: str) -> list[str]:
@@ -24,13 +24,13 @@ def unapplied_migrations(alias: str) -> list[str]:
     return [
         f"{migration.app_label}.{migration.name}"
         for migration, backwards in plan
-        if not backwards and database_for_label(migration.app_label) == alias
+        if not backwards and migrations_alias(migration.app_label) == alias
     ]
 
 
 def pending_shared_migrations() -> list[str]:
-    """Migrations of the shared apps that migrating the shared database would apply now."""
-    return unapplied_migrations(SHARED_DB)
+    """Migrations of the shared apps that migrating the shared schema would apply now."""
+    return unapplied_migrations(SHARED_MIGRATIONS_DB)
 
 
 def records_table_exists() -> bool:

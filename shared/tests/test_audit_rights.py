@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from sso_shared import audit, housekeeping, table_rights
 from sso_shared.models import AuditEvent
-from sso_shared.routers import SHARED_DB
+from sso_shared.routers import SHARED_DB, SHARED_SCHEMA
 from sso_shared.sessions import session_model
 from sso_shared.tombstones import tombstone_users
 
@@ -55,9 +55,9 @@ def as_role():
 def service_role():
     """A role holding what provisioning grants a service in the shared database, then the migrate step's rights."""
     shared_sql(f"CREATE ROLE {SERVICE_ROLE} NOLOGIN")
-    shared_sql(f"GRANT USAGE ON SCHEMA public TO {SERVICE_ROLE}")
-    shared_sql(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {SERVICE_ROLE}")
-    shared_sql(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {SERVICE_ROLE}")
+    shared_sql(f"GRANT USAGE ON SCHEMA {SHARED_SCHEMA} TO {SERVICE_ROLE}")
+    shared_sql(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {SHARED_SCHEMA} TO {SERVICE_ROLE}")
+    shared_sql(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {SHARED_SCHEMA} TO {SERVICE_ROLE}")
     table_rights.apply(connections[SHARED_DB])
     return SERVICE_ROLE
 
@@ -67,7 +67,7 @@ def maintenance_role():
     """sso_maintenance, as provisioning makes it (./stack test provisions the cluster first; made here otherwise)."""
     if not shared_sql("SELECT 1 FROM pg_roles WHERE rolname = %s", [table_rights.MAINTENANCE_ROLE]):
         shared_sql(f"CREATE ROLE {table_rights.MAINTENANCE_ROLE} NOLOGIN")
-    shared_sql(f"GRANT USAGE ON SCHEMA public TO {table_rights.MAINTENANCE_ROLE}")
+    shared_sql(f"GRANT USAGE ON SCHEMA {SHARED_SCHEMA} TO {table_rights.MAINTENANCE_ROLE}")
     table_rights.apply(connections[SHARED_DB])
     return table_rights.MAINTENANCE_ROLE
 

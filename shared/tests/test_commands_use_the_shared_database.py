@@ -1,7 +1,8 @@
-"""Django's commands that act on users or sessions find the shared database without --database.
+"""Django's own commands that act on users or sessions work unchanged, with no --database.
 
-"default" is the service's own database (docs/service-code.md); these commands
-default to it in stock Django and would miss the users or write nowhere.
+"default" is the one connection (docs/service-code.md), and it sees the shared
+schema after the service's own: stock createsuperuser, changepassword, dumpdata,
+loaddata and clearsessions reach the shared users and sessions.
 """
 
 import json
@@ -14,7 +15,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from sso_shared.models import Session
-from sso_shared.routers import SERVICE_DB, SHARED_DB
+from sso_shared.routers import SERVICE_DB, SHARED_DB, SHARED_MIGRATIONS_DB
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 User = get_user_model()
@@ -66,5 +67,5 @@ def test_clearsessions_clears_the_shared_session_table():
 
 
 def test_the_aliases_are_what_the_docs_say():
-    """docs/service-code.md: "default" is the service's own database, "auth" the shared one."""
-    assert (SERVICE_DB, SHARED_DB) == ("default", "auth")
+    """docs/service-code.md: "default" is the one connection, "shared" only migrates the shared schema."""
+    assert (SERVICE_DB, SHARED_DB, SHARED_MIGRATIONS_DB) == ("default", "default", "shared")

@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import connections
 from django.test import Client
 
-from sso_shared.routers import SERVICE_DB, SHARED_DB
+from sso_shared.routers import SERVICE_DB, SHARED_DB, SHARED_MIGRATIONS_DB
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
@@ -73,15 +73,21 @@ def test_an_anonymous_login_page_with_the_shared_database_away_is_a_503():
     assert response.status_code == 503
 
 
-@pytest.mark.parametrize(("alias", "name"), [(SHARED_DB, "sso_auth"), (SERVICE_DB, "system_a")])
-def test_health_names_the_missing_database(alias, name):
-    with database_away(alias):
+def test_health_names_the_missing_database():
+    with database_away(SERVICE_DB):
         response = Client().get("/health")
     assert response.status_code == 503
     body = response.json()
-    assert body["failed"] == {alias: "OperationalError"}
-    assert body["missing"] == [f"{alias} ({connections[alias].settings_dict['NAME']})"]
-    assert name in body["missing"][0]
+    assert body["failed"] == {SERVICE_DB: "OperationalError"}
+    assert body["missing"] == [f"default ({connections[SERVICE_DB].settings_dict['NAME']})"]
+    assert "sso" in body["missing"][0]
+
+
+def test_health_asks_only_the_connection_requests_use():
+    """The alias that migrates the shared schema is never used by a request: health opens no second connection."""
+    connections[SHARED_MIGRATIONS_DB].close()
+    assert Client().get("/health").status_code == 200
+    assert connections[SHARED_MIGRATIONS_DB].connection is None
 
 
 def test_any_other_error_stays_a_plain_500(settings):

@@ -90,7 +90,7 @@ def test_missing_permission_rows_are_a_database_check():
     [warning] = checks.run_checks(tags=["sso"], databases=[SHARED_DB])
     assert (warning.level, warning.id) == (checks.WARNING, "sso_shared.W002")
     assert warning.msg.startswith(
-        "Permissions of system_a are missing in the shared database: sso_shared.access_service_b. "
+        "Permissions of system_a are missing in the shared schema: sso_shared.access_service_b. "
     )
 
 
@@ -113,7 +113,7 @@ def test_the_doctor_reads_like_a_checklist(b_runs, capsys):
     assert lines[3].startswith("PASS  system_b is running; it recorded its settings (0\xa0minutes ago, at ")
     assert "PASS  SECRET_KEY agrees with system_b" in lines
     assert f"FAIL  {COOKIE_MISMATCH}" in lines
-    assert lines[-1] == "PASS  permissions of system_a's models exist in the shared database"
+    assert lines[-1] == "PASS  permissions of system_a's models exist in the shared schema"
 
 
 def test_the_doctor_warns_when_the_other_service_never_recorded(capsys):

@@ -21,7 +21,7 @@ from sso_shared import second_factor
 from sso_shared.agreement import Record, disagreements
 from sso_shared.fingerprint import current_fingerprint
 from sso_shared.models import AuditEvent, Session
-from sso_shared.routers import SERVICE_DB, SHARED_DB, SharedAuthRouter
+from sso_shared.routers import SERVICE_DB, SHARED_DB, SHARED_MIGRATIONS_DB, SHARED_SCHEMA, migrations_alias
 
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.urls("tests.urls_accounts")]
 User = get_user_model()
@@ -83,11 +83,11 @@ def kinds(user=None):
 
 
 @pytest.mark.parametrize("model", [TOTPDevice, StaticDevice, StaticToken, WebAuthnCredential])
-def test_second_factors_live_in_the_shared_database_so_both_services_agree(model):
-    router = SharedAuthRouter()
-    assert router.db_for_read(model) == router.db_for_write(model) == SHARED_DB
-    assert model._meta.db_table in connections[SHARED_DB].introspection.table_names()
-    assert model._meta.db_table not in connections[SERVICE_DB].introspection.table_names()
+def test_second_factors_live_in_the_shared_schema_so_every_service_agrees(model):
+    assert migrations_alias(model._meta.app_label) == SHARED_MIGRATIONS_DB
+    with connections[SERVICE_DB].cursor() as cursor:
+        cursor.execute("SELECT schemaname FROM pg_tables WHERE tablename = %s", [model._meta.db_table])
+        assert cursor.fetchall() == [(SHARED_SCHEMA,)]
 
 
 # --- the login: two steps, one session ----------------------------------------------

@@ -7,13 +7,9 @@ class Request(models.Model):
 
     title = models.CharField(max_length=200)
     details = models.TextField(blank=True)
-    # The user lives in the shared database: no constraint can cross databases.
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-    )
+    # A real foreign key into the shared schema. Users are never deleted, only tombstoned
+    # (sso_shared.tombstones), so the row keeps its owner; PROTECT says so if anyone tries.
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,5 +1,7 @@
 import pytest
 
+from sso_shared.testing import django_db_setup  # noqa: F401 (closes both aliases before teardown)
+
 from .two_services import TwoServices
 
 

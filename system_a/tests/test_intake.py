@@ -7,8 +7,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from intake.models import Request
-from sso_shared.cross_database_keys import cross_database_keys
-from sso_shared.routers import SERVICE_DB, SHARED_DB
+from sso_shared.routers import SERVICE_DB
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 User = get_user_model()
@@ -33,7 +32,7 @@ def test_a_request_records_its_owner_from_the_shared_database(client, alice):
     request = Request.objects.get(title="New laptop")
     assert request._state.db == SERVICE_DB
     assert request.owner == alice
-    assert request.owner._state.db == SHARED_DB
+    assert request.owner._state.db == SERVICE_DB  # the shared user, through the one connection
     page = client.get("/").content.decode()
     assert "New laptop" in page
     assert '<td class="owner">alice</td>' in page
@@ -78,15 +77,14 @@ def test_urls_and_static_carry_the_a_prefix(client, alice):
 
 
 def test_an_authenticated_page_costs_what_it_would_in_a_single_project(client, alice):
-    """Session row (with the per-service access decision in the same query, prepared), user row, the page's own
-    query and one owner lookup: as in a standalone project (docs/performance.md)."""
+    """Session row (with the per-service access decision in the same query, prepared), user row, and the
+    page's own query joined with the owners: as in a standalone project (docs/performance.md)."""
     Request.objects.create(title="One", owner=alice)
     client.get("/")  # once per process: the access permission's id; once per connection: the PREPARE
-    with CaptureQueriesContext(connections[SHARED_DB]) as shared, CaptureQueriesContext(connections[SERVICE_DB]) as own:
+    with CaptureQueriesContext(connections[SERVICE_DB]) as captured:
         assert client.get("/").status_code == 200
-    shared_tables = [main_table(q["sql"]) for q in shared.captured_queries]
-    assert shared_tables == ["EXECUTE sso_session_row", "sso_user", "sso_user"]
-    assert len(own.captured_queries) == 1
+    tables = [main_table(q["sql"]) for q in captured.captured_queries]
+    assert tables == ["EXECUTE sso_session_row", "sso_user", "intake_request"]
 
 
 def main_table(sql: str) -> str:
@@ -98,7 +96,7 @@ def main_table(sql: str) -> str:
     return sql.split(" FROM ")[1].split()[0].strip('"')
 
 
-def test_the_owner_key_crosses_databases_without_a_constraint_so_the_check_passes():
-    """sso_shared.E004 stays silent: the owner column holds the user's id, with db_constraint=False."""
-    assert Request._meta.get_field("owner").db_constraint is False
-    assert cross_database_keys() == []
+def test_the_owner_key_is_a_real_foreign_key_to_the_shared_user():
+    field = Request._meta.get_field("owner")
+    assert field.db_constraint is True
+    assert field.related_model is User

@@ -1,6 +1,6 @@
 """Migrating the shared tables from two services: at once, partly, and cleaning up after.
 
-Each test runs the services' real `manage.py` against fresh databases.
+Each test runs the services' real `manage.py` against a fresh database.
 """
 
 import time
@@ -29,7 +29,7 @@ def wait_until_waiting_for_the_lock(cursor, count: int, timeout: float = 60) -> 
 
 def test_both_services_migrate_an_empty_database_at_the_same_moment(empty_databases):
     """Both start while the lock is taken, so both reach it together: one migrates, the other waits."""
-    with superuser_cursor(empty_databases.auth_db) as holder:
+    with superuser_cursor(empty_databases.database) as holder:
         holder.execute("SELECT pg_advisory_lock(%s)", [MIGRATE_LOCK_ID])
         runs = [empty_databases.start_manage(service, "sso_migrate", "--noinput") for service in ("a", "b")]
         wait_until_waiting_for_the_lock(holder, count=2)
@@ -39,29 +39,31 @@ def test_both_services_migrate_an_empty_database_at_the_same_moment(empty_databa
     for run, output in zip(runs, outputs, strict=True):
         assert run.returncode == 0, output
         assert WAITING in output
-    assert "[a] shared and service databases are up to date." in outputs[0]
-    assert "[b] shared and service databases are up to date." in outputs[1]
+    assert "[a] the shared schema and this service's are up to date." in outputs[0]
+    assert "[b] the shared schema and this service's are up to date." in outputs[1]
     history = empty_databases.query("SELECT app, name, count(*) FROM django_migrations GROUP BY app, name")
     assert all(count == 1 for _, _, count in history), "a migration was recorded twice"
     applied = {(app, name) for app, name, _ in history}
     assert {("sso_shared", "0003_access_groups"), ("auth", "0012_alter_user_first_name_max_length")} <= applied
     assert {app for app, _ in applied} >= set(SHARED_APPS)
+    # The shared schema's own record lists the shared apps only: no service's.
+    assert not {app for app, _ in applied} & {"intake", "review"}
     content_types = empty_databases.query("SELECT app_label, model FROM django_content_type WHERE model != ''")
     assert ("intake", "request") in content_types
     assert ("review", "review") in content_types
     assert len(content_types) == len(set(content_types))
 
 
-def test_each_service_keeps_its_own_tables_in_its_own_database(deployed):
-    def tables(database):
-        rows = deployed.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'", database=database)
-        return {name for (name,) in rows}
-
-    shared, a, b = (tables(name) for name in deployed.databases)
+def test_each_service_keeps_its_own_tables_in_its_own_schema(deployed):
+    shared, a, b = (deployed.tables(name) for name in ("shared", "a", "b"))
     assert {"sso_user", "auth_permission", "sso_session", "sso_service_fingerprint"} <= shared
     assert not {"intake_request", "review_review"} & shared
-    assert "intake_request" in a and "sso_user" not in a
-    assert "review_review" in b and "sso_user" not in b
+    assert "intake_request" in a and "sso_user" not in a and "review_review" not in a
+    assert "review_review" in b and "sso_user" not in b and "intake_request" not in b
+    # Each schema records its own migrations in a table of its own.
+    for schema, app in (("system_a", "intake"), ("system_b", "review")):
+        assert deployed.query(f"SELECT count(*) FROM {schema}.django_migrations WHERE app = %s", [app]) == [(2,)]  # noqa: S608
+    assert deployed.query("SELECT count(*) FROM shared.django_migrations WHERE app IN ('intake', 'review')") == [(0,)]
 
 
 def permissions_in_shared_database(services, app_label):
@@ -73,19 +75,19 @@ def permissions_in_shared_database(services, app_label):
     return [name for (name,) in rows]
 
 
-def test_migrating_only_the_service_database_leaves_permissions_missing_and_check_says_so(empty_databases):
+def test_migrating_only_the_service_schema_leaves_permissions_missing_and_check_says_so(empty_databases):
     services = empty_databases
     assert services.manage("b", "sso_migrate", "--noinput").returncode == 0
-    # System A's operator migrates "its" database only: its tables exist, its permissions do not.
+    # System A's operator migrates "its" schema only: its tables exist, its permissions do not.
     assert services.manage("a", "migrate", "--noinput").returncode == 0
     assert permissions_in_shared_database(services, "intake") == []
 
     message = (
-        f"Permissions of system_a are missing in the shared database: {', '.join(INTAKE_PERMISSIONS)}. "
+        f"Permissions of system_a are missing in the shared schema: {', '.join(INTAKE_PERMISSIONS)}. "
         "No group can grant them. Run `manage.py sso_migrate` of system_a: it creates them "
         "(a plain `migrate` alone does not)."
     )
-    check = services.manage("a", "check", "--database", "auth")
+    check = services.manage("a", "check", "--database", "default")
     assert f"?: (sso_shared.W002) {message}" in check.stderr
     doctor = services.manage("a", "sso_doctor")
     assert doctor.returncode == 1
@@ -93,9 +95,9 @@ def test_migrating_only_the_service_database_leaves_permissions_missing_and_chec
 
     assert services.manage("a", "sso_migrate", "--noinput").returncode == 0
     assert permissions_in_shared_database(services, "intake") == INTAKE_PERMISSIONS
-    assert "W002" not in services.manage("a", "check", "--database", "auth").stderr
+    assert "W002" not in services.manage("a", "check", "--database", "default").stderr
     assert (
-        "PASS  permissions of system_a's models exist in the shared database"
+        "PASS  permissions of system_a's models exist in the shared schema"
         in services.manage("a", "sso_doctor").stdout.splitlines()
     )
 

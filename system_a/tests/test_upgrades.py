@@ -1,6 +1,6 @@
 """Upgrading: only what would break a running service stops a start or a migration.
 
-Real manage.py and gunicorn processes of both services against fresh databases.
+Real manage.py and gunicorn processes of both services against a fresh database.
 """
 
 import json
@@ -24,7 +24,7 @@ def forget_last_shared_migration(services, service: str) -> None:
 
 def test_a_running_service_that_does_not_know_a_shared_migration_blocks_it(fresh_deployment):
     services = fresh_deployment
-    assert services.manage("a", "migrate", "sso_shared", "0002", "--database", "auth").returncode == 0
+    assert services.manage("a", "migrate", "sso_shared", "0002", "--database", "shared").returncode == 0
     with services.gunicorn("b"):  # its workers hold B's presence lock
         forget_last_shared_migration(services, "b")
         refused = services.manage("a", "sso_migrate", "--noinput")

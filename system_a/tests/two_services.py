@@ -1,8 +1,8 @@
 """System A and System B as they run: each its own manage.py (or gunicorn) in its own
-process with its own environment, against fresh databases on the test PostgreSQL.
+process with its own environment, against a fresh database on the test PostgreSQL.
 
-Unit tests log in as the cluster's superuser, so they can create the three
-databases a deployment has (shared auth, system_a, system_b) and drop them after.
+Unit tests log in as the cluster's superuser, so they can create the database a
+deployment has, with its shared schema and one schema per service, and drop it after.
 """
 
 import json
@@ -30,7 +30,9 @@ SERVICE_PREFIX = {"a": "/a", "b": "/b"}
 
 @contextmanager
 def superuser_cursor(dbname: str = "postgres"):
+    """A cursor as the superuser; in a deployment's database, unqualified names are the shared schema's."""
     connection = psycopg2.connect(
+        options="-c search_path=shared",
         dbname=dbname,
         user=os.environ["DB_USER"],
         password=os.environ["DB_PASSWORD"],
@@ -49,39 +51,46 @@ def new_key() -> str:
     return secrets.token_urlsafe(48)
 
 
+SCHEMAS = {"shared": "shared", "a": "system_a", "b": "system_b"}
+
+
 @dataclass
 class TwoServices:
-    """Three fresh databases and the environment each service runs with."""
+    """A fresh database with the deployment's schemas, and the environment each service runs with."""
 
     name: str = field(default_factory=lambda: f"sso_{secrets.token_hex(4)}")
 
     @property
-    def auth_db(self) -> str:
-        return f"{self.name}_auth"
+    def database(self) -> str:
+        return self.name
 
-    def service_db(self, service: str) -> str:
-        return f"{self.name}_{service}"
-
-    @property
-    def databases(self) -> list[str]:
-        return [self.auth_db, self.service_db("a"), self.service_db("b")]
+    @staticmethod
+    def schema(service: str) -> str:
+        """The schema of "shared" or of service "a" or "b"."""
+        return SCHEMAS[service]
 
     def create(self) -> "TwoServices":
         with superuser_cursor() as cursor:
-            for name in self.databases:
-                cursor.execute(f'CREATE DATABASE "{name}"')
+            cursor.execute(f'CREATE DATABASE "{self.name}"')
+        with superuser_cursor(self.name) as cursor:
+            for schema in SCHEMAS.values():
+                cursor.execute(f'CREATE SCHEMA "{schema}"')
         return self
 
     def drop(self) -> None:
         with superuser_cursor() as cursor:
-            for name in self.databases:
-                cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            cursor.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+    def tables(self, service: str) -> set[str]:
+        """The tables in the schema of "shared" or of service "a" or "b"."""
+        rows = self.query("SELECT tablename FROM pg_tables WHERE schemaname = %s", [self.schema(service)])
+        return {name for (name,) in rows}
 
     def env(self, service: str, settings: dict | None = None, **overrides) -> dict:
         env = {
             **os.environ,
-            "AUTH_DB_NAME": self.auth_db,
-            "SERVICE_DB_NAME": self.service_db(service),
+            "DB_NAME": self.name,
+            "DB_SCHEMA": self.schema(service),
             "WEB_CONCURRENCY": "1",
             **overrides,
         }
@@ -111,8 +120,8 @@ class TwoServices:
             text=True,
         )
 
-    def query(self, sql: str, params=(), *, database: str | None = None) -> list[tuple]:
-        with superuser_cursor(database or self.auth_db) as cursor:
+    def query(self, sql: str, params=()) -> list[tuple]:
+        with superuser_cursor(self.name) as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall() if cursor.description else []
 
@@ -124,7 +133,7 @@ class TwoServices:
     @contextmanager
     def running(self, service: str):
         """The service counts as running: its presence lock is held, as each of its gunicorn workers holds it."""
-        with superuser_cursor(self.auth_db) as cursor:
+        with superuser_cursor(self.name) as cursor:
             cursor.execute(
                 "SELECT pg_advisory_lock_shared(%s, %s)", [PRESENCE_NAMESPACE, presence_key(f"system_{service}")]
             )

@@ -13,13 +13,9 @@ class Review(models.Model):
     subject = models.CharField(max_length=200)
     verdict = models.CharField(max_length=20, choices=Verdict.choices, default=Verdict.APPROVED)
     note = models.TextField(blank=True)
-    # The user lives in the shared database: no constraint can cross databases.
-    reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-    )
+    # A real foreign key into the shared schema. Users are never deleted, only tombstoned
+    # (sso_shared.tombstones), so the row keeps its reviewer; PROTECT says so if anyone tries.
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

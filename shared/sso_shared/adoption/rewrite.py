@@ -1,5 +1,10 @@
 """``--rewrite TABLE.COLUMN``: a user column of the service's own tables, from old primary keys to UUIDs.
 
+With ``--load FIXTURE`` the column is rewritten on the way in: in the fixture's
+objects, before they are loaded, so the column's foreign key to the user holds
+when they are (it is a real constraint: docs/service-code.md). Without it, the
+rows already in the table are rewritten:
+
 After ``loaddata`` of the legacy project's app, a column pointing at the user
 holds the old integer primary key: as ``00000000-0000-0000-0000-00000000002a``
 in a ``uuid`` column (Django's UUIDField turns the integer 42 into that), or as
@@ -12,6 +17,7 @@ database.
 import uuid
 from dataclasses import dataclass, field
 
+from django.apps import apps
 from django.core.management import CommandError
 from django.db import connections, transaction
 
@@ -116,3 +122,43 @@ def render(result: Rewrite) -> str:
             f"\n  left as they are: old primary keys with no adopted user: {', '.join(sorted(result.unknown, key=int))}"
         )
     return line
+
+
+def field_of(table: str, column: str):
+    """The model field stored in TABLE.COLUMN, among the installed models."""
+    for model in apps.get_models():
+        if model._meta.db_table == table:
+            for model_field in model._meta.concrete_fields:
+                if model_field.column == column:
+                    return model_field
+            raise CommandError(f"--rewrite: the model of {table} ({model._meta.label}) has no column {column}")
+    raise CommandError(f"--rewrite: no installed model has the table {table}")
+
+
+def survey_fixture(objects: list[dict], target: str, source: str) -> Rewrite:
+    """What rewriting TARGET's column in a fixture's objects (as dumpdata writes them) would change."""
+    table, column = parse(target)
+    model_field = field_of(table, column)
+    label = model_field.model._meta.label_lower
+    mapping = dict(AdoptedUser.objects.using(SHARED_DB).filter(source=source).values_list("old_pk", "user_id"))
+    result = Rewrite(table, column, "fixture")
+    for item in objects:
+        value = item.get("fields", {}).get(model_field.name) if item.get("model") == label else None
+        old_pk = None if value is None else old_pk_of(value, "uuid" if isinstance(value, uuid.UUID) else "text")
+        if old_pk is None:
+            continue
+        if old_pk in mapping:
+            result.changes[value] = str(mapping[old_pk])
+            result.rows += 1
+        elif old_pk not in result.unknown:
+            result.unknown.append(old_pk)
+    return result
+
+
+def apply_to_fixture(objects: list[dict], result: Rewrite) -> None:
+    model_field = field_of(result.table, result.column)
+    label = model_field.model._meta.label_lower
+    for item in objects:
+        fields = item.get("fields", {})
+        if item.get("model") == label and fields.get(model_field.name) in result.changes:
+            fields[model_field.name] = result.changes[fields[model_field.name]]

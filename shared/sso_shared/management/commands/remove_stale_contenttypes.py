@@ -16,17 +16,12 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.management import CommandError
 from django.db import router
 
-from sso_shared.management.shared_database import default_to_shared_database
 from sso_shared.records import SharedDatabaseUnavailable, other_records, this_service
 from sso_shared.services import service_label
 
 
 class Command(django_command.Command):
     help = "Deletes stale content types, never those of apps another service sharing the database uses."
-
-    def add_arguments(self, parser):
-        super().add_arguments(parser)
-        default_to_shared_database(parser)
 
     def handle(self, **options):
         db = options["database"]

@@ -22,7 +22,7 @@ from sso_shared.records import (
     this_record,
     this_service,
 )
-from sso_shared.routers import SHARED_DB
+from sso_shared.routers import SERVICE_DB, SHARED_SCHEMA
 from sso_shared.services import service_label
 
 PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
@@ -45,8 +45,12 @@ class Command(BaseCommand):
             self.line(FAIL, str(error))
             self.line(SKIP, "every other check needs the shared database")
             return self.finish()
-        database = settings.DATABASES[SHARED_DB]
-        self.line(PASS, f"shared database answers ({database['NAME']} on {database['HOST']}:{database['PORT']})")
+        database = settings.DATABASES[SERVICE_DB]
+        self.line(
+            PASS,
+            f"shared schema answers ({SHARED_SCHEMA} in database {database['NAME']} on "
+            f"{database['HOST']}:{database['PORT']})",
+        )
         mine = this_record()
         self.own_record(mine, records)
         others = other_records(records)
@@ -128,7 +132,7 @@ class Command(BaseCommand):
         if missing:
             self.line(FAIL, missing_permissions_message(missing))
         else:
-            self.line(PASS, f"permissions of {this_service()}'s models exist in the shared database")
+            self.line(PASS, f"permissions of {this_service()}'s models exist in the shared schema")
 
     def access_groups(self) -> None:
         try:

@@ -1,8 +1,9 @@
-"""Migrate the shared database and this service's own, under one advisory lock.
+"""Migrate the shared schema, then this service's own, under one advisory lock.
 
-Run it instead of ``migrate`` on every deploy: a plain ``migrate`` writes this
-service's content types and permissions into the shared database only when the
-shared alias is migrated, and two services migrating at once would race.
+Run it instead of ``migrate`` on every deploy: the shared schema is migrated on
+its own alias, as the migration role (sso_shared.databases), which also writes
+this service's content types and permissions into the shared tables; and two
+services migrating at once would race.
 
 It refuses only what would break a running service: migrations of the shared
 tables that a service running now does not know (sso_shared.upgrades). A stale
@@ -14,15 +15,18 @@ from django.core.management import BaseCommand, CommandError, call_command
 from django.db import connections
 
 from sso_shared import audit, table_rights
-from sso_shared.checks import AGREEMENT_TAG, CROSS_DATABASE_TAG
+from sso_shared.checks import AGREEMENT_TAG, SHARED_SCHEMA_KEYS_TAG
 from sso_shared.locks import advisory_lock
 from sso_shared.records import this_service
-from sso_shared.routers import SERVICE_DB, SHARED_DB
+from sso_shared.routers import SERVICE_DB, SHARED_DB, SHARED_MIGRATIONS_DB
+from sso_shared.schemas import data_still_in_the_layout_before
 from sso_shared.upgrades import blocked_message, pending_shared_migrations, wait_until_unblocked
+
+SCHEMA_OF = {SHARED_MIGRATIONS_DB: "the shared schema", SERVICE_DB: "this service's schema"}
 
 
 class Command(BaseCommand):
-    help = "Migrate the shared auth database and this service's database while holding an advisory lock."
+    help = "Migrate the shared schema, then this service's own, while holding an advisory lock."
     # The checks run below, all but the comparison with the other services: a
     # disagreeing setting breaks logins, not migrations, and starting refuses it.
     requires_system_checks = []
@@ -45,12 +49,18 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, interactive, verbosity, wait, skip_if_blocked, **options):
-        # The cross-database check runs before anything is migrated, even with --skip-checks or
-        # from call_command (which skips checks by default): a foreign key across databases fails
-        # in the second database, after the first was migrated. SystemCheckError names the fix.
-        skipped = {AGREEMENT_TAG} if not options["skip_checks"] else self.registered_tags() - {CROSS_DATABASE_TAG}
+        # The check of keys out of the shared schema runs before anything is migrated, even with
+        # --skip-checks or from call_command (which skips checks by default): such a key fails in the
+        # shared schema's migration. SystemCheckError names the fix.
+        skipped = {AGREEMENT_TAG} if not options["skip_checks"] else self.registered_tags() - {SHARED_SCHEMA_KEYS_TAG}
         self.check(tags=sorted(self.registered_tags() - skipped))
         name = settings.SSO_SERVICE_NAME
+        if data_still_in_the_layout_before(connections[SHARED_DB]):
+            raise CommandError(
+                "This site's data is still in the three databases of the layout before (sso_auth, system_a, "
+                "system_b): migrating now would start an empty site beside them. Run ./stack up once: it backs "
+                "them up and moves them into the schemas of one database (docs/operations.md, 'Upgrading')."
+            )
         with advisory_lock(SHARED_DB, report=self.stdout.write):
             blockers = wait_until_unblocked(pending_shared_migrations(), wait, report=self.stdout.write)
             if blockers and skip_if_blocked:
@@ -60,19 +70,20 @@ class Command(BaseCommand):
                 return
             if blockers:
                 raise CommandError(blocked_message(this_service(), blockers))
-            for alias in (SHARED_DB, SERVICE_DB):
+            # The shared schema first: this service's tables have foreign keys into it.
+            for alias in (SHARED_MIGRATIONS_DB, SERVICE_DB):
                 if verbosity:
-                    self.stdout.write(f"[{name}] migrating database '{alias}'")
+                    self.stdout.write(f"[{name}] migrating {SCHEMA_OF[alias]}")
                 call_command("migrate", database=alias, interactive=interactive, verbosity=max(verbosity - 1, 0))
-                if alias == SHARED_DB:
+                if alias == SHARED_MIGRATIONS_DB:
                     # Before any service sees its migrations done: the audit trail only grows for them.
-                    table_rights.apply(connections[SHARED_DB])
+                    table_rights.apply(connections[SHARED_MIGRATIONS_DB])
         # The audit trail's old events go on every deploy (and with each housekeeping run, as the maintenance role).
         pruned = audit.prune()
         if verbosity and pruned:
             self.stdout.write(f"[{name}] deleted {pruned} audit events older than SSO_AUDIT_RETENTION_DAYS.")
         if verbosity:
-            self.stdout.write(self.style.SUCCESS(f"[{name}] shared and service databases are up to date."))
+            self.stdout.write(self.style.SUCCESS(f"[{name}] the shared schema and this service's are up to date."))
 
     @staticmethod
     def registered_tags() -> set[str]:

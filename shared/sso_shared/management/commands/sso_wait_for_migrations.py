@@ -1,9 +1,9 @@
-"""Wait until the migrate step has brought both databases up to this code's migrations.
+"""Wait until the migrate step has brought both schemas up to this code's migrations.
 
 A service starts with it instead of migrating: at run time its role may not change the
 shared tables' schema (db/provision.sql), so the migrate step (``sso_migrate`` as the
 migration role) does that, and the service waits for it. Read-only: it only looks at
-``django_migrations`` of both databases.
+``django_migrations`` of both schemas.
 """
 
 import time
@@ -11,12 +11,14 @@ import time
 from django.core.management import BaseCommand, CommandError
 from django.db import DatabaseError, connections
 
-from sso_shared.routers import SERVICE_DB, SHARED_DB
+from sso_shared.routers import SERVICE_DB, SHARED_MIGRATIONS_DB
 from sso_shared.upgrades import unapplied_migrations
+
+MIGRATION_ALIASES = (SHARED_MIGRATIONS_DB, SERVICE_DB)
 
 
 class Command(BaseCommand):
-    help = "Wait until the shared and this service's databases hold every migration of this code."
+    help = "Wait until the shared schema and this service's hold every migration of this code."
     # Checks read tables the migrate step may not have made yet.
     requires_system_checks = []
 
@@ -28,14 +30,18 @@ class Command(BaseCommand):
         said = None
         while True:
             try:
-                missing = {alias: names for alias in (SHARED_DB, SERVICE_DB) if (names := unapplied_migrations(alias))}
+                missing = {
+                    alias: names
+                    for alias in (SHARED_MIGRATIONS_DB, SERVICE_DB)
+                    if (names := unapplied_migrations(alias))
+                }
             except DatabaseError as error:
                 missing = {"database": [str(error).strip().splitlines()[0]]}
-                for alias in (SHARED_DB, SERVICE_DB):
+                for alias in MIGRATION_ALIASES:
                     connections[alias].close()
             if not missing:
                 if verbosity:
-                    self.stdout.write("Both databases hold every migration of this code.")
+                    self.stdout.write("The shared schema and this service's hold every migration of this code.")
                 return
             summary = "; ".join(f"{alias}: {', '.join(names)}" for alias, names in missing.items())
             if time.monotonic() >= deadline:

@@ -3,18 +3,21 @@
     manage.py sso_adopt --from db.sqlite3|postgres://... --secret-key-file FILE [--map FILE] [--dry-run]
                         [--keep-superusers] [--merge-group-permissions] [--join-existing-groups]
                         [--merge-user-permissions] [--take-passwords] [--take-sessions]
-    manage.py sso_adopt --rewrite TABLE.COLUMN [--dry-run]
+    manage.py sso_adopt --rewrite TABLE.COLUMN [--load FIXTURE] [--dry-run]
 
 ``./stack adopt a|b`` runs it with ``--inputs-on-stdin``: the source, key and map
 arrive as a tar stream, never as paths or on a command line.
 """
 
+import json
 import sys
+import tempfile
 from dataclasses import fields
 
 from django.conf import settings
-from django.core.management import BaseCommand, CommandError
-from django.db import connections
+from django.core.management import BaseCommand, CommandError, call_command
+from django.core.serializers.base import DeserializationError
+from django.db import IntegrityError, connections, transaction
 
 from sso_shared.locks import advisory_lock
 from sso_shared.routers import SHARED_DB
@@ -34,6 +37,12 @@ class Command(BaseCommand):
         parser.add_argument("--cookie", default="sessionid", help="the legacy session cookie's name (sessionid)")
         parser.add_argument("--name", help="the source's name in the old-pk mapping (default: this service's letter)")
         parser.add_argument("--rewrite", action="append", default=[], metavar="TABLE.COLUMN")
+        parser.add_argument(
+            "--load",
+            metavar="FIXTURE",
+            help="a JSON fixture of the project's own data (- for standard input): its --rewrite columns are "
+            "rewritten on the way in, as their foreign keys to the user hold only then",
+        )
         parser.add_argument("--dry-run", action="store_true", help="print the report and change nothing")
         # What may raise a privilege held here or bring a credential to a user here (adoption/privileges.py).
         for option in fields(privileges.Options):
@@ -58,13 +67,38 @@ class Command(BaseCommand):
                 self.adopt(
                     given, service=service, source=source, cookie=options["cookie"], dry_run=dry_run, allowed=allowed
                 )
-            for target in options["rewrite"]:
-                found = rewrite.survey(target, source)
-                self.stdout.write(rewrite.render(found))
-                if found.changes and not dry_run:
-                    rewrite.apply(found)
+            if options["rewrite"]:
+                self.load_and_rewrite(options["load"], options["rewrite"], source=source, dry_run=dry_run)
         if dry_run:
             self.stdout.write("Dry run: nothing was changed.")
+
+    def load_and_rewrite(self, fixture, targets, *, source, dry_run):
+        """The fixture's user columns rewritten on the way in, then loaded; or the rows in the tables rewritten."""
+        if not fixture:
+            with transaction.atomic():
+                for target in targets:
+                    found = rewrite.survey(target, source)
+                    self.stdout.write(rewrite.render(found))
+                    if found.changes and not dry_run:
+                        rewrite.apply(found)
+            return
+        objects = read_fixture(fixture)
+        for target in targets:
+            found = rewrite.survey_fixture(objects, target, source)
+            self.stdout.write(rewrite.render(found))
+            rewrite.apply_to_fixture(objects, found)
+        if dry_run:
+            return
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as rewritten:
+            json.dump(objects, rewritten)
+            rewritten.flush()
+            try:
+                call_command("loaddata", rewritten.name, stdout=self.stdout._out)
+            except (IntegrityError, DeserializationError) as error:
+                raise CommandError(
+                    "The rows do not all point at a user, so nothing was loaded: "
+                    f"{str(error).strip()}. Adopt their source first (--from), or give each user column with --rewrite."
+                ) from None
 
     def adopt(self, given, *, service, source, cookie, dry_run, allowed):
         try:
@@ -114,3 +148,14 @@ def argparse_suppress():
     import argparse
 
     return argparse.SUPPRESS
+
+
+def read_fixture(fixture: str) -> list[dict]:
+    """A JSON fixture (dumpdata's format) from a file, or - for standard input."""
+    try:
+        if fixture == "-":
+            return json.load(sys.stdin)
+        with open(fixture) as stream:
+            return json.load(stream)
+    except (OSError, ValueError) as error:
+        raise CommandError(f"--load {fixture}: not a JSON fixture ({error})") from None
