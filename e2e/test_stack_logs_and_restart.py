@@ -9,7 +9,7 @@ import subprocess
 import time
 
 from .client import SiteClient
-from .conftest import BASE_URL, STACK, VERIFY
+from .conftest import BASE_URL, STACK, TARGET, VERIFY
 
 
 def stack(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -72,6 +72,20 @@ def test_restart_b_keeps_everyone_logged_in(site, user):
     assert site.whoami("b") == {"service": "b", "authenticated": True, "username": username}
     assert site.whoami("a")["username"] == username
     assert SiteClient(BASE_URL, verify=VERIFY).get("/b/health").status_code == 200
+
+
+def test_restart_a_restarts_its_login_workers_too_and_logins_go_on(site, user):
+    username, password = user
+    assert site.login(username, password).status_code == 302
+    restarted = stack("restart", "a", timeout=600)
+    assert restarted.returncode == 0, restarted.stderr
+    if TARGET == "native":  # (in a container, A's two gunicorns restart together with it)
+        assert "System A's login workers started" in restarted.stdout + restarted.stderr
+    assert site.whoami("a") == {"service": "a", "authenticated": True, "username": username}
+    # A new login is a POST nginx sends to A's login workers (docs/login-protection.md).
+    fresh = SiteClient(BASE_URL, verify=VERIFY)
+    assert fresh.login(username, password).status_code == 302
+    assert fresh.whoami("b")["username"] == username
 
 
 def test_unknown_services_are_named():

@@ -201,14 +201,14 @@ tag_images() {
 
 installed_before() { [ -f "$PREFIX/compose.yaml" ] && [ -f "$PREFIX/.env" ]; }
 
-# An upgrade first dumps all three databases of the install it replaces, with that
-# install's own files and images, so the previous bundle plus this backup is a way
-# back (docs/operations.md, "Rolling back an upgrade"). Nothing is changed before.
-# Each database is dumped as its owner, never as the superuser, as ./stack backup does
-# (dump_database of database-owners.sh, which sits beside this script in the bundle).
+# An upgrade first dumps the site's data of the install it replaces (a dump per schema, or per
+# database for a release before one database), with that install's own files and images, so the
+# previous bundle plus this backup is a way back (docs/operations.md, "Rolling back an upgrade").
+# Nothing is changed before. Each part is dumped as its owner, never as the superuser, as
+# ./stack backup does (database-owners.sh, which sits beside this script in the bundle).
 backup_databases() {
   installed_before || return 0
-  local dir db
+  local dir part
   dir="$PREFIX/backups/$(date -u +%Y%m%dT%H%M%SZ)"
   say "backing up the databases of the current install to $dir"
   (umask 077 && mkdir -p "$dir")
@@ -219,9 +219,26 @@ backup_databases() {
     # shellcheck source=../scripts/database-owners.sh
     source "$STAGE/database-owners.sh"
     compose up -d --wait --pull never --no-build db >&2
-    for db in sso_auth system_a system_b; do
-      dump_database compose "$db" >"$dir/$db.dump" || die "the backup of $db failed; nothing was changed."
-    done
+    # The layout the install has: the schemas of one database (shared.dump, system_a.dump,
+    # system_b.dump), or the three databases of the releases before it. (The superuser only reads
+    # the catalog here.)
+    local has_site
+    has_site=$(compose exec -T db psql -X -q -U postgres -d postgres -tA -c \
+      "SELECT count(*) FROM pg_catalog.pg_database WHERE datname = '$SITE_DATABASE'") ||
+      die "could not ask the install's PostgreSQL which databases it holds; nothing was changed."
+    if [ "$has_site" = 1 ]; then
+      has_site=$(compose exec -T db psql -X -q -U postgres -d "$SITE_DATABASE" -tA -c \
+        "SELECT pg_catalog.to_regclass('shared.sso_user') IS NOT NULL") || has_site=f
+    fi
+    if [ "$has_site" = t ]; then
+      for part in "${SITE_SCHEMAS[@]}"; do
+        dump_schema compose "$part" >"$dir/$part.dump" || die "the backup of schema $part failed; nothing was changed."
+      done
+    else
+      for part in "${LEGACY_DATABASES[@]}"; do
+        dump_database compose "$part" >"$dir/$part.dump" || die "the backup of $part failed; nothing was changed."
+      done
+    fi
     sed -n 's/^bundle //p' MANIFEST >"$dir/FROM-BUNDLE" 2>/dev/null || true
   )
   BACKUP_DIR=$dir

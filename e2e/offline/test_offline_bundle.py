@@ -161,6 +161,10 @@ def test_install_with_no_network_then_the_e2e_suite_passes(bundle, tmp_path, sig
         env_before = (prefix / ".env").read_text()
         again = offline(bundle_dir / "install.sh", "--prefix", prefix, env=install_env(port, project))  # pinned key
         assert "all services are healthy" in again.stdout
+        # The upgrade's backup first: a dump per schema of the one database, each readable.
+        [backup] = [path for path in (prefix / "backups").iterdir() if path.is_dir()]
+        assert sorted(path.name for path in backup.glob("*.dump")) == ["shared.dump", "system_a.dump", "system_b.dump"]
+        assert all(path.stat().st_size > 0 for path in backup.glob("*.dump"))
         assert (prefix / ".env").read_text() == env_before
         assert f"\nSSO_DEPLOYMENT={project}\n" in env_before
         images = run("docker", "compose", "-p", project, "ps", "--format", "{{.Image}}", cwd=prefix).stdout.split()

@@ -18,6 +18,8 @@ from ..client import CSRF_COOKIE, SiteClient
 # Logins hash a password (PBKDF2): slow on a busy machine, so generous; never a failure by itself.
 TIMEOUT = 60
 MAX_SECONDS = 600
+# A login answered "busy" (429) is tried again after its Retry-After, this many times at most.
+BUSY_TRIES = 30
 
 
 @dataclass
@@ -74,9 +76,15 @@ class Load:
                 "username": self.username,
                 "password": self.password,
             }
-            answer = client.http.post(
-                login, data=form, headers={"Referer": login}, timeout=TIMEOUT, allow_redirects=False
-            )
+            # Logins from one address at once meet the login protection's caps (docs/login-protection.md,
+            # "Under a flood"): "busy", 429 with Retry-After. A user tries again when told; so do we.
+            for _ in range(BUSY_TRIES):
+                answer = client.http.post(
+                    login, data=form, headers={"Referer": login}, timeout=TIMEOUT, allow_redirects=False
+                )
+                if answer.status_code != 429 or self._stop.is_set():
+                    break
+                self._stop.wait(float(answer.headers.get("Retry-After", "1")))
             ok, detail = answer.status_code == 302, f"login {answer.status_code} {answer.text[:160]!r}"
         except (requests.RequestException, KeyError) as error:
             ok, detail = False, f"login {type(error).__name__}"

@@ -160,6 +160,11 @@ native_restart() {
       stop_started "System ${service^^}" "$(gunicorn_pidfile "$service")" gunicorn_started_here "$service"
       prepare_service_files "$service"
       step "System ${service^^} started (gunicorn on $(gunicorn_socket "$service"))" start_service "$service"
+      if [ "$service" = a ]; then
+        # A's login workers run A's code too (docs/login-protection.md): restarted with it.
+        stop_started "System A's login workers" "$(login_pidfile)" login_workers_started_here
+        step "System A's login workers started (gunicorn on $(login_socket))" start_login_workers
+      fi
       start_supervisor
       ;;
     nginx)
