@@ -124,6 +124,16 @@ record_deployment() {
 
 os_user_claim() { echo "sso deployment $DEPLOYMENT in $ROOT"; }
 
+# A native deployment's claim on its OS user outlives its folder when the folder is deleted (its
+# data lived there and went with it). Such a claim is stale, and another folder may take the name
+# over, once no process runs as that user any more.
+stale_os_user_claim() {
+  local user=$1 comment folder
+  comment=$(getent passwd "$user" | cut -d: -f5)
+  folder=${comment#"sso deployment "*" in "}
+  [ "$folder" != "$comment" ] && [ ! -e "$folder" ] && ! pgrep -u "$user" >/dev/null 2>&1
+}
+
 # Folders whose deployment holds NAME under Docker: its claim volume, its containers.
 docker_claims_of() {
   local name=$1
@@ -144,7 +154,7 @@ deployment_name_holder() {
     case "$comment" in
       "sso deployment $DEPLOYMENT in "*)
         folder=${comment#"sso deployment $DEPLOYMENT in "}
-        [ "$folder" = "$ROOT" ] || {
+        [ "$folder" = "$ROOT" ] || stale_os_user_claim "$user" || {
           echo "$folder (its OS user $user)"
           return 0
         }

@@ -73,7 +73,11 @@ ensure_os_user() {
   comment=$(getent passwd "$1" | cut -d: -f5)
   case "$comment" in
     "$(os_user_claim)") ;;
-    "sso deployment "*) die "the OS user $1 belongs to another deployment (${comment#sso deployment }), not to this $(describe_deployment): give this one another name (SSO_DEPLOYMENT in $ENV_PATH)." ;;
+    "sso deployment "*)
+      stale_os_user_claim "$1" ||
+        die "the OS user $1 belongs to another deployment (${comment#sso deployment }), not to this $(describe_deployment): give this one another name (SSO_DEPLOYMENT in $ENV_PATH)."
+      usermod --comment "$(os_user_claim)" "$1"
+      ;;
     *) usermod --comment "$(os_user_claim)" "$1" ;;
   esac
 }

@@ -5,6 +5,7 @@ deployment of another folder. Nothing here starts a stack: every refusal comes b
 import os
 import re
 import shutil
+import socket
 import subprocess
 import uuid
 from pathlib import Path
@@ -128,10 +129,12 @@ def test_a_compose_project_name_that_says_otherwise_is_refused(tmp_path, state):
 
 
 @pytest.mark.skipif(not AS_ROOT, reason="OS users of their own only as root")
-def test_a_name_whose_os_users_another_folder_holds_is_refused(tmp_path, state):
+def test_a_name_whose_os_users_another_folder_holds_is_refused_until_that_folder_is_gone(tmp_path, state):
     name = f"sso-claimed-{uuid.uuid4().hex[:6]}"
     env = stack_environment(tmp_path, state, SSO_DEPLOYMENT=name)
-    claim = f"sso deployment {name} in /srv/elsewhere"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    claim = f"sso deployment {name} in {elsewhere}"
     subprocess.run(["useradd", "--system", "--no-create-home", "--comment", claim, f"{name}-pg"], check=True)
     try:
         refused = run_stack("up", "--native", env=env)
@@ -139,8 +142,18 @@ def test_a_name_whose_os_users_another_folder_holds_is_refused(tmp_path, state):
         assert f"the deployment name {name} (from your environment) is taken on this host by the deployment in " in (
             refused.stderr
         )
-        assert f"/srv/elsewhere (its OS user {name}-pg)" in refused.stderr
+        assert f"{elsewhere} (its OS user {name}-pg)" in refused.stderr
         assert not (state / "pg").exists()
+
+        # That deployment's folder deleted (its data with it) and nothing running as its users: the
+        # claim is stale and the name free. (A taken port stops this start right after the name.)
+        elsewhere.rmdir()
+        with socket.socket() as other_program:
+            other_program.bind(("127.0.0.1", int(env["STACK_PORT"])))
+            other_program.listen()
+            started = run_stack("up", "--native", env=env)
+        assert "is taken on this host" not in started.stderr
+        assert f"port {env['STACK_PORT']} (STACK_PORT) on 127.0.0.1 is in use by another program" in started.stderr
     finally:
         subprocess.run(["userdel", f"{name}-pg"], check=False)
 
