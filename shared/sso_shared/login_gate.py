@@ -69,8 +69,12 @@ class LoginGateMiddleware:
             return refuse_locked_address(request, until)
         # Looked at here: the lockout backend need not ask again (sso_shared.lockout.LockoutBackend).
         setattr(request, lockout.ADDRESS_CHECKED, True)
+        # Nothing counting at the address: no username locked there, no failures to clear (LockoutHandler);
+        # and the first place in line, which the check itself gives or refuses, so not looked at here.
+        clean = failures == 0
+        setattr(request, lockout.ADDRESS_CLEAN, clean)
         place = password_checks.place_for(wrong_passwords=named, refusals=failures - named)
-        if password_checks.would_be_refused(place):
+        if not clean and password_checks.would_be_refused(place):
             lockout.count_refused_at(request)
             return password_checks.busy_response(request)
         # The view's password check waits, if it must, at this place (given back in __call__).

@@ -126,6 +126,8 @@ AXES_USE_ATTEMPT_EXPIRATION = True
 # user out at another.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# Axes' database handler, asking nothing for an address with no failures (sso_shared.lockout).
+AXES_HANDLER = "sso_shared.lockout.LockoutHandler"
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
 # The one function that says who the client is (the audit trail uses it too).
 AXES_CLIENT_IP_CALLABLE = "sso_shared.audit.client_address"

@@ -32,17 +32,13 @@ def test_logging_in_costs_these_statements(client):
         verb_and_table(query["sql"]) for query in captured.captured_queries if "SAVEPOINT" not in query["sql"]
     ]
     # Savepoints aside (the test runs in a transaction; in production they are BEGIN/COMMIT around the two
-    # session writes): "is this address locked?" (any username) and "is a password check to be had?"
-    # (sso_shared.login_gate, before the view), then "is this username locked at this address?"
-    # (django-axes asks twice), the user, a password-check slot taken and given back around the hash
-    # (sso_shared.password_checks), "has the user a second factor?" (one query over the apps and
-    # passkeys: none, so the password logs in at once), "is this new session key free?", the new
-    # session, the audit event, the lockout's reset on success (its records of the pair, looked up
-    # twice), last_login, the session's data.
+    # session writes): "is anything counting at this address?" (sso_shared.login_gate, before the view:
+    # nothing, so django-axes asks nothing of the pair, neither before the password nor after it, and the
+    # first place in line needs no look), the user, a password-check slot taken and given back around the
+    # hash (sso_shared.password_checks), "has the user a second factor?" (one query over the apps and
+    # passkeys: none, so the password logs in at once), "is this new session key free?", the new session,
+    # the audit event, last_login, the session's data.
     assert statements == [
-        "SELECT axes_accessattempt",
-        "WITH pg_locks",
-        "SELECT axes_accessattempt",
         "SELECT axes_accessattempt",
         "SELECT sso_user",
         "SELECT pg_try_advisory_lock",
@@ -51,8 +47,6 @@ def test_logging_in_costs_these_statements(client):
         "SELECT sso_session",
         "INSERT sso_session",
         "INSERT sso_audit_event",
-        "SELECT axes_accessattempt",
-        "SELECT axes_accessattempt",
         "UPDATE sso_user",
         "UPDATE sso_session",
     ]
