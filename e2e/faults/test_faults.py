@@ -120,7 +120,7 @@ def gunicorn_pid_or_none(service: str) -> int | None:
 
 
 def test_a_500s_traceback_is_in_bs_log_under_the_request_id_nginx_gave_it(logged_in_clients):
-    """A real 500 with no test hook in the code: B's table is renamed away for the moment of one request."""
+    """A real 500 with no test hook in the code: B's table (schema system_b of the one database) is renamed away for the moment of one request."""
     username, client = logged_in_clients[0]
     env = read_env_file(os.environ["E2E_ENV_FILE"])
     database = psycopg2.connect(
@@ -128,18 +128,18 @@ def test_a_500s_traceback_is_in_bs_log_under_the_request_id_nginx_gave_it(logged
         port=os.environ["STACK_PG_PORT"],
         user="postgres",
         password=env["POSTGRES_PASSWORD"],
-        dbname="system_b",
+        dbname="sso",
     )
     database.autocommit = True
     logs = {name: LogTail(name) for name in ("b.log", "nginx-access.log")}
     probe = f"/b/?probe={os.urandom(6).hex()}"
     try:
         with database.cursor() as cursor:
-            cursor.execute("ALTER TABLE review_review RENAME TO review_review_away")
+            cursor.execute("ALTER TABLE system_b.review_review RENAME TO review_review_away")
         response = client.get(probe)
     finally:
         with database.cursor() as cursor:
-            cursor.execute("ALTER TABLE review_review_away RENAME TO review_review")
+            cursor.execute("ALTER TABLE system_b.review_review_away RENAME TO review_review")
         database.close()
     assert response.status_code == 500
     assert "Traceback" not in response.text
