@@ -50,13 +50,13 @@ def test_a_500s_traceback_is_in_bs_container_log_under_the_request_id_nginx_gave
     probe = f"/b/?probe={secrets.token_hex(6)}"
 
     def psql(statement: str) -> None:
-        compose("exec", "-T", "db", "psql", "-q", "-U", "postgres", "-d", "system_b", "-c", statement)
+        compose("exec", "-T", "db", "psql", "-q", "-U", "postgres", "-d", "sso", "-c", statement)
 
-    psql("ALTER TABLE review_review RENAME TO review_review_away")
+    psql("ALTER TABLE system_b.review_review RENAME TO review_review_away")
     try:
         response = client.get(probe)
     finally:
-        psql("ALTER TABLE review_review_away RENAME TO review_review")
+        psql("ALTER TABLE system_b.review_review_away RENAME TO review_review")
     assert response.status_code == 500
     access = next(line for line in compose("logs", "--no-log-prefix", "nginx").stdout.splitlines() if probe in line)
     request_id = re.search(r" rid=([0-9a-f]{32}) ", access).group(1)

@@ -20,6 +20,8 @@ LOGIN_PAGES = [
     "/a/admin/login/",
     "/b/admin/login/",
 ]
+# Those where a password is checked at login (sso_shared.login_gate): the only ones whose refusals nginx keeps.
+PASSWORD_LOGIN_PAGES = ["/a/accounts/login/", "/a/admin/login/", "/b/admin/login/"]
 
 
 def render(tmp_path, **settings: str) -> subprocess.CompletedProcess:
@@ -114,14 +116,20 @@ def test_only_login_posts_may_be_answered_from_nginxs_keep_of_refusals(tmp_path)
     """The lockout page of an address locked for every username, kept per address, page and method."""
     config = render(tmp_path).stdout
     assert "proxy_cache_path " + str(tmp_path) + "/login_refusals " in config
-    for path in LOGIN_PAGES:
+    for path in PASSWORD_LOGIN_PAGES:
         block = location(config, path)
         assert "proxy_cache sso_login_refusals;" in block, path
         assert 'proxy_cache_key "$request_method $uri $binary_remote_addr";' in block, path
         assert "proxy_no_cache $sso_not_a_post;" in block and "proxy_cache_bypass $sso_not_a_post;" in block, path
-    for path in ["/a/accounts/password_change/", "/a/admin/password_change/", "/b/admin/password_change/"]:
+    for path in [
+        "/a/accounts/password_change/",
+        "/a/admin/password_change/",
+        "/b/admin/password_change/",
+        "/a/accounts/login/second-step/",
+        "/a/accounts/password_reset/",
+    ]:
         assert "proxy_cache" not in location(config, path), path
-    assert config.count("proxy_cache sso_login_refusals;") == len(LOGIN_PAGES)
+    assert config.count("proxy_cache sso_login_refusals;") == len(PASSWORD_LOGIN_PAGES)
 
 
 def test_the_login_workers_address_is_required(tmp_path):
