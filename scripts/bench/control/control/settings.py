@@ -72,6 +72,8 @@ SSO_SERVICES = {
 SSO_SERVICE_NAME = "b"
 # The header's link to "Your sessions", as B renders it (the page itself is A's; not measured here).
 SSO_SESSIONS_URL = "/a/accounts/sessions/"
+# And its link to "Two-factor", as B renders it.
+SSO_TWO_FACTOR_URL = "/a/accounts/two-factor/"
 
 # https://docs.djangoproject.com/en/5.2/ref/settings/#databases
 DATABASES = {
