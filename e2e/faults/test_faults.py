@@ -120,7 +120,8 @@ def gunicorn_pid_or_none(service: str) -> int | None:
 
 
 def test_a_500s_traceback_is_in_bs_log_under_the_request_id_nginx_gave_it(logged_in_clients):
-    """A real 500 with no test hook in the code: B's table (schema system_b of the one database) is renamed away for the moment of one request."""
+    """A real 500 with no test hook in the code: B's table (in its schema of the one database) is renamed
+    away for the moment of one request."""
     username, client = logged_in_clients[0]
     env = read_env_file(os.environ["E2E_ENV_FILE"])
     database = psycopg2.connect(

@@ -39,7 +39,7 @@ def make_bundle(folder: Path, key) -> Path:
         target = bundle / Path(script).name
         target.write_bytes((ROOT / script).read_bytes())
         target.chmod(0o755)
-    (bundle / "stack").write_text("#!/bin/sh\necho the release's own stack\n")
+    (bundle / "stack").write_text('#!/bin/sh\necho "the release\'s own stack"\n')
     (bundle / "stack").chmod(0o755)
     (bundle / "compose.yaml").write_text("services: {}\n")
     (bundle / "MANIFEST").write_text("bundle sso fake-1\n")
@@ -184,6 +184,15 @@ def test_a_bundle_unpacked_by_a_user_installs_owned_by_root(tmp_path, docker, si
     for path in (prefix, prefix / "docs"):
         os.chown(path, *unprivileged_ids())
         path.chmod(0o777)
+    # Root writes into no folder another user may change: refused, with what to do, nothing changed.
+    refused = install(bundle_dir, prefix, docker, "--public-key", signing_key.public)
+    assert refused.returncode != 0
+    assert f"{prefix} is not a folder only root may write to" in refused.stderr
+    assert "make it root's (chown root:root, chmod go-w)" in refused.stderr
+    assert not (prefix / "stack").exists()
+    # The administrator does so; what is inside it (docs/, the user's) becomes root's with the install.
+    os.chown(prefix, 0, 0)
+    prefix.chmod(0o755)
     result = install(bundle_dir, prefix, docker, "--public-key", signing_key.public)
     assert result.returncode == 0, result.stderr
     assert (prefix / "stack").is_file() and (prefix / "docs" / "operations.md").is_file()

@@ -248,6 +248,7 @@ compose_start() { compose_up_or_die --wait-timeout 300 "$@"; }
 # `compose up -d --wait --no-build ARGS...`; when it fails, what Compose said and every container's
 # last lines (or that none wrote one), then die.
 compose_up_or_die() {
+  mkdir -p "$STATE" # (a first start of the offline installer's has none yet)
   compose up -d --wait --no-build "$@" 2>"$STATE/compose-up.log" || {
     cat "$STATE/compose-up.log" >&2
     # Every container's last lines, each named by its service (the database's too: a db that
