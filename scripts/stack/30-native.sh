@@ -425,6 +425,22 @@ start_login_workers() {
     --daemon --pid "$(login_pidfile)" --error-logfile "$(login_log)" --capture-output
   record_started "$(login_pidfile)"
   STARTED_NOW+=(a-login)
+  # Listening before nginx sends it anything: gunicorn writes its pid file before it binds, and a login
+  # POST arriving between the two would get nginx's 502 (the pages' check goes to A's other workers).
+  "$PY" - "$(login_socket)" <<'PYTHON' ||
+import socket, sys, time
+deadline = time.monotonic() + 60
+while True:
+    try:
+        with socket.socket(socket.AF_UNIX) as probe:
+            probe.connect(sys.argv[1])
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            sys.exit(1)
+        time.sleep(0.1)
+PYTHON
+    die "System A's login workers did not listen on $(login_socket) within 60 s; see $(login_log)"
 }
 
 render_nginx_config() {
