@@ -13,6 +13,12 @@ class SsoSharedConfig(AppConfig):
                 "INSTALLED_APPS lacks 'axes' (django-axes, the login lockout both services share): "
                 "start INSTALLED_APPS from sso_shared.settings.SHARED_APPS, which lists it. docs/login-protection.md"
             )
+        labels = [config.label for config in apps.get_app_configs()]
+        if "auth" in labels and labels.index(self.label) > labels.index("auth"):
+            raise ImproperlyConfigured(
+                "INSTALLED_APPS lists 'django.contrib.auth' before 'sso_shared': start INSTALLED_APPS from "
+                "sso_shared.settings.SHARED_APPS, whose order its templates, commands and login receiver need."
+            )
         # Registers the system checks, the default service access of new users, the receivers of the audit
         # trail, of the session store and of the lockout, and the one connection health check per request.
         from . import access, audit, checks, lockout, sessions  # noqa: F401

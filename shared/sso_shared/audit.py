@@ -7,7 +7,8 @@ logs a warning and the login (or logout, or 403 page) goes on.
 
 Where each kind is recorded:
 
-- ``login``, ``login_failed``, ``logout``: Django's auth signals (receivers below).
+- ``login``, ``login_failed``, ``logout``: Django's auth signals (receivers below); ``login`` in one
+  statement with the user's last_login.
 - ``password_change``: ``sso_shared.views.PasswordChangeView`` (Django has no
   password-changed signal; the view is where the request is known).
 - ``access_denied``: ``sso_shared.access.no_access``, the 403 page of every service.
@@ -42,6 +43,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db import connections, transaction
+from django.db.models.sql import InsertQuery
 from django.db.utils import ProgrammingError
 from django.dispatch import receiver
 from django.utils import timezone
@@ -140,21 +142,26 @@ def event_model():
     return AuditEvent
 
 
+def new_event(kind: str, request=None, user=None, username: str = "", service: str | None = None):
+    """One event, not yet written."""
+    if user is not None and not getattr(user, "is_authenticated", False):
+        user = None
+    if user is not None and not username:
+        username = user.get_username()
+    return event_model()(
+        kind=kind,
+        service=service or settings.SSO_SERVICE_NAME,
+        user_id=user.pk if user is not None else None,
+        username=(username or "")[:USERNAME_LENGTH],
+        address=client_address(request) if request is not None else None,
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_LENGTH] if request is not None else "",
+    )
+
+
 def record(kind: str, request=None, user=None, username: str = "", service: str | None = None) -> None:
     """Write one event; on any failure log a warning and return (never raise)."""
     try:
-        if user is not None and not getattr(user, "is_authenticated", False):
-            user = None
-        if user is not None and not username:
-            username = user.get_username()
-        event = event_model()(
-            kind=kind,
-            service=service or settings.SSO_SERVICE_NAME,
-            user_id=user.pk if user is not None else None,
-            username=(username or "")[:USERNAME_LENGTH],
-            address=client_address(request) if request is not None else None,
-            user_agent=request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_LENGTH] if request is not None else "",
-        )
+        event = new_event(kind, request, user=user, username=username, service=service)
         if transaction.get_connection(SHARED_DB).in_atomic_block:
             # A savepoint: a failed insert must not spoil a transaction the caller is in.
             with transaction.atomic(using=SHARED_DB):
@@ -224,9 +231,54 @@ def forget_username(user) -> None:
 FORGET_USERNAME_FUNCTION = "sso_audit_forget_username"
 
 
-@receiver(user_logged_in, dispatch_uid="sso_shared.audit.logged_in")
+# Django connects its receiver that writes last_login (django.contrib.auth.models.update_last_login) under this
+# uid when django.contrib.auth is ready. sso_shared comes before it in INSTALLED_APPS (checked in
+# sso_shared.apps), so ours below holds the uid first, and Django's connect finds it taken.
+LAST_LOGIN_RECEIVER = "update_last_login"
+
+
+@receiver(user_logged_in, dispatch_uid=LAST_LOGIN_RECEIVER)
 def logged_in(sender, request, user, **kwargs):
-    record(LOGIN, request, user=user)
+    """The login event and the user's last_login, written together in one statement: one round trip, not two.
+
+    last_login as Django's update_last_login sets it, without the user's save signals (a login is not an edit of
+    the user). When the event cannot be written, last_login still is, and a warning is logged: recording never
+    breaks a login.
+    """
+    user.last_login = timezone.now()
+    try:
+        sql, parameters = event_and_last_login_sql(new_event(LOGIN, request, user=user), user)
+        connection = connections[SHARED_DB]
+        if connection.in_atomic_block:
+            with transaction.atomic(using=SHARED_DB), connection.cursor() as cursor:
+                cursor.execute(sql, parameters)
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, parameters)  # one statement, atomic on its own
+    except Exception:
+        logger.warning("Could not record the audit event %r for %r.", LOGIN, user, exc_info=True)
+        user.save(update_fields=["last_login"])
+
+
+def event_and_last_login_sql(event, user) -> tuple[str, list]:
+    """``WITH event AS (INSERT the event) UPDATE the user's last_login``: both or neither."""
+    connection = connections[SHARED_DB]
+    model = type(event)
+    query = InsertQuery(model)
+    query.insert_values([field for field in model._meta.local_concrete_fields if not field.primary_key], [event])
+    [(insert_sql, insert_parameters)] = query.get_compiler(using=SHARED_DB).as_sql()
+    quote = connection.ops.quote_name
+    last_login = user._meta.get_field("last_login")
+    table, column, key = quote(user._meta.db_table), quote(last_login.column), quote(user._meta.pk.column)
+    return (
+        # Django's compiled INSERT and quoted names only; every value is a parameter.
+        f"WITH event AS ({insert_sql}) UPDATE {table} SET {column} = %s WHERE {key} = %s",  # noqa: S608
+        [
+            *insert_parameters,
+            last_login.get_db_prep_save(user.last_login, connection),
+            user._meta.pk.get_db_prep_value(user.pk, connection),
+        ],
+    )
 
 
 @receiver(user_login_failed, dispatch_uid="sso_shared.audit.login_failed")

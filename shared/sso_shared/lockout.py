@@ -147,24 +147,21 @@ def address_locked_until(address: str | None) -> datetime | None:
     return live_attempts().filter(ip_address=address).aggregate(until=Max("expiration__expires_at"))["until"]
 
 
-def address_state(address: str | None) -> tuple[int, int, datetime | None]:
-    """The address's failures that still count, those of them with a username (checked, or refused while that
-    pair was locked: not the address's own record of refusals), and when the last of them stops counting.
-
-    One query.
-    """
-    if address is None:
-        return 0, 0, None
-    state = (
+def address_state_query(address: str):
+    """The address's failures that still count (``total``), those of them with a username (``named``: checked,
+    or refused while that pair was locked; not the address's own record of refusals), and when the last of them
+    stops counting (``until``): one row, or none when nothing counts there."""
+    return (
         live_attempts()
         .filter(ip_address=address)
-        .aggregate(
+        .values("ip_address")
+        .annotate(
             total=Sum("failures_since_start"),
             named=Sum("failures_since_start", filter=Q(username__isnull=False)),
             until=Max("expiration__expires_at"),
         )
+        .values("total", "named", "until")
     )
-    return state["total"] or 0, state["named"] or 0, state["until"]
 
 
 def count_refused_at(request, username: str | None = None) -> tuple[datetime | None, bool]:

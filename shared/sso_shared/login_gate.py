@@ -18,10 +18,14 @@ After the CSRF check (its place in MIDDLEWARE): a page elsewhere that makes visi
 here is refused by it, and counts against nobody's address.
 """
 
+from datetime import datetime
+
 from django.conf import settings
+from django.db import connections
 
 from . import audit, lockout, password_checks
 from .access import view_path
+from .routers import SHARED_DB
 
 # The views whose POST checks a password, named as sso_shared.access.view_path names them.
 PASSWORD_CHECKING_VIEWS = frozenset(
@@ -39,6 +43,8 @@ PASSWORD_CHECKING_VIEWS = frozenset(
 NGINX_KEEPS_REFUSAL_SECONDS = 10
 # Where the request keeps its place in line while its view runs.
 PLACE_TOKEN = "_sso_password_check_place"  # noqa: S105 (an attribute name, no secret)
+# Set on a request the gate looked at: its password-check slot is given back when it ends.
+GATED = "_sso_login_gated"
 
 
 def attempted_username(request) -> str:
@@ -60,11 +66,16 @@ class LoginGateMiddleware:
         finally:
             if hasattr(request, PLACE_TOKEN):
                 password_checks.leave_place(getattr(request, PLACE_TOKEN))
+            if getattr(request, GATED, False):
+                password_checks.end_request()
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         if request.method != "POST" or view_path(view_func) not in PASSWORD_CHECKING_VIEWS:
             return None
-        failures, named, until = lockout.address_state(audit.client_address(request))
+        setattr(request, GATED, True)
+        failures, named, until, slot = look_at_address(audit.client_address(request))
+        # From here the request holds the slot taken (if any) until its check, and gives it back (end_request).
+        password_checks.begin_request(slot)
         if failures >= settings.SSO_ADDRESS_FAILURE_LIMIT:
             return refuse_locked_address(request, until)
         # Looked at here: the lockout backend need not ask again (sso_shared.lockout.LockoutBackend).
@@ -80,6 +91,30 @@ class LoginGateMiddleware:
         # The view's password check waits, if it must, at this place (given back in __call__).
         setattr(request, PLACE_TOKEN, password_checks.take_place(place))
         return None
+
+
+def look_at_address(address: str | None) -> tuple[int, int, datetime | None, int | None]:
+    """The address's failures that still count, those with a username, when the last stops counting; and, when
+    nothing counts there, a password-check slot taken for the first place in line (or None: none free now).
+
+    One round trip: the slot is taken in the same query, only when nothing counts at the address (PostgreSQL
+    evaluates the CASE's subquery only in that branch). A slot so taken is held from here to the check, a
+    lookup of the user longer than the check itself needs: no statement of its own to take it.
+    """
+    if address is None:
+        return 0, 0, None, None
+    state_sql, state_parameters = lockout.address_state_query(address).query.sql_with_params()
+    take_sql, take_parameters = password_checks.take_slot_sql(password_checks.place_for(0))
+    with connections[SHARED_DB].cursor() as cursor:
+        cursor.execute(  # Django's compiled query and password_checks' text only; every value is a parameter.
+            f"""WITH state AS ({state_sql})
+                SELECT state.total, state.named, state.until,
+                       CASE WHEN coalesce(state.total, 0) = 0 THEN ({take_sql}) END
+                  FROM (SELECT) AS one LEFT JOIN state ON true""",  # noqa: S608
+            [*state_parameters, *take_parameters],
+        )
+        total, named, until, slot = cursor.fetchone()
+    return total or 0, named or 0, until, slot
 
 
 def refuse_locked_address(request, until):

@@ -32,6 +32,8 @@ Django's algorithm names and parameters: stored hashes read and compare exactly 
 https://docs.djangoproject.com/en/5.2/topics/auth/passwords/#writing-your-own-hasher
 """
 
+import logging
+import re
 import threading
 import time
 from contextlib import contextmanager
@@ -39,11 +41,13 @@ from contextvars import ContextVar
 
 from django.conf import settings
 from django.contrib.auth import hashers
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
 
 from .routers import SHARED_DB
+
+logger = logging.getLogger(__name__)
 
 # The advisory lock's first key (the second is the slot's number): "sso-pwch", as sso_shared.locks names its locks.
 SLOTS_LOCK_KEY = int.from_bytes(b"sso-pwch", "big") & 0x7FFF_FFFF
@@ -53,6 +57,12 @@ RETRY_AFTER_SECONDS = 1
 # One slot per thread at most: a check inside a check (Django re-hashing a password whose
 # parameters changed, right after verifying it) runs in the slot already held.
 _held = threading.local()
+
+# Within a request through the login gate (sso_shared.login_gate), its slot costs no round trip of its own:
+# ``_request.taken`` is the slot the gate took with its look at the client address, for the view's check to
+# use; ``_request.done`` one whose check has ended, given back with the connection's next statement (or
+# by the next check of the request, which uses it). ``_request.active`` says the request is such a one.
+_request = threading.local()
 
 # The waiters' advisory locks: (WAITERS_LOCK_KEY, place), taken shared, so many may wait at one place.
 WAITERS_LOCK_KEY = int.from_bytes(b"sso-pwln", "big") & 0x7FFF_FFFF
@@ -297,11 +307,13 @@ def password_check_slot():
             _held.depth -= 1
         return
     connection = connections[SHARED_DB]
-    place = current_place()
-    with connection.cursor() as cursor:
-        slot = _take_slot(cursor, place, waiting=False)
-        if slot is None:
-            slot = _wait_for_slot(cursor, place)
+    slot = _slot_held_for_request()
+    if slot is None:
+        place = current_place()
+        with connection.cursor() as cursor:
+            slot = _take_slot(cursor, place, waiting=False)
+            if slot is None:
+                slot = _wait_for_slot(cursor, place)
     if slot is None:
         raise PasswordChecksBusy
     _held.depth = 1
@@ -309,8 +321,71 @@ def password_check_slot():
         yield
     finally:
         _held.depth = 0
+        if getattr(_request, "active", False):
+            _request.done = slot  # given back with the next statement (give_back_with_next_statement)
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(RELEASE_SLOT_SQL, [SLOTS_LOCK_KEY, slot])
+
+
+def _slot_held_for_request() -> int | None:
+    """The slot the login gate took for this request, or one the request's last check ended with: else None."""
+    if not getattr(_request, "active", False):
+        return None
+    slot = _request.taken if _request.taken is not None else _request.done
+    _request.taken = _request.done = None
+    return slot
+
+
+def take_slot_sql(place: int) -> tuple[str, list]:
+    """TAKE_SLOT_SQL for a newcomer at this place, with positional parameters: for a query to take a slot beside
+    what else it asks (sso_shared.login_gate, with its look at the client address)."""
+    parameters = _slot_parameters(place, before=place + 1)
+    names = re.findall(r"%\((\w+)\)s", TAKE_SLOT_SQL)
+    return re.sub(r"%\(\w+\)s", "%s", TAKE_SLOT_SQL), [parameters[name] for name in names]
+
+
+def begin_request(taken: int | None) -> None:
+    """A request through the login gate begins; ``taken``: a slot the gate already holds for its check (or None).
+
+    Until end_request, a slot whose check ended is given back with the shared connection's next statement, in
+    its round trip: the gate's look at the address took it, so a check costs no round trip of its own.
+    """
+    _request.active = True
+    _request.taken = taken
+    _request.done = None
+    connections[SHARED_DB].execute_wrappers.append(give_back_with_next_statement)
+
+
+def end_request() -> None:
+    """Gives back a slot the request still holds (taken by the gate and never used, or ended just before)."""
+    connection = connections[SHARED_DB]
+    if give_back_with_next_statement in connection.execute_wrappers:
+        connection.execute_wrappers.remove(give_back_with_next_statement)
+    slot = _request.taken if _request.taken is not None else getattr(_request, "done", None)
+    _request.active = False
+    _request.taken = _request.done = None
+    if slot is None:
+        return
+    try:
         with connection.cursor() as cursor:
             cursor.execute(RELEASE_SLOT_SQL, [SLOTS_LOCK_KEY, slot])
+    except DatabaseError:  # the connection is broken, and the lock went with it
+        logger.warning("Could not give back password-check slot %s.", slot, exc_info=True)
+
+
+def give_back_with_next_statement(execute, sql, params, many, context):
+    """A Django execute wrapper: a slot whose check has ended is given back in the next statement's round trip.
+
+    The two statements go as one simple query (psycopg2 returns the last one's rows), so the slot is held
+    for one statement longer, not one round trip more. Not with executemany, nor on a server-side cursor.
+    """
+    slot = getattr(_request, "done", None)
+    if slot is None or many or getattr(context["cursor"].cursor, "name", None):
+        return execute(sql, params, many, context)
+    _request.done = None
+    given_back = RELEASE_SLOT_SQL % (SLOTS_LOCK_KEY, int(slot))
+    return execute(f"{given_back}; {sql}", params, many, context)
 
 
 class BoundedHasher:
