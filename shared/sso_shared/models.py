@@ -5,7 +5,7 @@ from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django.utils import timezone
 
-from . import audit
+from . import audit, session_user
 from .services import SERVICES
 
 
@@ -27,7 +27,14 @@ class TombstoneQuerySet(models.QuerySet):
 
 
 class SharedUserManager(UserManager.from_queryset(TombstoneQuerySet)):
-    pass
+    def get(self, *args, **kwargs):
+        """As always; except that ModelBackend's lookup of a request's user by primary key gets the row read with
+        the session (sso_shared.session_user): no second query."""
+        if not args and len(kwargs) == 1 and "pk" in kwargs and self._db is None:
+            user = session_user.take(kwargs["pk"])
+            if user is not None:
+                return user
+        return super().get(*args, **kwargs)
 
 
 class User(AbstractUser):

@@ -24,6 +24,7 @@ from django.db.models import Q
 from django.dispatch import receiver
 from django.utils import timezone
 
+from . import session_user
 from .audit import USER_AGENT_LENGTH, client_address, record_sessions_revoked
 from .prepared_statements import execute_prepared
 from .routers import SHARED_DB
@@ -37,7 +38,8 @@ UNKNOWN_ORIGIN = {"service": "", "address": None, "user_agent": "", "started_at"
 # What django.contrib.auth.login() puts in a session.
 AUTH_KEYS = (SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY)
 logger = logging.getLogger(__name__)
-# The prepared statement that reads a session row with the access decision (sso_shared.prepared_statements).
+# The prepared statement that reads a session row with its user and the access decision
+# (sso_shared.prepared_statements).
 SESSION_ROW_STATEMENT = "sso_session_row"
 
 
@@ -121,36 +123,57 @@ class SessionStore(db.SessionStore):
         return row
 
     def _session_row(self):
-        """Django's lookup of the live session row, with this service's access decision beside it when wanted."""
-        self.service_access = None
-        if not self.service_access_wanted:
-            return super()._get_session_from_db()
-        from .access import service_access_sql
+        """The live session row, with the user it names (sso_shared.session_user) and, when wanted, this service's
+        access decision beside it: one prepared statement, one round trip."""
+        from .access import UUID_TEXT, service_access_sql
 
+        self.service_access = None
         connection = connections[router.db_for_read(self.model)]
-        table = connection.ops.quote_name(self.model._meta.db_table)
+        quote = connection.ops.quote_name
+        table = quote(self.model._meta.db_table)
         access = service_access_sql(settings.SSO_SERVICE_NAME, connection, f"{table}.user_id")
-        if access is None:
-            return super()._get_session_from_db()
-        access_column, access_params = access
+        wanted = self.service_access_wanted and access is not None
+        access_column, access_params = access if wanted else ("NULL", [])
         origin_columns = ", ".join(
-            connection.ops.quote_name(self.model._meta.get_field(name).column) for name in UNKNOWN_ORIGIN
+            f"{table}.{quote(self.model._meta.get_field(name).column)}" for name in UNKNOWN_ORIGIN
         )
-        # Names from the model, quoted; values as parameters. Planned once per connection, not per request.
+        user_model = get_user_model()
+        user_fields = user_model._meta.concrete_fields
+        user_columns = ", ".join(f"member.{quote(field.column)}" for field in user_fields)
+        # Names from the models, quoted; values as parameters. Planned once per connection, not per request.
+        # The row's user id turns into a UUID only when it is one, so an odd user_id never breaks the read.
         sql = (
-            f"SELECT session_key, session_data, expire_date, user_id, {origin_columns}, {access_column}"  # noqa: S608
-            f" FROM {table} WHERE session_key = %s AND expire_date > %s"
+            f"SELECT {table}.session_key, {table}.session_data, {table}.expire_date, {table}.user_id,"  # noqa: S608
+            f" {origin_columns}, {access_column}, {user_columns}"
+            f" FROM {table} LEFT JOIN {quote(user_model._meta.db_table)} member"
+            f" ON member.{quote(user_model._meta.pk.column)}"
+            f" = CASE WHEN {table}.user_id ~ %s THEN {table}.user_id::uuid END"
+            f" WHERE {table}.session_key = %s AND {table}.expire_date > %s"
         )
         with connection.cursor() as cursor:
             execute_prepared(
-                connection, cursor, SESSION_ROW_STATEMENT, sql, [*access_params, self.session_key, timezone.now()]
+                connection,
+                cursor,
+                SESSION_ROW_STATEMENT,
+                sql,
+                [*access_params, UUID_TEXT, self.session_key, timezone.now()],
             )
             row = cursor.fetchone()
         if row is None:
             self._session_key = None
             return None
-        session_key, session_data, expire_date, user_id, *origin, allowed = row
-        self.service_access = (user_id, allowed)
+        session_key, session_data, expire_date, user_id, *rest = row
+        origin, allowed, user_values = (
+            rest[: len(UNKNOWN_ORIGIN)],
+            rest[len(UNKNOWN_ORIGIN)],
+            rest[len(UNKNOWN_ORIGIN) + 1 :],
+        )
+        if wanted:
+            self.service_access = (user_id, allowed)
+        if user_values[user_fields.index(user_model._meta.pk)] is not None:
+            session_user.keep(
+                user_model.from_db(connection.alias, [field.attname for field in user_fields], user_values)
+            )
         return self.model(
             session_key=session_key,
             session_data=session_data,

@@ -51,10 +51,10 @@ def capture(client, path):
     return response, tables_read(captured.captured_queries)
 
 
-def test_whoami_reads_the_session_and_the_user_and_nothing_else(client, ordinary_user):
+def test_whoami_reads_the_session_with_its_user_and_nothing_else(client, ordinary_user):
     response, tables = capture(client, "/whoami")
     assert response.json()["username"] == "olga"
-    assert tables == ["sso_session", "sso_user"]
+    assert tables == ["EXECUTE sso_session_row"]  # the user joined to the session row (sso_shared.session_user)
 
 
 def test_the_home_page_checks_access_inside_the_session_query_and_joins_its_reviewers(client, ordinary_user):
@@ -65,9 +65,10 @@ def test_the_home_page_checks_access_inside_the_session_query_and_joins_its_revi
     assert response.status_code == 200
     page = response.content.decode()
     assert '<td class="owner">olga</td>' in page and '<td class="owner">oskar</td>' in page
-    # The session row with the access decision (prepared once per connection, sso_shared.sessions), the
-    # user, and the reviews joined with their reviewers: as in a standalone project.
-    assert tables == ["EXECUTE sso_session_row", "sso_user", "review_review"]
+    # The session row with its user and the access decision (prepared once per connection, sso_shared.sessions
+    # and sso_shared.session_user), and the reviews joined with their reviewers: where a standalone project
+    # reads the session, then the user, then the reviews.
+    assert tables == ["EXECUTE sso_session_row", "review_review"]
 
 
 def test_taking_the_group_away_closes_b_on_the_very_next_request(client, ordinary_user):

@@ -1,0 +1,71 @@
+"""The user read with the session row (sso_shared.session_user): one query for both, never a stale or wrong user."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.signals import request_finished, request_started
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
+
+from sso_shared import session_user
+from sso_shared.routers import SHARED_DB
+
+pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.urls("tests.urls_audit")]
+User = get_user_model()
+PASSWORD = "a-long-password-1"
+
+
+@pytest.fixture
+def vera(client):
+    user = User.objects.create_user("vera", password=PASSWORD)
+    client.force_login(user)
+    client.get("/whoami")  # the session row's statement is prepared once per connection
+    return user
+
+
+def test_the_session_row_brings_its_user_so_a_page_asks_once(client, vera):
+    with CaptureQueriesContext(connections[SHARED_DB]) as captured:
+        assert client.get("/whoami").json()["username"] == "vera"
+    assert [query["sql"].split()[0] for query in captured.captured_queries] == ["EXECUTE"]
+
+
+def test_a_change_to_the_user_shows_on_the_next_request(client, vera):
+    User.objects.filter(pk=vera.pk).update(username="vera-renamed")
+    assert client.get("/whoami").json()["username"] == "vera-renamed"
+    User.objects.filter(pk=vera.pk).update(is_active=False)
+    assert client.get("/whoami").json()["authenticated"] is False
+
+
+def test_a_password_changed_elsewhere_logs_the_session_out_on_the_next_request(client, vera):
+    vera.set_password("another-long-password-2")
+    vera.save()
+    assert client.get("/whoami").json()["authenticated"] is False
+
+
+def test_a_deleted_user_is_logged_out_not_an_error(client, vera):
+    User.objects.filter(pk=vera.pk).delete()
+    assert client.get("/whoami").json()["authenticated"] is False
+
+
+def test_the_row_is_handed_over_once_and_only_for_its_own_primary_key(vera):
+    other = User.objects.create_user("walt", password=PASSWORD)
+    session_user.keep(vera)
+    assert session_user.take(other.pk) is None
+    assert User.objects.get(pk=other.pk) == other  # another lookup queries as always
+    assert session_user.take(vera.pk) is vera
+    assert session_user.take(vera.pk) is None  # once
+
+
+@pytest.mark.parametrize(
+    ("signal", "uid"),
+    [
+        (request_started, "sso_shared.session_user.forget_at_start"),
+        (request_finished, "sso_shared.session_user.forget_at_end"),
+    ],
+)
+def test_the_row_is_forgotten_when_a_request_starts_and_ends(vera, signal, uid):
+    assert uid in [entry[0][0] for entry in signal.receivers]  # connected (sending them would close connections)
+    session_user.keep(vera)
+    session_user.forget()
+    with CaptureQueriesContext(connections[SHARED_DB]) as captured:
+        assert User.objects.get(pk=vera.pk).username == "vera"
+    assert len(captured.captured_queries) == 1  # read afresh, not handed over
