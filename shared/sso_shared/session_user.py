@@ -8,8 +8,8 @@ key, and the manager (``sso_shared.models.SharedUserManager``) answers with the 
 instead of querying again. Nothing else changes: the row is as fresh as a second query would have read it (the
 same request, a moment earlier), an inactive user or a changed password logs the session out as before.
 
-The row is handed over once, only for its own primary key, and forgotten when a request starts and when it
-ends: it never outlives its request, and no other lookup ever sees it.
+The row is kept only while a request runs, handed over once, only for its own primary key, and forgotten when
+the request ends: it never outlives its request, and no other lookup ever sees it.
 """
 
 from contextvars import ContextVar
@@ -18,11 +18,15 @@ from django.core.signals import request_finished, request_started
 from django.dispatch import receiver
 
 _read_with_session: ContextVar = ContextVar("sso_user_read_with_session", default=None)
+# Between a request's start and its end: only a request's session read keeps its user (a management command
+# reading sessions, then changing users, never gets a row it read before).
+_in_request: ContextVar = ContextVar("sso_user_in_request", default=False)
 
 
 def keep(user) -> None:
-    """The user the session row named, read with it."""
-    _read_with_session.set(user)
+    """The user the session row named, read with it: kept while a request runs, for that request."""
+    if _in_request.get():
+        _read_with_session.set(user)
 
 
 def take(pk):
@@ -35,6 +39,12 @@ def take(pk):
 
 
 @receiver(request_started, dispatch_uid="sso_shared.session_user.forget_at_start")
-@receiver(request_finished, dispatch_uid="sso_shared.session_user.forget_at_end")
-def forget(**kwargs) -> None:
+def request_starts(**kwargs) -> None:
     _read_with_session.set(None)
+    _in_request.set(True)
+
+
+@receiver(request_finished, dispatch_uid="sso_shared.session_user.forget_at_end")
+def request_ends(**kwargs) -> None:
+    _read_with_session.set(None)
+    _in_request.set(False)

@@ -46,7 +46,14 @@ def test_a_deleted_user_is_logged_out_not_an_error(client, vera):
     assert client.get("/whoami").json()["authenticated"] is False
 
 
-def test_the_row_is_handed_over_once_and_only_for_its_own_primary_key(vera):
+@pytest.fixture
+def in_a_request():
+    session_user.request_starts()
+    yield
+    session_user.request_ends()
+
+
+def test_the_row_is_handed_over_once_and_only_for_its_own_primary_key(vera, in_a_request):
     other = User.objects.create_user("walt", password=PASSWORD)
     session_user.keep(vera)
     assert session_user.take(other.pk) is None
@@ -62,10 +69,22 @@ def test_the_row_is_handed_over_once_and_only_for_its_own_primary_key(vera):
         (request_finished, "sso_shared.session_user.forget_at_end"),
     ],
 )
-def test_the_row_is_forgotten_when_a_request_starts_and_ends(vera, signal, uid):
-    assert uid in [entry[0][0] for entry in signal.receivers]  # connected (sending them would close connections)
-    session_user.keep(vera)
-    session_user.forget()
+def test_the_receivers_are_connected(signal, uid):
+    assert uid in [entry[0][0] for entry in signal.receivers]  # (sending them here would close connections)
+
+
+def read_afresh(user) -> bool:
     with CaptureQueriesContext(connections[SHARED_DB]) as captured:
-        assert User.objects.get(pk=vera.pk).username == "vera"
-    assert len(captured.captured_queries) == 1  # read afresh, not handed over
+        assert User.objects.get(pk=user.pk).username == user.username
+    return len(captured.captured_queries) == 1
+
+
+def test_the_row_is_forgotten_when_the_request_ends(vera, in_a_request):
+    session_user.keep(vera)
+    session_user.request_ends()
+    assert read_afresh(vera)
+
+
+def test_outside_a_request_a_session_read_keeps_no_user(vera):
+    session_user.keep(vera)  # as a management command reading sessions would
+    assert read_afresh(vera)
