@@ -8,7 +8,8 @@ natively after `./stack down`) and `./stack up` runs again. That release kept th
 databases: the upgrade backs them up and moves them into the schemas of one database. The
 deployment keeps its name (recorded in .env as SSO_DEPLOYMENT), its database (under Compose the
 same PostgreSQL cluster in the same volume), the rows and the logged-in session; under Compose it
-now runs images named after it.
+now runs images named after it. Natively, a move that fails first (its backup cannot be made) changes
+nothing, and ./stack up moves the site once the cause is gone.
 """
 
 import json
@@ -17,6 +18,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -59,6 +61,49 @@ def cluster_in(project: str) -> str:
     return f"{project}_db-data " + re.search(r"Database system identifier:\s+(\d+)", control).group(1)
 
 
+def superuser_sql(site: Path, database: str, sql: str) -> str:
+    """As the site's operator would, with psql and the superuser's password from .env (natively)."""
+    password = re.search(r"^POSTGRES_PASSWORD=(.+)$", (site / ".env").read_text(), flags=re.M).group(1)
+    return run(site, "psql", "-X", "-q", "-At", "-h", "127.0.0.1", "-p", str(PORT + 4), "-U", "postgres",
+               "-d", database, "-c", sql, env={"PGPASSWORD": password}).stdout.strip()  # fmt: skip
+
+
+def rows_named(site: Path, database: str, table: str, column: str, value: str) -> str:
+    assert re.fullmatch(r"[\w .-]+", value)  # the test's own titles: no quoting needed
+    return superuser_sql(site, database, f"SELECT count(*) FROM {table} WHERE {column} = '{value}'")  # noqa: S608
+
+
+@contextmanager
+def database_started_by_hand(site: Path):
+    """The site's PostgreSQL, started with pg_ctl as its own OS user (the stack is down), as an operator would."""
+    (data,) = site.glob(".stack/*/pg/data")
+    (pg_ctl,) = Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")
+    options = f"-c port={PORT + 4} -c listen_addresses=127.0.0.1 -c unix_socket_directories={data.parent / 'run'}"
+    as_owner = ["runuser", "-u", data.owner(), "--", str(pg_ctl), "-D", str(data), "-w"]
+    run(site, *as_owner, "-l", "/dev/null", "-o", options, "start")
+    try:
+        yield
+    finally:
+        run(site, *as_owner, "-m", "fast", "stop")
+
+
+def a_failed_move_changes_nothing_and_up_tries_again(site: Path, title: str, new_env: dict) -> None:
+    """A table of the superuser's in B's old database, which B's role cannot dump: the backup before the move
+    fails. The three databases are as they were; once the table is gone, ./stack up moves the site."""
+    failed = run(site, "./stack", "up", "--native", env=new_env, check=False)
+    assert failed.returncode != 0
+    assert (
+        "the backup before the move failed (above): nothing was moved or changed. Run ./stack up again once "
+        "that is fixed." in failed.stderr
+    ), failed.stderr[-3000:]
+    assert not list((site / "backups").glob("*-before-schemas.tar"))
+    with database_started_by_hand(site):
+        assert rows_named(site, "system_b", "public.review_review", "subject", title) == "1"
+        assert rows_named(site, "system_a", "public.intake_request", "title", title) == "1"
+        assert superuser_sql(site, "sso", "SELECT to_regclass('system_b.review_review') IS NULL") == "t"
+        superuser_sql(site, "system_b", "DROP TABLE public.move_blocker")
+
+
 def file_rows(browser: SiteClient, title: str) -> None:
     filed = browser.post_form("/a/", {"title": title, "details": ""}, allow_redirects=False)
     reviewed = browser.post_form("/b/", {"subject": title, "verdict": "approved", "note": ""}, allow_redirects=False)
@@ -95,8 +140,11 @@ def test_a_site_of_the_previous_release_moves_into_schemas_keeping_its_name_rows
         cluster = cluster_in(project) if mode == "compose" else None
 
         if mode == "native":
+            superuser_sql(site, "system_b", "CREATE TABLE public.move_blocker (note text)")  # undumpable by B
             run(site, "./stack", "down", env=old_env)
         run(site, "git", "checkout", "-q", "--detach", head)  # the upgrade: this checkout's code
+        if mode == "native":
+            a_failed_move_changes_nothing_and_up_tries_again(site, title, new_env)
         upgraded = run(site, "./stack", "up", f"--{mode}", env=new_env)
 
         assert "moving it into the schemas of one database, after a backup" in upgraded.stderr
