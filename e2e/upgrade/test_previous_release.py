@@ -1,5 +1,5 @@
-"""A site of the previous release (previous-release.txt), upgraded the ordinary way, natively and
-under Compose.
+"""A site of the previous release (previous-release.txt), upgraded the ordinary way, natively, under
+Compose and under Swarm.
 
 A clone at the previous release runs `./stack up` (that release's ./stack; under Compose, in the
 project its .env names: COMPOSE_PROJECT_NAME, as that release recorded it); someone logs in and
@@ -110,7 +110,10 @@ def file_rows(browser: SiteClient, title: str) -> None:
     assert (filed.status_code, reviewed.status_code) == (302, 302)
 
 
-@pytest.mark.parametrize("mode", ["native", "compose"])
+MODES = ["swarm"] if os.environ.get("E2E_TARGET") == "swarm" else ["native", "compose"]
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_a_site_of_the_previous_release_moves_into_schemas_keeping_its_name_rows_and_sessions(mode):
     (ROOT / ".stack").mkdir(exist_ok=True)
     site = Path(tempfile.mkdtemp(prefix="previous-release-", dir=ROOT / ".stack"))
@@ -127,7 +130,7 @@ def test_a_site_of_the_previous_release_moves_into_schemas_keeping_its_name_rows
         # and every image sso/...; its own tag keeps them apart from anyone's.
         run(site, "./stack", "up", f"--{mode}", env=old_env)
         assert "SSO_DEPLOYMENT" not in (site / ".env").read_text()
-        if mode == "compose":
+        if mode in ("compose", "swarm"):
             assert f"COMPOSE_PROJECT_NAME={project}" in (site / ".env").read_text()
         password = "previous-" + os.urandom(8).hex()
         run(site, "./stack", "manage", "a", "createsuperuser", "--noinput", "--username", "pia",
@@ -156,6 +159,12 @@ def test_a_site_of_the_previous_release_moves_into_schemas_keeping_its_name_rows
                      "from django.db import connection; c = connection.cursor(); "
                      "c.execute('SELECT current_schemas(false)'); print(c.fetchone()[0])", env=new_env)  # fmt: skip
         assert layout.stdout.strip() == "['system_b', 'shared']"
+        if mode == "swarm":
+            assert re.search(rf"^SSO_DEPLOYMENT={project}$", (site / ".env").read_text(), flags=re.M)
+            assert "stopping" in upgraded.stderr and "of the release before for the move" in upgraded.stderr
+            services = docker("stack", "services", project, "--format", "{{.Name}} {{.Image}}").split("\n")
+            images = [line.split()[1] for line in services if line.strip()]
+            assert images and all(image.startswith(f"{project}/") for image in images), services
         if mode == "compose":
             assert re.search(rf"^SSO_DEPLOYMENT={project}$", (site / ".env").read_text(), flags=re.M)
             assert f"recorded SSO_DEPLOYMENT={project}" in upgraded.stderr
@@ -171,6 +180,8 @@ def test_a_site_of_the_previous_release_moves_into_schemas_keeping_its_name_rows
             run(site, "./stack", "down", "--volumes", env=new_env, check=False)
             if mode == "compose":
                 run(site, "docker", "compose", "-p", project, "down", "--volumes", check=False)
+            if mode == "swarm":
+                run(site, "docker", "stack", "rm", project, check=False)
         for image in ("app", "db", "nginx"):
             run(ROOT, "docker", "image", "rm", f"sso/{image}:{OLD_TAG}", f"{project}/{image}:{TAG}", check=False)
         shutil.rmtree(site, ignore_errors=True)
