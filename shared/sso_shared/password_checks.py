@@ -337,12 +337,17 @@ def _slot_held_for_request() -> int | None:
     return slot
 
 
+# TAKE_SLOT_SQL with positional placeholders, and the names of its parameters in their order: for a query that
+# takes a slot beside what else it asks, with positional parameters of its own (take_slot_sql).
+TAKE_SLOT_POSITIONAL_SQL = re.sub(r"%\(\w+\)s", "%s", TAKE_SLOT_SQL)
+TAKE_SLOT_PARAMETER_NAMES = re.findall(r"%\((\w+)\)s", TAKE_SLOT_SQL)
+
+
 def take_slot_sql(place: int) -> tuple[str, list]:
     """TAKE_SLOT_SQL for a newcomer at this place, with positional parameters: for a query to take a slot beside
     what else it asks (sso_shared.login_gate, with its look at the client address)."""
     parameters = _slot_parameters(place, before=place + 1)
-    names = re.findall(r"%\((\w+)\)s", TAKE_SLOT_SQL)
-    return re.sub(r"%\(\w+\)s", "%s", TAKE_SLOT_SQL), [parameters[name] for name in names]
+    return TAKE_SLOT_POSITIONAL_SQL, [parameters[name] for name in TAKE_SLOT_PARAMETER_NAMES]
 
 
 def begin_request(taken: int | None) -> None:
@@ -362,9 +367,8 @@ def end_request() -> None:
     connection = connections[SHARED_DB]
     if give_back_with_next_statement in connection.execute_wrappers:
         connection.execute_wrappers.remove(give_back_with_next_statement)
-    slot = _request.taken if _request.taken is not None else getattr(_request, "done", None)
+    slot = _slot_held_for_request()
     _request.active = False
-    _request.taken = _request.done = None
     if slot is None:
         return
     try:

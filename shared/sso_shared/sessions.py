@@ -10,6 +10,7 @@ minute per session, never on every request (docs/sessions.md).
 https://docs.djangoproject.com/en/5.2/topics/http/sessions/#extending-database-backed-session-engines
 """
 
+import functools
 import logging
 from datetime import timedelta
 
@@ -49,6 +50,35 @@ def is_user_primary_key(value) -> bool:
     except ValidationError:
         return False
     return True
+
+
+@functools.cache
+def user_row_layout() -> tuple[list[str], int]:
+    """The user model's concrete fields' attribute names, as session_row_sql selects them, and where its key is."""
+    user_model = get_user_model()
+    fields = user_model._meta.concrete_fields
+    return [field.attname for field in fields], fields.index(user_model._meta.pk)
+
+
+@functools.cache
+def session_row_sql(model, alias: str, access_column: str) -> str:
+    """The text of the session-row statement (SessionStore._session_row): made once per process for each
+    database alias and access column, not on every request."""
+    quote = connections[alias].ops.quote_name
+    table = quote(model._meta.db_table)
+    origin_columns = ", ".join(f"{table}.{quote(model._meta.get_field(name).column)}" for name in UNKNOWN_ORIGIN)
+    user_model = get_user_model()
+    user_columns = ", ".join(f"member.{quote(field.column)}" for field in user_model._meta.concrete_fields)
+    # Names from the models, quoted; values as parameters. Planned once per connection, not per request.
+    # The row's user id turns into a UUID only when it is one, so an odd user_id never breaks the read.
+    return (
+        f"SELECT {table}.session_key, {table}.session_data, {table}.expire_date, {table}.user_id,"  # noqa: S608
+        f" {origin_columns}, {access_column}, {user_columns}"
+        f" FROM {table} LEFT JOIN {quote(user_model._meta.db_table)} member"
+        f" ON member.{quote(user_model._meta.pk.column)}"
+        f" = CASE WHEN {table}.user_id ~ %s THEN {table}.user_id::uuid END"
+        f" WHERE {table}.session_key = %s AND {table}.expire_date > %s"
+    )
 
 
 class SessionStore(db.SessionStore):
@@ -129,27 +159,11 @@ class SessionStore(db.SessionStore):
 
         self.service_access = None
         connection = connections[router.db_for_read(self.model)]
-        quote = connection.ops.quote_name
-        table = quote(self.model._meta.db_table)
+        table = connection.ops.quote_name(self.model._meta.db_table)
         access = service_access_sql(settings.SSO_SERVICE_NAME, connection, f"{table}.user_id")
         wanted = self.service_access_wanted and access is not None
         access_column, access_params = access if wanted else ("NULL", [])
-        origin_columns = ", ".join(
-            f"{table}.{quote(self.model._meta.get_field(name).column)}" for name in UNKNOWN_ORIGIN
-        )
-        user_model = get_user_model()
-        user_fields = user_model._meta.concrete_fields
-        user_columns = ", ".join(f"member.{quote(field.column)}" for field in user_fields)
-        # Names from the models, quoted; values as parameters. Planned once per connection, not per request.
-        # The row's user id turns into a UUID only when it is one, so an odd user_id never breaks the read.
-        sql = (
-            f"SELECT {table}.session_key, {table}.session_data, {table}.expire_date, {table}.user_id,"  # noqa: S608
-            f" {origin_columns}, {access_column}, {user_columns}"
-            f" FROM {table} LEFT JOIN {quote(user_model._meta.db_table)} member"
-            f" ON member.{quote(user_model._meta.pk.column)}"
-            f" = CASE WHEN {table}.user_id ~ %s THEN {table}.user_id::uuid END"
-            f" WHERE {table}.session_key = %s AND {table}.expire_date > %s"
-        )
+        sql = session_row_sql(self.model, connection.alias, access_column)
         with connection.cursor() as cursor:
             execute_prepared(
                 connection,
@@ -170,10 +184,9 @@ class SessionStore(db.SessionStore):
         )
         if wanted:
             self.service_access = (user_id, allowed)
-        if user_values[user_fields.index(user_model._meta.pk)] is not None:
-            session_user.keep(
-                user_model.from_db(connection.alias, [field.attname for field in user_fields], user_values)
-            )
+        user_attnames, pk_index = user_row_layout()
+        if user_values[pk_index] is not None:
+            session_user.keep(get_user_model().from_db(connection.alias, user_attnames, user_values))
         return self.model(
             session_key=session_key,
             session_data=session_data,
