@@ -151,9 +151,14 @@ def manifest(bundle_dir: Path, kind: str) -> list[list[str]]:
 
 def remove_images(bundle_dir: Path) -> None:
     """Take the bundle's images out of the engine, every tag of them, so the install must load them."""
-    for _name, image_id in manifest(bundle_dir, "image"):
+    for name, image_id in manifest(bundle_dir, "image"):
         run("docker", "image", "rm", "-f", image_id, check=False)
-        assert run("docker", "image", "inspect", image_id, check=False).returncode != 0, f"{image_id} still present"
+        if run("docker", "image", "inspect", image_id, check=False).returncode == 0:
+            # Builds are reproducible: another deployment on this host may run the very same image.
+            label = '{{.Label "com.docker.compose.project.working_dir"}}'
+            users = run("docker", "ps", "-a", "--filter", f"ancestor={image_id}", "--format",
+                        f"{{{{.Names}}}} ({label})", check=False).stdout  # fmt: skip
+            pytest.fail(f"{image_id} ({name}) is still present, used by containers: {users.splitlines() or 'none'}")
 
 
 def installed_env() -> dict:

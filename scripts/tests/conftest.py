@@ -1,5 +1,6 @@
 """Tests of ./stack itself: each runs ./stack with a state folder, env file and ports of its own."""
 
+import hashlib
 import os
 import pwd
 import shutil
@@ -14,9 +15,25 @@ STACK = ROOT / "stack"
 # Ports of the stack a test starts; ./stack test sets a base clear of its own stack's ports.
 PORT_BASE = int(os.environ.get("STACK_TESTS_PORT_BASE", "18280"))
 # The deployment these tests' stacks run as: a name no other deployment has, so they never see (or
-# stop) another; as root ./stack runs PostgreSQL as its OS user NAME-pg.
-DEPLOYMENT = f"sso-script-tests-{PORT_BASE}"
+# stop) another; as root ./stack runs PostgreSQL as its OS user NAME-pg. The checkout's folder is
+# in it: two checkouts on one host (a CI clone beside a working copy) may run these tests at once,
+# and ./stack rightly refuses a name that another folder's deployment holds.
+DEPLOYMENT = f"sso-st-{PORT_BASE}-{hashlib.sha256(str(ROOT).encode()).hexdigest()[:6]}"
 PG_OS_USER = f"{DEPLOYMENT}-pg"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def os_users_removed_at_the_end():
+    """As root, the native stacks these tests start create the deployment's OS users; they go
+    when the tests end, as with ./stack down --volumes, unless something still runs as them."""
+    yield
+    if os.geteuid() != 0:
+        return
+    claim = f"sso deployment {DEPLOYMENT} in {ROOT}"
+    for entry in pwd.getpwall():
+        ours = entry.pw_name.startswith(f"{DEPLOYMENT}-") and entry.pw_gecos == claim
+        if ours and subprocess.run(["pgrep", "-u", entry.pw_name], capture_output=True).returncode != 0:
+            subprocess.run(["userdel", entry.pw_name], capture_output=True)
 
 
 def stack_environment(tmp_path: Path, state: Path, **extra: str) -> dict[str, str]:
