@@ -145,7 +145,7 @@ GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA shared TO system_a, syste
 -- The audit trail only grows, for the services: a compromised service cannot change or erase
 -- the record of what it did. The grants above (every start) would give UPDATE and DELETE back,
 -- so they are taken again here; a table made after this (a first install) has them taken by the
--- migrate step, which also lets the maintenance role prune (sso_shared/table_rights.py).
+-- migrate step, which also lets the maintenance role prune (sso_shared/database/table_rights.py).
 SELECT 'REVOKE UPDATE, DELETE, TRUNCATE ON shared.sso_audit_event FROM system_a, system_b'
  WHERE to_regclass('shared.sso_audit_event') IS NOT NULL \gexec
 COMMIT;
@@ -157,7 +157,7 @@ ALTER DEFAULT PRIVILEGES FOR ROLE sso_auth IN SCHEMA shared
 -- Foreign keys from a service's own tables (its models, third-party apps installed in it) to the
 -- tables apps point at: users, groups, permissions, content types. Nothing else, so no service can
 -- hold a key that keeps another shared row (a session, an audit event) from being deleted. The
--- migrate step grants the same once it has made them on a new site (sso_shared.schemas); here
+-- migrate step grants the same once it has made them on a new site (sso_shared.database.schemas); here
 -- they are granted again after a restore, whose dumps keep no grants.
 SELECT format('GRANT REFERENCES ON shared.%I TO PUBLIC', tablename)
   FROM pg_tables

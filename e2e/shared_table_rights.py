@@ -1,5 +1,5 @@
 """What a service role may do in the one database (db/provision.sql): anything in its own schema,
-rows of the shared one (in the audit trail only adding rows: sso_shared.table_rights), nothing in
+rows of the shared one (in the audit trail only adding rows: sso_shared.database.table_rights), nothing in
 another service's schema and never the shared schema itself.
 
 Each statement runs inside a transaction that is rolled back, so a test leaves nothing behind
@@ -25,7 +25,7 @@ FORBIDDEN = {
     "CREATE TABLE public.sso_planted (id int)": "permission denied for schema public",
     "SELECT count(*) FROM {other}.django_migrations": "permission denied for schema {other}",
     "CREATE TABLE {other}.planted (id int)": "permission denied for schema {other}",
-    # The audit trail only grows (sso_shared.table_rights): a service cannot erase what it did.
+    # The audit trail only grows (sso_shared.database.table_rights): a service cannot erase what it did.
     "UPDATE shared.sso_audit_event SET username = 'forged'": "permission denied for table sso_audit_event",
     "DELETE FROM shared.sso_audit_event": "permission denied for table sso_audit_event",
     "TRUNCATE shared.sso_audit_event": "permission denied for table sso_audit_event",

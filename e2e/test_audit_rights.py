@@ -17,7 +17,7 @@ from .conftest import STACK, create_user_in_admin, manage, new_password, unique
 # said; all in one transaction that is rolled back, so nothing stays even if a right were granted.
 TRY_STATEMENTS = """
 from django.db import connections, transaction
-from sso_shared.routers import SHARED_DB
+from sso_shared.database.routers import SHARED_DB
 with transaction.atomic(using=SHARED_DB):
     for statement in {statements!r}:
         try:
@@ -35,7 +35,7 @@ ADD_OLD_EVENT = """
 from datetime import timedelta
 from django.utils import timezone
 from sso_shared.models import AuditEvent
-from sso_shared.routers import SHARED_DB
+from sso_shared.database.routers import SHARED_DB
 AuditEvent.objects.using(SHARED_DB).create(
     kind="login", service="a", username={username!r}, time=timezone.now() - timedelta(days=4000)
 )

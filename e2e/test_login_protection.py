@@ -16,7 +16,7 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from sso_shared.envfile import read_env_file
+from sso_shared.environment.envfile import read_env_file
 
 from .client import SiteClient
 from .conftest import BASE_URL, TARGET, VERIFY, manage

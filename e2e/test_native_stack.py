@@ -15,7 +15,7 @@ import psycopg2
 import pytest
 import requests
 
-from sso_shared.envfile import read_env_file
+from sso_shared.environment.envfile import read_env_file
 
 from .conftest import BASE_URL, ROOT, STACK, VERIFY
 from .shared_table_rights import ALLOWED, FORBIDDEN, SERVICE_ROLES, for_role

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from e2e.client import SiteClient  # noqa: E402 (after the path is set)
-from sso_shared.envfile import read_env_file  # noqa: E402
+from sso_shared.environment.envfile import read_env_file  # noqa: E402
 
 FILL = """
     INSERT INTO sso_session (session_key, session_data, expire_date, user_id)

@@ -65,8 +65,8 @@ class Bench:
     def __init__(self):
         from django.contrib.auth import get_user_model
 
-        from sso_shared.routers import SHARED_DB
-        from sso_shared.sessions import session_model
+        from sso_shared.database.routers import SHARED_DB
+        from sso_shared.sessions.store import session_model
 
         self.db = SHARED_DB
         self.User = get_user_model()
@@ -78,7 +78,7 @@ class Bench:
         from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
         from django.db import connections
 
-        from sso_shared.sessions import SessionStore
+        from sso_shared.sessions.store import SessionStore
 
         data = SessionStore().encode(
             {SESSION_KEY: str(uuid.uuid4()), BACKEND_SESSION_KEY: "x.Backend", HASH_SESSION_KEY: "0" * 64}
@@ -105,7 +105,7 @@ class Bench:
 
     def delete_user(self, end_sessions) -> float:
         """Time ``tombstone_users`` for a fresh user, ending sessions with ``end_sessions``."""
-        from sso_shared import tombstones
+        from sso_shared.accounts import tombstones
 
         user = self.user_with_sessions()
         original, tombstones.end_sessions_of = tombstones.end_sessions_of, end_sessions
@@ -151,7 +151,7 @@ def median_ms(measure, repeat: int) -> float:
 
 
 def run(sizes: list[int], repeat: int, old_repeat: int, old_scan_up_to: int) -> None:
-    from sso_shared.sessions import end_sessions_of, sessions_of
+    from sso_shared.sessions.store import end_sessions_of, sessions_of
 
     bench = Bench()
     listed = bench.user_with_sessions()
@@ -190,7 +190,7 @@ def main() -> None:
         set_up_django(database)
         from django.core.management import call_command
 
-        from sso_shared.routers import SERVICE_DB
+        from sso_shared.database.routers import SERVICE_DB
 
         # The schemas made and the shared one migrated first, as a test database is.
         call_command("migrate", database=SERVICE_DB, verbosity=0)

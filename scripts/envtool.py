@@ -8,7 +8,7 @@
     envtool.py record FILE KEY VALUE WHY   append KEY=VALUE (with a comment saying why) unless FILE
                                      assigns KEY already
 
-A secret is unusable when the services would refuse it at start (shared/sso_shared/env.py and
+A secret is unusable when the services would refuse it at start (shared/sso_shared/environment/values.py and
 databases.py: the same rules, said again here because those need Django).
 """
 
@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shared" / "sso_shared"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shared" / "sso_shared" / "environment"))
 from envfile import EnvFileError, read_env_file  # noqa: E402  (stdlib-only module, by path)
 
 PLACEHOLDER_MARK = "change-me"

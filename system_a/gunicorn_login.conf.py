@@ -2,10 +2,11 @@
 
 Logged-in users' pages are served by gunicorn.conf.py's workers and never wait behind a login:
 under a flood, these requests are refused cheaply, wait in line for a password check, or hash
-(sso_shared.login_gate, sso_shared.password_checks; docs/login-protection.md, "Under a flood").
+(sso_shared.login_protection.login_gate, sso_shared.login_protection.password_checks;
+docs/login-protection.md, "Under a flood").
 Same application and settings as gunicorn.conf.py, in threads: most of their time is spent waiting
 (in line, or on the database), and the hash itself releases the GIL (hashlib's PBKDF2 and scrypt run
-in OpenSSL). Sixteen: the password checks, the few waiting in line (sso_shared.password_checks), and
+in OpenSSL). Sixteen: the password checks, the few waiting in line (sso_shared.login_protection.password_checks), and
 the refusals of a flood; in two processes, so that one being recycled never leaves the login without
 workers. nginx queues no more than LOGIN_REQUESTS_AT_ONCE here (nginx/sso.conf.template).
 https://docs.gunicorn.org/en/stable/design.html#how-many-threads

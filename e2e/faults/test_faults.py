@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from sso_shared.envfile import read_env_file
+from sso_shared.environment.envfile import read_env_file
 
 from ..client import SiteClient
 from ..conftest import BASE_URL, VERIFY

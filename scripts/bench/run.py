@@ -229,7 +229,7 @@ def psql(args, sql: str) -> str:
 
 
 def presence_connections(args) -> set[str]:
-    """Each gunicorn worker's own connection holding its presence lock (sso_shared.presence): its keep-alive
+    """Each gunicorn worker's own connection holding its presence lock (sso_shared.agreement.presence): its keep-alive
     SELECT 1 every few seconds belongs to no request."""
     return set(psql(args, "SELECT DISTINCT pid FROM pg_locks WHERE locktype = 'advisory'").split())
 

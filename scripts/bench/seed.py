@@ -22,7 +22,7 @@ user.save()
 colleague, _ = User.objects.get_or_create(username=f"{username}-colleague")
 if apps.is_installed("sso_shared"):
     # An ordinary user with access to B, whatever an earlier run or an admin changed.
-    from sso_shared.access import access_group
+    from sso_shared.access.service_access import access_group
 
     user.groups.add(access_group("b"))
 Review.objects.filter(subject__startswith="bench: ").delete()

@@ -25,7 +25,7 @@ reload_env_file() {
 }
 
 # Export the settings of the env file, read with Docker Compose's .env rules by the one
-# reader every mode shares (shared/sso_shared/envfile.py: stdlib only, so the system
+# reader every mode shares (shared/sso_shared/environment/envfile.py: stdlib only, so the system
 # python3 runs it before .venv exists). A variable already set here wins, as in Compose.
 # Names load_env_file exported, so ./stack test can drop a deployment's settings.
 LOADED_FROM_ENV_FILE=()
@@ -36,7 +36,7 @@ load_env_file() {
   local entries entry key
   # A file, not a pipe: NUL-separated entries keep any character, and a parse error stops here.
   entries=$(mktemp)
-  python3 -I "$ROOT/shared/sso_shared/envfile.py" "$ENV_PATH" >"$entries" || {
+  python3 -I "$ROOT/shared/sso_shared/environment/envfile.py" "$ENV_PATH" >"$entries" || {
     rm -f "$entries"
     die "$ENV_PATH follows Docker Compose's .env syntax; fix the line named above."
   }

@@ -27,7 +27,8 @@ EXPECTED = {
 SERVICE_VARIABLES = ["ALLOWED_HOSTS", "DB_PASSWORD", "SECRET_KEY"]
 PRINT_SERVICE_VALUES = f"import json, os; print(json.dumps({{k: os.environ[k] for k in {SERVICE_VARIABLES!r}}}))"
 READ_WITH_DECOUPLE = (
-    f"import json; from sso_shared.env import env; print(json.dumps({{k: env(k) for k in {sorted(EXPECTED)!r}}}))"
+    "import json; from sso_shared.environment.values import env; "
+    f"print(json.dumps({{k: env(k) for k in {sorted(EXPECTED)!r}}}))"
 )
 
 

@@ -20,7 +20,8 @@ LOGIN_PAGES = [
     "/a/admin/login/",
     "/b/admin/login/",
 ]
-# Those where a password is checked at login (sso_shared.login_gate): the only ones whose refusals nginx keeps.
+# Those where a password is checked at login (sso_shared.login_protection.login_gate): the only ones whose
+# refusals nginx keeps.
 PASSWORD_LOGIN_PAGES = ["/a/accounts/login/", "/a/admin/login/", "/b/admin/login/"]
 
 

@@ -21,4 +21,8 @@ class SsoSharedConfig(AppConfig):
             )
         # Registers the system checks, the default service access of new users, the receivers of the audit
         # trail, of the session store and of the lockout, and the one connection health check per request.
-        from . import access, audit, checks, lockout, sessions  # noqa: F401
+        from sso_shared.access import service_access  # noqa: F401
+        from sso_shared.agreement import checks  # noqa: F401
+        from sso_shared.login_protection import lockout  # noqa: F401
+        from sso_shared.operations import audit  # noqa: F401
+        from sso_shared.sessions import store  # noqa: F401

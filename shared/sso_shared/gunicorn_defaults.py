@@ -39,7 +39,7 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 def script_name_env(service: str) -> list[str]:
     """gunicorn strips this prefix from each path and hands it to Django as SCRIPT_NAME."""
-    from sso_shared.services import SERVICES
+    from sso_shared.environment.services import SERVICES
 
     return [f"SCRIPT_NAME={SERVICES[service]['prefix']}"]
 
@@ -57,7 +57,7 @@ def on_starting(server):
     django.setup()
     from django.db import connections
 
-    from sso_shared.startup import StartRefused, register_or_refuse
+    from sso_shared.agreement.startup import StartRefused, register_or_refuse
 
     try:
         register_or_refuse(report=server.log.warning)
@@ -69,7 +69,7 @@ def on_starting(server):
 
 
 def post_worker_init(worker):
-    """Each worker holds its service's presence lock while it lives (sso_shared.presence).
+    """Each worker holds its service's presence lock while it lives (sso_shared.agreement.presence).
 
     Taken in the worker, after the fork, on a connection of its own: no process
     ever shares that connection, and PostgreSQL drops the lock when the worker ends.
@@ -77,7 +77,7 @@ def post_worker_init(worker):
     """
     from django.conf import settings
 
-    from sso_shared.presence import hold_presence
-    from sso_shared.services import service_label
+    from sso_shared.agreement.presence import hold_presence
+    from sso_shared.environment.services import service_label
 
     hold_presence(service_label(settings.SSO_SERVICE_NAME))

@@ -5,8 +5,9 @@ from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django.utils import timezone
 
-from . import audit, session_user
-from .services import SERVICES
+from sso_shared.environment.services import SERVICES
+from sso_shared.operations import audit
+from sso_shared.sessions import user_row as session_user
 
 
 def access_codename(service: str) -> str:
@@ -17,7 +18,7 @@ class TombstoneQuerySet(models.QuerySet):
     """``delete()`` keeps the rows as anonymised, inactive tombstones (see ``User.delete``)."""
 
     def delete(self):
-        from .tombstones import tombstone_users
+        from sso_shared.accounts.tombstones import tombstone_users
 
         count = tombstone_users(list(self))
         return count, {self.model._meta.label: count}
@@ -29,7 +30,7 @@ class TombstoneQuerySet(models.QuerySet):
 class SharedUserManager(UserManager.from_queryset(TombstoneQuerySet)):
     def get(self, *args, **kwargs):
         """As always; except that ModelBackend's lookup of a request's user by primary key gets the row read with
-        the session (sso_shared.session_user): no second query."""
+        the session (sso_shared.sessions.user_row): no second query."""
         if not args and len(kwargs) == 1 and "pk" in kwargs and self._db is None:
             user = session_user.take(kwargs["pk"])
             if user is not None:
@@ -51,8 +52,8 @@ class User(AbstractUser):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    # Set with a temporary password by an administrator (sso_shared.recovery): until the user has
-    # changed it, every service sends them to the password change first (sso_shared.account_requirements).
+    # Set with a temporary password by an administrator (sso_shared.accounts.recovery): until the user has
+    # changed it, every service sends them to the password change first (sso_shared.accounts.requirements).
     # A default in the database too, so the release before (which does not know the column) still adds users.
     must_change_password = models.BooleanField(
         default=False,
@@ -68,7 +69,7 @@ class User(AbstractUser):
         db_table = "sso_user"
 
     def delete(self, using=None, keep_parents=False):
-        from .tombstones import tombstone_users
+        from sso_shared.accounts.tombstones import tombstone_users
 
         count = tombstone_users([self])
         return count, {self._meta.label: count}
@@ -95,7 +96,7 @@ class ServiceAccess(models.Model):
     """No table: it only carries one permission per service, "may use this service".
 
     Granted through groups like any permission, so access is managed in either
-    service's admin (sso_shared.access).
+    service's admin (sso_shared.access.service_access).
     """
 
     class Meta:
@@ -112,7 +113,7 @@ class Session(AbstractBaseSession):
 
     Django's own table names the user only inside the signed session data, so
     finding one user's sessions meant decoding all of them. ``user_id`` is filled
-    on every save by ``sso_shared.sessions.SessionStore``, NULL for anonymous
+    on every save by ``sso_shared.sessions.store.SessionStore``, NULL for anonymous
     sessions. Text, as the session stores the id, and with no constraint: a
     session must save whatever the user's primary key looks like.
     """
@@ -120,7 +121,7 @@ class Session(AbstractBaseSession):
     # NULL, not "", for "no user": anonymous sessions are not anybody's.
     user_id = models.TextField(null=True, editable=False)  # noqa: DJ001
     # Where and how a logged-in session started, and when it was last used (the "Your sessions"
-    # page, sso_shared.sessions). Defaults in the database itself, and NULL for "not known", so a
+    # page, sso_shared.sessions.store). Defaults in the database itself, and NULL for "not known", so a
     # service of the release before (migration 0006), which does not write them, still saves sessions.
     service = models.CharField(max_length=40, db_default="", editable=False)
     address = models.GenericIPAddressField(null=True, editable=False)
@@ -136,17 +137,17 @@ class Session(AbstractBaseSession):
 
     @classmethod
     def get_session_store_class(cls):
-        from .sessions import SessionStore
+        from sso_shared.sessions.store import SessionStore
 
         return SessionStore
 
 
 class AuditEvent(models.Model):
-    """One event of the audit trail (sso_shared.audit): what, when, on which service, who, from where.
+    """One event of the audit trail (sso_shared.operations.audit): what, when, on which service, who, from where.
 
     ``user_id`` names the user by id with no constraint (NULL for a failed login
     or an event without a user); ``username`` is the user's name at the time, or
-    the name tried in a failed login. Written only by ``sso_shared.audit.record``;
+    the name tried in a failed login. Written only by ``sso_shared.operations.audit.record``;
     read-only everywhere else.
     """
 

@@ -2,14 +2,22 @@
 
 Each service's settings module starts with ``from sso_shared.settings import *``
 and then adds only what is its own: apps, URLs, its name and prefix.
-Defining any of these again in a service is a defect: ``sso_shared.checks``
+Defining any of these again in a service is a defect: ``sso_shared.agreement.checks``
 and the fingerprint comparison report it.
 """
 
-from .databases import databases
-from .env import Csv, env, optional_secret, positive_int, second_factor_requirement, secret, secret_list
-from .routers import SERVICE_DB, SHARED_MIGRATIONS_DB
-from .services import SERVICES
+from sso_shared.database.aliases import databases
+from sso_shared.database.routers import SERVICE_DB, SHARED_MIGRATIONS_DB
+from sso_shared.environment.services import SERVICES
+from sso_shared.environment.values import (
+    Csv,
+    env,
+    optional_secret,
+    positive_int,
+    second_factor_requirement,
+    secret,
+    secret_list,
+)
 
 # ------------------------------------------------------------------------------
 # Secret key: one key for both services, from the environment only.
@@ -21,18 +29,18 @@ SECRET_KEY_FALLBACKS = secret_list("SECRET_KEY_FALLBACKS")
 
 # ------------------------------------------------------------------------------
 # Databases: "default" is the service's own database, "auth" the shared
-# auth/session database (see sso_shared.routers). Commands that act on users or
+# auth/session database (see sso_shared.database.routers). Commands that act on users or
 # sessions (createsuperuser, changepassword, dumpdata, loaddata,
 # remove_stale_contenttypes) find the shared database without --database.
 # https://docs.djangoproject.com/en/5.2/ref/settings/#databases
 # https://docs.djangoproject.com/en/5.2/topics/db/multi-db/
 # ------------------------------------------------------------------------------
 DATABASES = databases(shared=SHARED_MIGRATIONS_DB, service=SERVICE_DB)
-DATABASE_ROUTERS = ["sso_shared.routers.SharedAuthRouter"]
+DATABASE_ROUTERS = ["sso_shared.database.routers.SharedAuthRouter"]
 # App labels whose tables live in the shared database; every other app's live in the
 # service's own. Add a third-party app here (e.g. "authtoken" for rest_framework.authtoken),
 # never in one service's settings, in the change that installs it in both:
-# docs/architecture.md, "Third-party apps". The first six are always shared (sso_shared.routers).
+# docs/architecture.md, "Third-party apps". The first six are always shared (sso_shared.database.routers).
 # https://docs.djangoproject.com/en/5.2/topics/db/multi-db/#automatic-database-routing
 # "axes": the login lockout (below), so a lock made on one service holds on every one.
 # "otp_totp", "otp_static", "django_otp_webauthn": each user's second factors (below), which the
@@ -52,13 +60,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # ------------------------------------------------------------------------------
 AUTH_USER_MODEL = "sso_shared.User"
 # The lockout backend first: it refuses a locked login before any password is checked (below).
-AUTHENTICATION_BACKENDS = ["sso_shared.lockout.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "sso_shared.login_protection.lockout.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 # Django's hashers (same algorithms, names and parameters: stored hashes are unchanged), each hash
-# holding one of SSO_PASSWORD_CHECKS_AT_ONCE slots (sso_shared.password_checks, below).
+# holding one of SSO_PASSWORD_CHECKS_AT_ONCE slots (sso_shared.login_protection.password_checks, below).
 PASSWORD_HASHERS = [
-    "sso_shared.password_checks.PBKDF2PasswordHasher",
-    "sso_shared.password_checks.PBKDF2SHA1PasswordHasher",
-    "sso_shared.password_checks.ScryptPasswordHasher",
+    "sso_shared.login_protection.password_checks.PBKDF2PasswordHasher",
+    "sso_shared.login_protection.password_checks.PBKDF2SHA1PasswordHasher",
+    "sso_shared.login_protection.password_checks.ScryptPasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -70,13 +81,13 @@ AUTH_PASSWORD_VALIDATORS = [
 # https://docs.djangoproject.com/en/5.2/ref/settings/#login-url
 LOGIN_URL = "/a/accounts/login/"
 LOGOUT_REDIRECT_URL = LOGIN_URL
-# "Your sessions" (sso_shared.your_sessions), also on A, linked from every service's header.
+# "Your sessions" (sso_shared.sessions.your_sessions), also on A, linked from every service's header.
 SSO_SESSIONS_URL = "/a/accounts/sessions/"
-# The "Two-factor" page (sso_shared.two_factor_page), on A, linked from every service's header.
+# The "Two-factor" page (sso_shared.second_factor.page), on A, linked from every service's header.
 SSO_TWO_FACTOR_URL = "/a/accounts/two-factor/"
-# Where a one-time password reset link leads (sso_shared.recovery), on A, whichever admin made it.
+# Where a one-time password reset link leads (sso_shared.accounts.recovery), on A, whichever admin made it.
 SSO_PASSWORD_RESET_URL = "/a/accounts/reset/"  # noqa: S105 (a URL, not a password)
-# Where a temporary password is changed (sso_shared.account_requirements), on A.
+# Where a temporary password is changed (sso_shared.accounts.requirements), on A.
 SSO_PASSWORD_CHANGE_URL = "/a/accounts/password_change/"  # noqa: S105 (a URL, not a password)
 
 # ------------------------------------------------------------------------------
@@ -95,10 +106,10 @@ OTP_TOTP_ISSUER = SSO_SITE_NAME
 # The admins never show a TOTP key or a recovery code (they reset a user's second factor instead).
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # Passkeys: the relying party is the host name the browser used (one of SERVER_NAMES, as Django
-# checks it against ALLOWED_HOSTS) and the origin its scheme, host and port (sso_shared.passkeys).
+# checks it against ALLOWED_HOSTS) and the origin its scheme, host and port (sso_shared.second_factor.passkeys).
 # An IP address cannot be a relying party: passkeys need the site opened by a name.
-OTP_WEBAUTHN_HELPER_CLASS = "sso_shared.passkeys.PasskeyHelper"
-OTP_WEBAUTHN_RP_ID_CALLABLE = "sso_shared.passkeys.relying_party_id"
+OTP_WEBAUTHN_HELPER_CLASS = "sso_shared.second_factor.passkeys.PasskeyHelper"
+OTP_WEBAUTHN_RP_ID_CALLABLE = "sso_shared.second_factor.passkeys.relying_party_id"
 OTP_WEBAUTHN_RP_NAME = SSO_SITE_NAME
 # Its check wants OTP_WEBAUTHN_ALLOWED_ORIGINS fixed; PasskeyHelper derives the origin from the request.
 # https://docs.djangoproject.com/en/5.2/ref/settings/#silenced-system-checks
@@ -119,29 +130,29 @@ AXES_FAILURE_LIMIT = positive_int("LOGIN_FAILURE_LIMIT", default=5)
 # AXES_FAILURE_LIMIT failures (attempts while locked count), up to the longest.
 SSO_LOCKOUT_MINUTES = positive_int("LOGIN_LOCKOUT_MINUTES", default=15)
 SSO_LOCKOUT_MAX_MINUTES = max(positive_int("LOGIN_LOCKOUT_MAX_MINUTES", default=24 * 60), SSO_LOCKOUT_MINUTES)
-AXES_COOLOFF_TIME = "sso_shared.lockout.cool_off"
+AXES_COOLOFF_TIME = "sso_shared.login_protection.lockout.cool_off"
 # A lock's end is kept with each record, so the cool-off may differ from one pair to the next.
 AXES_USE_ATTEMPT_EXPIRATION = True
 # Username and address together: someone guessing from one address never locks the same
 # user out at another.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-# Axes' database handler, asking nothing for an address with no failures (sso_shared.lockout).
-AXES_HANDLER = "sso_shared.lockout.LockoutHandler"
+# Axes' database handler, asking nothing for an address with no failures (sso_shared.login_protection.lockout).
+AXES_HANDLER = "sso_shared.login_protection.lockout.LockoutHandler"
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
 # The one function that says who the client is (the audit trail uses it too).
-AXES_CLIENT_IP_CALLABLE = "sso_shared.audit.client_address"
-AXES_LOCKOUT_CALLABLE = "sso_shared.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "sso_shared.operations.audit.client_address"
+AXES_LOCKOUT_CALLABLE = "sso_shared.login_protection.lockout.lockout_response"
 # The audit trail (sso_audit) records logins and failures; axes keeps only what locks.
 AXES_DISABLE_ACCESS_LOG = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
-# Its admin pages for the logs are left out: sso_shared.lockout_admin shows the locks.
+# Its admin pages for the logs are left out: sso_shared.login_protection.lockout_admin shows the locks.
 AXES_ENABLE_ADMIN = False
 # Never kept with a record: besides axes' own, the second step's code (a wrong code is a near miss).
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code"]
 
 # ------------------------------------------------------------------------------
-# Account recovery (sso_shared.recovery; docs/login-protection.md, "Recovery"). With EMAIL_HOST
+# Account recovery (sso_shared.accounts.recovery; docs/login-protection.md, "Recovery"). With EMAIL_HOST
 # (the site's internal SMTP relay) a forgotten password is reset by mail from the login page;
 # without, an administrator hands over a one-time link. Links expire after PASSWORD_RESET_HOURS.
 # https://docs.djangoproject.com/en/5.2/topics/email/#smtp-backend
@@ -164,14 +175,14 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="") or "sso@localhost"
 PASSWORD_RESET_TIMEOUT = positive_int("PASSWORD_RESET_HOURS", default=24) * 60 * 60
 
 # The username as Django's login form cleans it (stripped, NFKC), so "carol " counts as "carol".
-AXES_USERNAME_CALLABLE = "sso_shared.lockout.login_username"
+AXES_USERNAME_CALLABLE = "sso_shared.login_protection.lockout.login_username"
 # An address is locked for every username once this many failed logins (any usernames, and
 # logins refused while every password check was busy) still count there: a flood of random
 # usernames from one address stops costing password checks.
 SSO_ADDRESS_FAILURE_LIMIT = positive_int("LOGIN_ADDRESS_FAILURE_LIMIT", default=20)
 
 # ------------------------------------------------------------------------------
-# The cost of password checks, bounded on the whole site (sso_shared.password_checks): at most
+# The cost of password checks, bounded on the whole site (sso_shared.login_protection.password_checks): at most
 # this many run at once, across every service and replica. A check beyond it waits in line for
 # at most SSO_PASSWORD_CHECK_WAIT_SECONDS, fewer failed logins at its address first; without a
 # place in line (or time) it is answered 429 with Retry-After. docs/login-protection.md, "Under a flood".
@@ -193,7 +204,7 @@ SSO_PASSWORD_CHECK_WAIT_SECONDS = 5.0
 # https://docs.djangoproject.com/en/5.2/topics/http/sessions/#extending-database-backed-session-engines
 # https://docs.djangoproject.com/en/5.2/ref/settings/#sessions
 # ------------------------------------------------------------------------------
-SESSION_ENGINE = "sso_shared.sessions"
+SESSION_ENGINE = "sso_shared.sessions.store"
 SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
 SESSION_COOKIE_NAME = "sso_sessionid"
 SESSION_COOKIE_PATH = "/"
@@ -207,7 +218,7 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 # Session cookies of adopted projects (docs/adopting.md), NAME or NAME:PATH: a browser holding one and
 # no sso_sessionid is logged in with the session `./stack adopt` carried over, once.
 SSO_LEGACY_SESSION_COOKIES = env("SSO_LEGACY_SESSION_COOKIES", cast=Csv(), default="sessionid")
-# The audit trail (sso_shared.audit) keeps events this many days; `sso_audit --prune` deletes older ones.
+# The audit trail (sso_shared.operations.audit) keeps events this many days; `sso_audit --prune` deletes older ones.
 SSO_AUDIT_RETENTION_DAYS = env("SSO_AUDIT_RETENTION_DAYS", cast=int, default=365)
 
 # ------------------------------------------------------------------------------
@@ -230,37 +241,37 @@ DEBUG = env("DJANGO_DEBUG", cast=bool, default=False)
 # The services sharing this login; each service sets SSO_SERVICE_NAME.
 # ------------------------------------------------------------------------------
 SSO_SERVICES = SERVICES
-# Services a newly created user may use (sso_shared.access); superusers may use all.
+# Services a newly created user may use (sso_shared.access.service_access); superusers may use all.
 SSO_NEW_USERS_ACCESS = list(SERVICES)
 # Views every logged-in user reaches, with or without access to this service. Named by the view
-# itself (module and name of its function or class, see sso_shared.access.view_path), not by URL
+# itself (module and name of its function or class, see sso_shared.access.service_access.view_path), not by URL
 # name: another app's view that happens to be named "health" or "login" stays behind the gate.
 # https://docs.djangoproject.com/en/5.2/ref/urlresolvers/#django.urls.ResolverMatch.func
 SSO_ACCESS_EXEMPT_VIEWS = frozenset(
     {
         "django.contrib.auth.views.LoginView",
-        "sso_shared.views.LoginView",
+        "sso_shared.accounts.views.LoginView",
         "django.contrib.auth.views.LogoutView",
         "django.contrib.auth.views.PasswordChangeView",
-        "sso_shared.views.PasswordChangeView",
+        "sso_shared.accounts.views.PasswordChangeView",
         "django.contrib.auth.views.PasswordChangeDoneView",
-        "sso_shared.views.whoami",
-        "sso_shared.views.health",
-        "sso_shared.views.admin_login",
-        "sso_shared.your_sessions.SessionsView",
+        "sso_shared.accounts.views.whoami",
+        "sso_shared.accounts.views.health",
+        "sso_shared.accounts.views.admin_login",
+        "sso_shared.sessions.your_sessions.SessionsView",
         "django.contrib.admin.sites.AdminSite.logout",
         # The second factor and recovery (docs/login-protection.md): whoever may log in needs them,
         # A's access or not (a user of B alone sets up a second factor on A).
-        "sso_shared.login_second_step.SecondStepView",
-        "sso_shared.passkeys.LoginBegin",
-        "sso_shared.passkeys.LoginComplete",
-        "sso_shared.two_factor_page.TwoFactorView",
-        "sso_shared.passkeys.RegisterBegin",
-        "sso_shared.passkeys.RegisterComplete",
+        "sso_shared.second_factor.login_step.SecondStepView",
+        "sso_shared.second_factor.passkeys.LoginBegin",
+        "sso_shared.second_factor.passkeys.LoginComplete",
+        "sso_shared.second_factor.page.TwoFactorView",
+        "sso_shared.second_factor.passkeys.RegisterBegin",
+        "sso_shared.second_factor.passkeys.RegisterComplete",
         "django.views.i18n.JavaScriptCatalog",
-        "sso_shared.recovery.PasswordResetView",
-        "sso_shared.recovery.PasswordResetDoneView",
-        "sso_shared.recovery.PasswordResetConfirmView",
+        "sso_shared.accounts.recovery.PasswordResetView",
+        "sso_shared.accounts.recovery.PasswordResetDoneView",
+        "sso_shared.accounts.recovery.PasswordResetConfirmView",
         "django.contrib.auth.views.PasswordResetCompleteView",
     }
 )
@@ -298,17 +309,18 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     # Before the view, after the CSRF check: a locked address, or a login with no chance of a password
-    # check now, refused at once; the others get their place in line (sso_shared.login_gate).
-    "sso_shared.login_gate.LoginGateMiddleware",
+    # check now, refused at once; the others get their place in line (sso_shared.login_protection.login_gate).
+    "sso_shared.login_protection.login_gate.LoginGateMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "sso_shared.access.ServiceAccessMiddleware",
+    "sso_shared.access.service_access.ServiceAccessMiddleware",
     # A temporary password to change, or a second factor the user must have and lacks: that page first.
-    "sso_shared.account_requirements.AccountRequirementsMiddleware",
+    "sso_shared.accounts.requirements.AccountRequirementsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Every password check busy (sso_shared.password_checks): the 429 page with Retry-After.
-    "sso_shared.password_checks.PasswordChecksBusyMiddleware",
-    # Turns a locked login into the lockout page (sso_shared.lockout.lockout_response); last, as axes asks.
+    # Every password check busy (sso_shared.login_protection.password_checks): the 429 page with Retry-After.
+    "sso_shared.login_protection.password_checks.PasswordChecksBusyMiddleware",
+    # Turns a locked login into the lockout page (sso_shared.login_protection.lockout.lockout_response); last,
+    # as axes asks.
     "axes.middleware.AxesMiddleware",
 ]
 # https://docs.djangoproject.com/en/5.2/ref/settings/#templates
@@ -322,7 +334,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "sso_shared.context_processors.service",
+                "sso_shared.accounts.context_processors.service",
             ],
         },
     },
@@ -344,8 +356,9 @@ USE_TZ = True
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    # Every line carries the request id nginx set (X-Request-ID; sso_shared.request_id), "-" outside a request.
-    "filters": {"request_id": {"()": "sso_shared.request_id.RequestIdFilter"}},
+    # Every line carries the request id nginx set (X-Request-ID; sso_shared.operations.request_id), "-" outside
+    # a request.
+    "filters": {"request_id": {"()": "sso_shared.operations.request_id.RequestIdFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s rid=%(request_id)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": "WARNING"},

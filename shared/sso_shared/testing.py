@@ -2,7 +2,7 @@
 
     from sso_shared.testing import django_db_setup  # noqa: F401
 
-Both aliases of a service ("default" and "shared", sso_shared.routers) name one test
+Both aliases of a service ("default" and "shared", sso_shared.database.routers) name one test
 database. Django creates and drops it through "default"; a connection still open on
 "shared" would keep it from being dropped ("is being accessed by other users").
 """

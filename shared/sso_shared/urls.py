@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import path
 
-from . import views
+from sso_shared.accounts import views
 
 urlpatterns = [
     path("whoami", views.whoami, name="whoami"),

@@ -10,15 +10,15 @@ from django.db import connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from sso_shared.access import access_group_name, may_use
-from sso_shared.routers import SHARED_DB
+from sso_shared.access.service_access import access_group_name, may_use
+from sso_shared.database.routers import SHARED_DB
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 User = get_user_model()
 GROUP_A, GROUP_B = "Access to System A · Intake", "Access to System B · Review"
 ACCESS_TO_A = "sso_shared.access_service_a"
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
-ACCESS_MIDDLEWARE = "sso_shared.access.ServiceAccessMiddleware"
+ACCESS_MIDDLEWARE = "sso_shared.access.service_access.ServiceAccessMiddleware"
 
 
 @pytest.fixture
@@ -205,9 +205,9 @@ def test_the_gate_answers_like_has_perm_with_every_backend(settings, backends, m
 
 def test_with_model_backend_the_gate_adds_no_query_to_a_page(client, carol, settings):
     """user.has_perm would add two (the user's permissions, then their groups'); the gate's answer comes
-    with the session row (sso_shared.sessions), in the query that loads it anyway."""
+    with the session row (sso_shared.sessions.store), in the query that loads it anyway."""
     # As shipped: the lockout's backend first, which answers no permission question.
-    assert settings.AUTHENTICATION_BACKENDS == ["sso_shared.lockout.LockoutBackend", MODEL_BACKEND]
+    assert settings.AUTHENTICATION_BACKENDS == ["sso_shared.login_protection.lockout.LockoutBackend", MODEL_BACKEND]
     with_gate = queries_for_page(client)
     settings.MIDDLEWARE = [name for name in settings.MIDDLEWARE if name != ACCESS_MIDDLEWARE]
     without_gate_client = Client()  # a client loads the middleware on its first request

@@ -12,8 +12,8 @@ from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.test import Client, override_settings
 
-from sso_shared.access_groups import AccessGroupPermissionError
-from sso_shared.routers import SHARED_DB
+from sso_shared.access.groups import AccessGroupPermissionError
+from sso_shared.database.routers import SHARED_DB
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 User = get_user_model()

@@ -16,7 +16,7 @@ from django.test import Client
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from sso_shared.access import access_group
+from sso_shared.access.service_access import access_group
 from sso_shared.adoption import adoption, carried_sessions, plan
 from sso_shared.adoption.inputs import Inputs
 from sso_shared.adoption.models import AdoptedUser

@@ -15,7 +15,7 @@ from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 from django.test import Client
 
-from sso_shared.access import access_group, access_group_name
+from sso_shared.access.service_access import access_group, access_group_name
 from sso_shared.adoption import adoption, plan
 from sso_shared.adoption.privileges import Options
 

@@ -23,10 +23,10 @@ from django.contrib.auth import (
 )
 from django.test import RequestFactory
 
-from sso_shared import audit
+from sso_shared.database.routers import SHARED_DB
 from sso_shared.models import AuditEvent, Session
-from sso_shared.routers import SHARED_DB
-from sso_shared.sessions import SessionStore
+from sso_shared.operations import audit
+from sso_shared.sessions.store import SessionStore
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 User = get_user_model()
@@ -165,7 +165,7 @@ def test_a_new_session_key_keeps_the_user(path, gina):
 @BOTH
 def test_a_session_naming_an_integer_user_id_reads_as_logged_out_with_a_log_line(path, caplog):
     store = SessionStore(integer_id_session())
-    with caplog.at_level("ERROR", logger="sso_shared.sessions"):
+    with caplog.at_level("ERROR", logger="sso_shared.sessions.store"):
         data = store.load() if path == SYNC else async_to_sync(store.aload)()
     assert data == {"cart": ["a book"]}
     assert "a session names the user id '7', which is not a sso_shared.User primary key" in caplog.text

@@ -1,4 +1,5 @@
-"""The audit trail (sso_shared.audit): each kind of event, the sso_audit command, pruning, the read-only admin."""
+"""The audit trail (sso_shared.operations.audit): each kind of event, the sso_audit command, pruning, the
+read-only admin."""
 
 import logging
 from datetime import UTC, datetime, timedelta
@@ -13,10 +14,10 @@ from django.db import connections
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from sso_shared import audit
+from sso_shared.database.routers import SERVICE_DB, SHARED_DB
 from sso_shared.models import AuditEvent
-from sso_shared.routers import SERVICE_DB, SHARED_DB
-from sso_shared.sessions import SESSION_ROW_STATEMENT
+from sso_shared.operations import audit
+from sso_shared.sessions.store import SESSION_ROW_STATEMENT
 
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.urls("tests.urls_audit")]
 User = get_user_model()
@@ -135,7 +136,7 @@ def test_a_lockout_is_recorded_by_its_function(carol):
 
 
 def verb(sql: str) -> str:
-    """What a statement does; for the prepared session read (sso_shared.prepared_statements), what it runs."""
+    """What a statement does; for the prepared session read (sso_shared.sessions.prepared_statements), what it runs."""
     words = sql.split()
     if words[0] == "PREPARE":  # PREPARE name AS <statement>
         return words[3].upper()
@@ -162,7 +163,7 @@ def test_a_failure_to_record_logs_a_warning_and_the_login_goes_on(client, carol,
         raise RuntimeError("the audit table is gone")
 
     monkeypatch.setattr(audit, "event_model", broken)
-    with caplog.at_level(logging.WARNING, logger="sso_shared.audit"):
+    with caplog.at_level(logging.WARNING, logger="sso_shared.operations.audit"):
         response = client.post("/accounts/login/", {"username": "carol", "password": PASSWORD})
     assert response.status_code == 302
     assert client.get("/whoami").json()["authenticated"] is True

@@ -10,9 +10,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from sso_shared import audit
+from sso_shared.database.routers import SHARED_DB
 from sso_shared.models import AuditEvent
-from sso_shared.routers import SHARED_DB
+from sso_shared.operations import audit
 
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.urls("tests.urls_audit")]
 User = get_user_model()

@@ -1,6 +1,6 @@
 """Who may change the audit trail: the services only add events, housekeeping prunes them.
 
-The rights as the migrate step sets them (sso_shared.table_rights) on a role granted its rows
+The rights as the migrate step sets them (sso_shared.database.table_rights) on a role granted its rows
 the way db/provision.sql grants a service's, inside the test's transaction (roles and grants
 are transactional in PostgreSQL: everything here is rolled back). Each statement runs as that
 role (SET ROLE), as a compromised service would run it. e2e/test_audit_rights.py checks the
@@ -16,11 +16,12 @@ from django.db import connections, transaction
 from django.db.utils import ProgrammingError
 from django.utils import timezone
 
-from sso_shared import audit, housekeeping, table_rights
+from sso_shared.accounts.tombstones import tombstone_users
+from sso_shared.database import table_rights
+from sso_shared.database.routers import SHARED_DB, SHARED_SCHEMA
 from sso_shared.models import AuditEvent
-from sso_shared.routers import SHARED_DB, SHARED_SCHEMA
-from sso_shared.sessions import session_model
-from sso_shared.tombstones import tombstone_users
+from sso_shared.operations import audit, housekeeping
+from sso_shared.sessions.store import session_model
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 User = get_user_model()

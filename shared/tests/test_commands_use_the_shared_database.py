@@ -14,8 +14,8 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.utils import timezone
 
+from sso_shared.database.routers import SERVICE_DB, SHARED_DB, SHARED_MIGRATIONS_DB
 from sso_shared.models import Session
-from sso_shared.routers import SERVICE_DB, SHARED_DB, SHARED_MIGRATIONS_DB
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 User = get_user_model()

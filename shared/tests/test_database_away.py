@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import connections
 from django.test import Client
 
-from sso_shared.routers import SERVICE_DB, SHARED_DB, SHARED_MIGRATIONS_DB
+from sso_shared.database.routers import SERVICE_DB, SHARED_DB, SHARED_MIGRATIONS_DB
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
@@ -98,7 +98,7 @@ def test_any_other_error_stays_a_plain_500(settings):
 
 
 def test_a_root_urlconf_without_the_handler_gets_warning_w003(settings):
-    from sso_shared.checks import database_away_is_a_503
+    from sso_shared.agreement.checks import database_away_is_a_503
 
     assert database_away_is_a_503() == []
     settings.ROOT_URLCONF = "tests.urls_audit"

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db import connections
 from django.db.migrations.recorder import MigrationRecorder
 
-from sso_shared.databases import databases
+from sso_shared.database.aliases import databases
 
 SERVICE_PASSWORD = "p4ss-Word-of-a-service"
 

@@ -8,7 +8,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 
 from sso_shared.models import Session
-from sso_shared.sessions import SessionStore
+from sso_shared.sessions.store import SessionStore
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 User = get_user_model()

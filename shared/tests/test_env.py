@@ -4,7 +4,7 @@ import pytest
 from decouple import Config
 from django.core.exceptions import ImproperlyConfigured
 
-from sso_shared.env import ComposeEnvRepository, secret, secret_list
+from sso_shared.environment.values import ComposeEnvRepository, secret, secret_list
 
 GOOD = "k7Vq-Xz2mP" * 6
 OTHER = "j3Rw_Lt8Ns" * 6

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from sso_shared import envfile
-from sso_shared.envfile import EnvFileError, parse, read_env_file
+from sso_shared.environment import envfile
+from sso_shared.environment.envfile import EnvFileError, parse, read_env_file
 
 
 def value(line: str, **environ: str) -> str:

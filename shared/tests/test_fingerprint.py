@@ -12,8 +12,8 @@ from django.conf import settings
 from django.contrib.sessions.backends import db
 from django.test import override_settings
 
-from sso_shared.agreement import Record, disagreements
-from sso_shared.fingerprint import current_fingerprint, key_digest
+from sso_shared.agreement.compare import Record, disagreements
+from sso_shared.agreement.fingerprint import current_fingerprint, key_digest
 
 from .deviations import AuditedSessionStore
 
@@ -64,7 +64,7 @@ def test_the_fingerprint_names_each_setting_the_services_must_share():
     assert "sso_shared.0001_initial" in recorded["migrations of the shared tables"]
     assert "auth.0012_alter_user_first_name_max_length" in recorded["migrations of the shared tables"]
     assert recorded["AUTH_USER_MODEL"] == "sso_shared.User (primary key UUIDField)"
-    assert recorded["SESSION_ENGINE"] == ("sso_shared.sessions (store sso_shared.sessions.SessionStore)")
+    assert recorded["SESSION_ENGINE"] == ("sso_shared.sessions.store (store sso_shared.sessions.store.SessionStore)")
     assert recorded["PASSWORD_HASHERS"]["default"] == {"algorithm": "pbkdf2_sha256", "iterations": 1_000_000}
 
 
@@ -114,7 +114,8 @@ def test_the_hint_shows_both_values_and_how_to_move_on_after_a_deliberate_change
     [finding] = disagreements(system_b, [system_a])
     assert finding.hint == (
         'system_b has ["django.contrib.auth.backends.RemoteUserBackend"]; '
-        'system_a has ["sso_shared.lockout.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]. '
+        'system_a has ["sso_shared.login_protection.lockout.LockoutBackend", '
+        '"django.contrib.auth.backends.ModelBackend"]. '
         "system_a is running with its setting. "
         "To change AUTHENTICATION_BACKENDS, change it in both and restart both; a stopped service's record "
         "blocks nothing."

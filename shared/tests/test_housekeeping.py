@@ -9,11 +9,11 @@ from django.db import connections
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
-from sso_shared import housekeeping
-from sso_shared.locks import HOUSEKEEPING_LOCK_ID
+from sso_shared.database.locks import HOUSEKEEPING_LOCK_ID
+from sso_shared.database.routers import SHARED_DB
 from sso_shared.models import AuditEvent
-from sso_shared.routers import SHARED_DB
-from sso_shared.sessions import session_model
+from sso_shared.operations import housekeeping
+from sso_shared.sessions.store import session_model
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 

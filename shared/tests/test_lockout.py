@@ -1,4 +1,5 @@
-"""The login lockout (sso_shared.lockout, django-axes): per username and address, in the shared database.
+"""The login lockout (sso_shared.login_protection.lockout, django-axes): per username and address, in the
+shared database.
 
 What a person sees at the login page, what the audit trail records, how an administrator
 lifts a lock (admin and command), and where the records live. Through nginx, with real
@@ -19,10 +20,10 @@ from django.db.models import F
 from django.test import RequestFactory, override_settings
 from django.utils import timezone
 
-from sso_shared import lockout
-from sso_shared.env import positive_int
+from sso_shared.database.routers import SERVICE_DB, SHARED_DB, SHARED_MIGRATIONS_DB, SHARED_SCHEMA, migrations_alias
+from sso_shared.environment.values import positive_int
+from sso_shared.login_protection import lockout
 from sso_shared.models import AuditEvent
-from sso_shared.routers import SERVICE_DB, SHARED_DB, SHARED_MIGRATIONS_DB, SHARED_SCHEMA, migrations_alias
 
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.urls("tests.urls_audit")]
 User = get_user_model()
@@ -253,7 +254,7 @@ def test_the_shipped_policy():
 
     assert (shared.AXES_FAILURE_LIMIT, shared.SSO_LOCKOUT_MINUTES, shared.SSO_LOCKOUT_MAX_MINUTES) == (5, 15, 1440)
     assert shared.AXES_LOCKOUT_PARAMETERS == [["username", "ip_address"]]
-    assert shared.AXES_CLIENT_IP_CALLABLE == "sso_shared.audit.client_address"
+    assert shared.AXES_CLIENT_IP_CALLABLE == "sso_shared.operations.audit.client_address"
 
 
 def test_without_axes_installed_the_shared_package_says_what_is_missing(monkeypatch):

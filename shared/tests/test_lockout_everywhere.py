@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from sso_shared import lockout
+from sso_shared.login_protection import lockout
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 User = get_user_model()

@@ -4,8 +4,8 @@ import psycopg2
 import pytest
 from django.db import connections
 
-from sso_shared.locks import MIGRATE_LOCK_ID, advisory_lock
-from sso_shared.routers import SHARED_DB
+from sso_shared.database.locks import MIGRATE_LOCK_ID, advisory_lock
+from sso_shared.database.routers import SHARED_DB
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 

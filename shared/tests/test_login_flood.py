@@ -1,6 +1,7 @@
 """The login under a flood: the cap on password checks at once, and the lockout of an address across usernames.
 
-sso_shared.password_checks and sso_shared.lockout (docs/login-protection.md, "Under a flood"). Through
+sso_shared.login_protection.password_checks and sso_shared.login_protection.lockout
+(docs/login-protection.md, "Under a flood"). Through
 nginx, with many client addresses: e2e/test_login_flood.py.
 """
 
@@ -10,9 +11,10 @@ from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 from django.db import connections
 
-from sso_shared import audit, lockout, password_checks
+from sso_shared.database.routers import SHARED_DB
+from sso_shared.login_protection import lockout, password_checks
 from sso_shared.models import AuditEvent
-from sso_shared.routers import SHARED_DB
+from sso_shared.operations import audit
 
 pytestmark = [pytest.mark.django_db(databases="__all__", transaction=True), pytest.mark.urls("tests.urls_audit")]
 User = get_user_model()

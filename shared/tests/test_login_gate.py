@@ -1,4 +1,5 @@
-"""The door of the forms that check a password (sso_shared.login_gate): a locked address refused before the view.
+"""The door of the forms that check a password (sso_shared.login_protection.login_gate): a locked address
+refused before the view.
 
 docs/login-protection.md, "Under a flood". nginx's part (keeping a refusal for a few seconds) is in
 scripts/tests/test_login_throttle_config.py and e2e/test_login_flood.py.
@@ -10,10 +11,11 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client
 
-from sso_shared import audit, lockout
-from sso_shared.login_gate import NGINX_KEEPS_REFUSAL_SECONDS
+from sso_shared.database.routers import SHARED_DB
+from sso_shared.login_protection import lockout
+from sso_shared.login_protection.login_gate import NGINX_KEEPS_REFUSAL_SECONDS
 from sso_shared.models import AuditEvent
-from sso_shared.routers import SHARED_DB
+from sso_shared.operations import audit
 
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.urls("tests.urls_audit")]
 User = get_user_model()

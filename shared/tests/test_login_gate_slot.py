@@ -1,6 +1,7 @@
 """The password-check slot of a request through the login gate costs no round trip of its own.
 
-sso_shared.login_gate takes it with its look at the client address when nothing counts there; the check uses
+sso_shared.login_protection.login_gate takes it with its look at the client address when nothing counts there;
+the check uses
 it; the request gives it back with its next statement, or when it ends. What is asserted: which slots the
 connection holds after each step, and that every form still checks passwords. The round trips themselves
 are pinned in system_a/tests/test_round_trips.py.
@@ -11,10 +12,10 @@ from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 from django.db import connections
 
-from sso_shared import password_checks
-from sso_shared.login_gate import look_at_address
-from sso_shared.password_checks import SLOTS_LOCK_KEY
-from sso_shared.routers import SHARED_DB
+from sso_shared.database.routers import SHARED_DB
+from sso_shared.login_protection import password_checks
+from sso_shared.login_protection.login_gate import look_at_address
+from sso_shared.login_protection.password_checks import SLOTS_LOCK_KEY
 
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.urls("tests.urls_audit")]
 User = get_user_model()

@@ -8,9 +8,10 @@ trace, and the 61st, right, changed the password (issue 24).
 import pytest
 from django.contrib.auth import get_user_model
 
-from sso_shared import audit, lockout
+from sso_shared.database.routers import SHARED_DB
+from sso_shared.login_protection import lockout
 from sso_shared.models import AuditEvent
-from sso_shared.routers import SHARED_DB
+from sso_shared.operations import audit
 
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.urls("tests.urls_audit")]
 User = get_user_model()

@@ -1,6 +1,7 @@
 """Waiting for a password check under a flood: fewer failures at the address go first, a slot kept for them.
 
-sso_shared.password_checks (docs/login-protection.md, "Under a flood"). The slots are held here by another
+sso_shared.login_protection.password_checks (docs/login-protection.md, "Under a flood").
+The slots are held here by another
 database connection, as busy workers of A, B or another replica would hold them; the waiters are threads
 of this process, each with a connection of its own. What is asserted is who gets a slot, and in which
 order; never how long anything takes.
@@ -14,9 +15,14 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection, connections
 
-from sso_shared import lockout, password_checks
-from sso_shared.password_checks import PasswordChecksBusy, password_check_slot, place_for, place_in_line
-from sso_shared.routers import SHARED_DB
+from sso_shared.database.routers import SHARED_DB
+from sso_shared.login_protection import lockout, password_checks
+from sso_shared.login_protection.password_checks import (
+    PasswordChecksBusy,
+    password_check_slot,
+    place_for,
+    place_in_line,
+)
 
 pytestmark = [pytest.mark.django_db(databases="__all__", transaction=True), pytest.mark.urls("tests.urls_audit")]
 User = get_user_model()

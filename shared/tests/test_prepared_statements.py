@@ -11,8 +11,8 @@ from django.contrib.auth.models import Group
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
-from sso_shared.prepared_statements import execute_prepared, statement_name
-from sso_shared.routers import SHARED_DB
+from sso_shared.database.routers import SHARED_DB
+from sso_shared.sessions.prepared_statements import execute_prepared, statement_name
 
 # Outside a transaction: the tests close connections, which Django refuses inside one.
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)

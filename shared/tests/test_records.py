@@ -9,12 +9,12 @@ from django.core import checks
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from sso_shared.checks import AGREEMENT_TAG
-from sso_shared.fingerprint import current_fingerprint, own_app_labels
+from sso_shared.agreement.checks import AGREEMENT_TAG
+from sso_shared.agreement.fingerprint import current_fingerprint, own_app_labels
+from sso_shared.agreement.presence import hold_presence
+from sso_shared.agreement.startup import StartRefused, register_or_refuse
+from sso_shared.database.routers import SHARED_DB
 from sso_shared.models import ServiceFingerprint
-from sso_shared.presence import hold_presence
-from sso_shared.routers import SHARED_DB
-from sso_shared.startup import StartRefused, register_or_refuse
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 COOKIE_MISMATCH = (

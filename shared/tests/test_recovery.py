@@ -1,4 +1,4 @@
-"""Account recovery (sso_shared.recovery, sso_shared.admin_recovery): a reset by mail through a real
+"""Account recovery (sso_shared.accounts.recovery, sso_shared.accounts.admin_recovery): a reset by mail through a real
 SMTP listener on loopback (aiosmtpd), an administrator's one-time link (command and admin page),
 a temporary password, and that none of them gets past a second factor."""
 
@@ -15,7 +15,7 @@ from django.core.management import CommandError, call_command
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from sso_shared import recovery
+from sso_shared.accounts import recovery
 from sso_shared.models import AuditEvent
 
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.urls("tests.urls_accounts")]

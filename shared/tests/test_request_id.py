@@ -5,7 +5,7 @@ import logging
 import pytest
 from django.test import Client
 
-from sso_shared.request_id import NONE, RequestIdFilter, current
+from sso_shared.operations.request_id import NONE, RequestIdFilter, current
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 

@@ -11,14 +11,14 @@ from django.db import router as django_router
 from django.db.migrations.state import ProjectState
 from django.test import override_settings
 
-from sso_shared.models import ServiceFingerprint, Session
-from sso_shared.routers import (
+from sso_shared.database.routers import (
     SERVICE_DB,
     SHARED_APP_LABELS,
     SHARED_MIGRATIONS_DB,
     SharedAuthRouter,
     migrations_alias,
 )
+from sso_shared.models import ServiceFingerprint, Session
 
 router = SharedAuthRouter()
 SHARED_MODELS = [

@@ -1,4 +1,4 @@
-"""The second factor (sso_shared.second_factor): the login's two steps, codes, the two-factor page,
+"""The second factor (sso_shared.second_factor.rules): the login's two steps, codes, the two-factor page,
 the requirement setting, the admin's reset and the services' agreement on it.
 
 What a person sees, through Django's test client against PostgreSQL. Through nginx and a real
@@ -17,11 +17,11 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
-from sso_shared import second_factor
-from sso_shared.agreement import Record, disagreements
-from sso_shared.fingerprint import current_fingerprint
+from sso_shared.agreement.compare import Record, disagreements
+from sso_shared.agreement.fingerprint import current_fingerprint
+from sso_shared.database.routers import SERVICE_DB, SHARED_DB, SHARED_MIGRATIONS_DB, SHARED_SCHEMA, migrations_alias
 from sso_shared.models import AuditEvent, Session
-from sso_shared.routers import SERVICE_DB, SHARED_DB, SHARED_MIGRATIONS_DB, SHARED_SCHEMA, migrations_alias
+from sso_shared.second_factor import rules as second_factor
 
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.urls("tests.urls_accounts")]
 User = get_user_model()

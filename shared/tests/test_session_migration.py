@@ -14,9 +14,9 @@ from django.db.migrations.loader import MigrationLoader
 from django.test import Client, override_settings
 from django.utils import timezone
 
+from sso_shared.database.routers import SHARED_DB
 from sso_shared.models import Session
-from sso_shared.routers import SHARED_DB
-from sso_shared.sessions import SessionStore
+from sso_shared.sessions.store import SessionStore
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 User = get_user_model()

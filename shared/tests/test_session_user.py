@@ -1,4 +1,5 @@
-"""The user read with the session row (sso_shared.session_user): one query for both, never a stale or wrong user."""
+"""The user read with the session row (sso_shared.sessions.user_row): one query for both, never a stale or
+wrong user."""
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -6,8 +7,8 @@ from django.core.signals import request_finished, request_started
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
-from sso_shared import session_user
-from sso_shared.routers import SHARED_DB
+from sso_shared.database.routers import SHARED_DB
+from sso_shared.sessions import user_row as session_user
 
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.urls("tests.urls_audit")]
 User = get_user_model()
@@ -65,8 +66,8 @@ def test_the_row_is_handed_over_once_and_only_for_its_own_primary_key(vera, in_a
 @pytest.mark.parametrize(
     ("signal", "uid"),
     [
-        (request_started, "sso_shared.session_user.forget_at_start"),
-        (request_finished, "sso_shared.session_user.forget_at_end"),
+        (request_started, "sso_shared.sessions.user_row.forget_at_start"),
+        (request_finished, "sso_shared.sessions.user_row.forget_at_end"),
     ],
 )
 def test_the_receivers_are_connected(signal, uid):

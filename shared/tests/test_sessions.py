@@ -1,4 +1,4 @@
-"""Sessions name their user in a column of their own (sso_shared.sessions), and old ones carry over."""
+"""Sessions name their user in a column of their own (sso_shared.sessions.store), and old ones carry over."""
 
 from datetime import timedelta
 
@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from sso_shared.models import Session
-from sso_shared.sessions import SessionStore, end_sessions_of, sessions_of
+from sso_shared.sessions.store import SessionStore, end_sessions_of, sessions_of
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 User = get_user_model()
@@ -120,7 +120,7 @@ def test_a_session_naming_an_integer_user_id_is_logged_out_with_a_log_line_not_a
     store["cart"] = ["a book"]
     store.create()
     client.cookies[settings.SESSION_COOKIE_NAME] = store.session_key
-    with caplog.at_level("ERROR", logger="sso_shared.sessions"):
+    with caplog.at_level("ERROR", logger="sso_shared.sessions.store"):
         page = client.get("/")
         whoami = client.get("/whoami")
     assert page.status_code == 302 and page["Location"].startswith("/a/accounts/login/")

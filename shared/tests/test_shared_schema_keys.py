@@ -18,9 +18,9 @@ from django.db import models
 from django.test import override_settings
 from django.test.utils import isolate_apps
 
-from sso_shared.checks import SHARED_SCHEMA_KEYS_TAG, no_foreign_keys_out_of_the_shared_schema
+from sso_shared.agreement.checks import SHARED_SCHEMA_KEYS_TAG, no_foreign_keys_out_of_the_shared_schema
+from sso_shared.database.shared_schema_keys import keys_out_of_shared_schema
 from sso_shared.settings import SHARED_APPS
-from sso_shared.shared_schema_keys import keys_out_of_shared_schema
 
 # Without the admin: DRF's admin module registers its TokenProxy in the one global admin
 # site, where it would outlive these tests.

@@ -6,8 +6,8 @@ from django.contrib.contenttypes.management.commands import remove_stale_content
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import CommandError, call_command
 
+from sso_shared.database.routers import SHARED_DB
 from sso_shared.models import ServiceFingerprint
-from sso_shared.routers import SHARED_DB
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 

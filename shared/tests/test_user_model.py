@@ -5,7 +5,7 @@ import uuid
 import pytest
 from django.contrib.auth import SESSION_KEY, get_user_model
 
-from sso_shared.routers import SHARED_DB
+from sso_shared.database.routers import SHARED_DB
 
 User = get_user_model()
 pytestmark = pytest.mark.django_db(databases="__all__")

@@ -1,5 +1,6 @@
-"""Your sessions (sso_shared.your_sessions): the list, ending one or all others, only one's own; last seen
-written at most once a minute (sso_shared.sessions); the admin's "log out everywhere" (sso_shared.admin_sessions).
+"""Your sessions (sso_shared.sessions.your_sessions): the list, ending one or all others, only one's own; last seen
+written at most once a minute (sso_shared.sessions.store); the admin's "log out everywhere"
+(sso_shared.sessions.admin_actions).
 """
 
 import re
@@ -14,10 +15,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from sso_shared.database.routers import SHARED_DB
 from sso_shared.models import AuditEvent, Session
-from sso_shared.routers import SHARED_DB
-from sso_shared.sessions import SessionStore
-from sso_shared.your_sessions import public_id
+from sso_shared.sessions.store import SessionStore
+from sso_shared.sessions.your_sessions import public_id
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 User = get_user_model()

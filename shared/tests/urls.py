@@ -3,8 +3,8 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from django.views.generic import TemplateView
 
-from sso_shared.views import PasswordChangeView
-from sso_shared.your_sessions import SessionsView
+from sso_shared.accounts.views import PasswordChangeView
+from sso_shared.sessions.your_sessions import SessionsView
 
 urlpatterns = [
     # A page of this service that needs a login, like each service's home page.
@@ -14,8 +14,8 @@ urlpatterns = [
     path("accounts/password_change/", PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("accounts/sessions/", SessionsView.as_view(), name="sessions"),
-    path("accounts/", include("sso_shared.account_urls")),
+    path("accounts/", include("sso_shared.accounts.urls")),
     path("", include("sso_shared.urls")),
 ]
 
-handler500 = "sso_shared.unavailable.server_error"
+handler500 = "sso_shared.operations.unavailable.server_error"

@@ -6,8 +6,8 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from django.views.generic import TemplateView
 
-from sso_shared.views import LoginView, PasswordChangeView
-from sso_shared.your_sessions import SessionsView
+from sso_shared.accounts.views import LoginView, PasswordChangeView
+from sso_shared.sessions.your_sessions import SessionsView
 
 urlpatterns = [
     path("", login_required(TemplateView.as_view(template_name="sso_shared/base.html")), name="home"),
@@ -16,8 +16,8 @@ urlpatterns = [
     path("accounts/password_change/", PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("accounts/sessions/", SessionsView.as_view(), name="sessions"),
-    path("accounts/", include("sso_shared.account_urls")),
+    path("accounts/", include("sso_shared.accounts.urls")),
     path("", include("sso_shared.urls")),
 ]
 
-handler500 = "sso_shared.unavailable.server_error"
+handler500 = "sso_shared.operations.unavailable.server_error"

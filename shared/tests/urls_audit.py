@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from django.views.generic import TemplateView
 
-from sso_shared.views import LoginView, PasswordChangeView
+from sso_shared.accounts.views import LoginView, PasswordChangeView
 
 urlpatterns = [
     path("", login_required(TemplateView.as_view(template_name="sso_shared/base.html")), name="home"),

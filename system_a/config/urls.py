@@ -1,8 +1,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from sso_shared.views import LoginView, PasswordChangeView
-from sso_shared.your_sessions import SessionsView
+from sso_shared.accounts.views import LoginView, PasswordChangeView
+from sso_shared.sessions.your_sessions import SessionsView
 
 urlpatterns = [
     path("", include("intake.urls")),
@@ -15,9 +15,9 @@ urlpatterns = [
     # "Your sessions" on every service, ending one or all others (docs/sessions.md).
     path("accounts/sessions/", SessionsView.as_view(), name="sessions"),
     # The login's second step, the "Two-factor" page and account recovery (docs/login-protection.md).
-    path("accounts/", include("sso_shared.account_urls")),
+    path("accounts/", include("sso_shared.accounts.urls")),
     path("", include("sso_shared.urls")),
 ]
 
-# A database that cannot be reached is a 503 page, not a 500 (sso_shared.unavailable).
-handler500 = "sso_shared.unavailable.server_error"
+# A database that cannot be reached is a 503 page, not a 500 (sso_shared.operations.unavailable).
+handler500 = "sso_shared.operations.unavailable.server_error"

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from sso_shared.admin import SharedUserReferencesAdmin
+from sso_shared.accounts.admin import SharedUserReferencesAdmin
 
 from .models import Request
 

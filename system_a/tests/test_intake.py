@@ -7,7 +7,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from intake.models import Request
-from sso_shared.routers import SERVICE_DB
+from sso_shared.database.routers import SERVICE_DB
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 User = get_user_model()

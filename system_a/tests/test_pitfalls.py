@@ -112,7 +112,7 @@ def test_the_hint_shows_both_user_models_with_their_primary_key_types(deployed):
 def test_with_the_same_settings_nothing_is_reported(deployed):
     check = deployed.manage("b", "check")
     assert (check.returncode, check.stderr) == (0, "")
-    # The one silenced: django-otp-webauthn's wish for fixed origins (sso_shared.passkeys derives them).
+    # The one silenced: django-otp-webauthn's wish for fixed origins (sso_shared.second_factor.passkeys derives them).
     assert check.stdout == "System check identified no issues (1 silenced).\n"
     register = deployed.manage("b", "sso_register")
     assert (register.returncode, register.stderr) == (0, "")

@@ -9,9 +9,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connections
 
+from sso_shared.database.routers import SERVICE_DB
+from sso_shared.login_protection.password_checks import SLOTS_LOCK_KEY
 from sso_shared.models import AuditEvent
-from sso_shared.password_checks import SLOTS_LOCK_KEY
-from sso_shared.routers import SERVICE_DB
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 User = get_user_model()
@@ -71,7 +71,7 @@ def test_logging_in_costs_these_round_trips(client):
     described = [" + ".join(verb_and_table(statement) for statement in sql.split("; ")) for sql in round_trips]
     # Savepoints aside (the test runs in a transaction; in production they are BEGIN/COMMIT around the two
     # session writes):
-    # 1. sso_shared.login_gate, before the view: "is anything counting at this address?" (nothing, so
+    # 1. sso_shared.login_protection.login_gate, before the view: "is anything counting at this address?" (nothing, so
     #    django-axes asks nothing of the pair, neither before the password nor after it), and in the same
     #    query, since nothing counts there, a password-check slot taken for the first place in line;
     # 2. the user (then the hash, in that slot);

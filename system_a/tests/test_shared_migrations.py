@@ -5,7 +5,7 @@ Each test runs the services' real `manage.py` against a fresh database.
 
 import time
 
-from sso_shared.locks import MIGRATE_LOCK_ID
+from sso_shared.database.locks import MIGRATE_LOCK_ID
 
 from .two_services import TwoServices, superuser_cursor
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg2
 import requests
 
-from sso_shared.presence import PRESENCE_NAMESPACE, presence_key
+from sso_shared.agreement.presence import PRESENCE_NAMESPACE, presence_key
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE_DIRS = {"a": ROOT / "system_a", "b": ROOT / "system_b"}

@@ -8,5 +8,5 @@ urlpatterns = [
     path("", include("sso_shared.urls")),
 ]
 
-# A database that cannot be reached is a 503 page, not a 500 (sso_shared.unavailable).
-handler500 = "sso_shared.unavailable.server_error"
+# A database that cannot be reached is a 503 page, not a 500 (sso_shared.operations.unavailable).
+handler500 = "sso_shared.operations.unavailable.server_error"

@@ -14,7 +14,7 @@ class Review(models.Model):
     verdict = models.CharField(max_length=20, choices=Verdict.choices, default=Verdict.APPROVED)
     note = models.TextField(blank=True)
     # A real foreign key into the shared schema. Users are never deleted, only tombstoned
-    # (sso_shared.tombstones), so the row keeps its reviewer; PROTECT says so if anyone tries.
+    # (sso_shared.accounts.tombstones), so the row keeps its reviewer; PROTECT says so if anyone tries.
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db import connections
 from django.test import Client
 
-from sso_shared.routers import SERVICE_DB
+from sso_shared.database.routers import SERVICE_DB
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 

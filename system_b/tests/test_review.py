@@ -4,7 +4,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from review.models import Review
-from sso_shared.routers import SERVICE_DB
+from sso_shared.database.routers import SERVICE_DB
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 User = get_user_model()
@@ -47,7 +47,7 @@ def test_whoami_costs_one_query_where_any_django_project_costs_two(client, bob):
     client.get("/whoami")  # the session row's statement is prepared once per connection
     with CaptureQueriesContext(connections[SERVICE_DB]) as captured:
         assert client.get("/whoami").json() == {"service": "b", "authenticated": True, "username": "bob"}
-    # The session row with its user (sso_shared.session_user), where Django reads the session, then the user.
+    # The session row with its user (sso_shared.sessions.user_row), where Django reads the session, then the user.
     [query] = captured.captured_queries
     assert query["sql"].startswith("EXECUTE sso_session_row_")
 

@@ -14,7 +14,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from review.models import Review
-from sso_shared.routers import SERVICE_DB
+from sso_shared.database.routers import SERVICE_DB
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 User = get_user_model()
@@ -30,7 +30,7 @@ def ordinary_user(client):
 
 
 def main_table(sql: str) -> str:
-    """The table a statement reads, or the prepared statement it runs (sso_shared.prepared_statements)."""
+    """The table a statement reads, or the prepared statement it runs (sso_shared.sessions.prepared_statements)."""
     if sql.startswith("EXECUTE "):
         return "EXECUTE " + sql.split()[1].rsplit("_", 1)[0]
     while re.search(r"\([^()]*\)", sql):
@@ -43,7 +43,7 @@ def tables_read(captured) -> list[str]:
 
 
 def capture(client, path):
-    # Once per process: the access permission's id (sso_shared.access.access_permission_id); once per
+    # Once per process: the access permission's id (sso_shared.access.service_access.access_permission_id); once per
     # connection: PREPARE of the session row with the access decision.
     client.get(path)
     with CaptureQueriesContext(connections[SERVICE_DB]) as captured:
@@ -54,7 +54,7 @@ def capture(client, path):
 def test_whoami_reads_the_session_with_its_user_and_nothing_else(client, ordinary_user):
     response, tables = capture(client, "/whoami")
     assert response.json()["username"] == "olga"
-    assert tables == ["EXECUTE sso_session_row"]  # the user joined to the session row (sso_shared.session_user)
+    assert tables == ["EXECUTE sso_session_row"]  # the user joined to the session row (sso_shared.sessions.user_row)
 
 
 def test_the_home_page_checks_access_inside_the_session_query_and_joins_its_reviewers(client, ordinary_user):
@@ -65,8 +65,8 @@ def test_the_home_page_checks_access_inside_the_session_query_and_joins_its_revi
     assert response.status_code == 200
     page = response.content.decode()
     assert '<td class="owner">olga</td>' in page and '<td class="owner">oskar</td>' in page
-    # The session row with its user and the access decision (prepared once per connection, sso_shared.sessions
-    # and sso_shared.session_user), and the reviews joined with their reviewers: where a standalone project
+    # The session row with its user and the access decision (prepared once per connection, sso_shared.sessions.store
+    # and sso_shared.sessions.user_row), and the reviews joined with their reviewers: where a standalone project
     # reads the session, then the user, then the reviews.
     assert tables == ["EXECUTE sso_session_row", "review_review"]
 
@@ -97,7 +97,7 @@ def test_deactivating_the_user_ends_access_on_the_next_request(client, ordinary_
 
 def test_a_session_row_naming_no_uuid_user_still_loads(client, settings):
     """The access decision turns the row's user id into a UUID only when it is one."""
-    from sso_shared.sessions import SessionStore
+    from sso_shared.sessions.store import SessionStore
 
     store = SessionStore()
     store.create()

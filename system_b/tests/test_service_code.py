@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, connections, transaction
 
 from review.models import Review
-from sso_shared.routers import SERVICE_DB, SHARED_DB
+from sso_shared.database.routers import SERVICE_DB, SHARED_DB
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 User = get_user_model()

@@ -14,11 +14,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
-from ..access import access_group, access_group_name
-from ..access_groups import is_access_group
-from ..routers import SHARED_DB
-from . import carried_sessions, legacy, plan, privileges
-from .models import AdoptedSession, AdoptedUser
+from sso_shared.access.groups import is_access_group
+from sso_shared.access.service_access import access_group, access_group_name
+from sso_shared.adoption import carried_sessions, legacy, plan, privileges
+from sso_shared.adoption.models import AdoptedSession, AdoptedUser
+from sso_shared.database.routers import SHARED_DB
 
 
 @dataclass

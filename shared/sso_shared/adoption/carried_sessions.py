@@ -26,8 +26,8 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.module_loading import import_string
 
-from ..routers import SHARED_DB
-from ..sessions import SessionStore, session_model
+from sso_shared.database.routers import SHARED_DB
+from sso_shared.sessions.store import SessionStore, session_model
 
 # Django's db session store signs with "django.contrib.sessions." + its class name (sessions/backends/base.py).
 LEGACY_SESSION_SALT = "django.contrib.sessions.SessionStore"

@@ -13,8 +13,8 @@ The login is recorded in the audit trail (kind ``login``).
 
 from django.conf import settings
 
-from ..audit import LOGIN, record
-from .carried_sessions import claim
+from sso_shared.adoption.carried_sessions import claim
+from sso_shared.operations.audit import LOGIN, record
 
 DEFAULT_PATH = "/"
 
@@ -34,8 +34,8 @@ def second_factor_owed(data: dict) -> bool:
     from django.contrib.auth import SESSION_KEY, get_user_model
     from django.core.exceptions import ValidationError
 
-    from ..routers import SHARED_DB
-    from ..second_factor import has_second_factor
+    from sso_shared.database.routers import SHARED_DB
+    from sso_shared.second_factor.rules import has_second_factor
 
     try:
         user = get_user_model()._default_manager.db_manager(SHARED_DB).filter(pk=data.get(SESSION_KEY)).first()

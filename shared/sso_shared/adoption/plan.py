@@ -19,8 +19,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError
 from django.db.models.functions import Lower
 
-from ..routers import SHARED_DB
-from .models import AdoptedUser
+from sso_shared.adoption.models import AdoptedUser
+from sso_shared.database.routers import SHARED_DB
 
 SKIP = "skip"
 NEW, MERGE, SKIPPED, ALREADY = "new", "merge", "skipped", "already adopted"

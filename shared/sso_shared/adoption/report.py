@@ -4,7 +4,7 @@ from dataclasses import fields
 
 from django.conf import settings
 
-from . import plan, privileges
+from sso_shared.adoption import plan, privileges
 
 
 def names(users, attribute=lambda user: user.legacy.username) -> str:

@@ -21,8 +21,8 @@ from django.apps import apps
 from django.core.management import CommandError
 from django.db import connections, transaction
 
-from ..routers import SERVICE_DB, SHARED_DB
-from .models import AdoptedUser
+from sso_shared.adoption.models import AdoptedUser
+from sso_shared.database.routers import SERVICE_DB, SHARED_DB
 
 UUID_TYPES = {"uuid"}
 TEXT_TYPES = {"text", "character varying", "character"}

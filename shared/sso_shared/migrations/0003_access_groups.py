@@ -3,7 +3,7 @@
 
 from django.db import migrations
 
-# Frozen copies of sso_shared.services at the time of writing.
+# Frozen copies of sso_shared.environment.services at the time of writing.
 SERVICES = {"a": "System A · Intake", "b": "System B · Review"}
 
 

@@ -1,6 +1,6 @@
-# Written by hand. The services may only add audit events (sso_shared.table_rights): no
+# Written by hand. The services may only add audit events (sso_shared.database.table_rights): no
 # UPDATE on the audit table. Deleting a user still renames their events to the tombstone's
-# name (sso_shared.tombstones), through this function of the table's owner, which does that
+# name (sso_shared.accounts.tombstones), through this function of the table's owner, which does that
 # and nothing else.
 #
 # SECURITY DEFINER: it runs with its owner's rights (the migrate step makes it as sso_auth),
@@ -14,7 +14,7 @@
 from django.db import migrations
 
 FUNCTION = "sso_audit_forget_username"
-TOMBSTONE_PREFIX = "deleted-"  # sso_shared.tombstones.TOMBSTONE_PREFIX
+TOMBSTONE_PREFIX = "deleted-"  # sso_shared.accounts.tombstones.TOMBSTONE_PREFIX
 UNUSABLE_PASSWORD_PREFIX = "!"  # django.contrib.auth.hashers.UNUSABLE_PASSWORD_PREFIX
 
 CREATE = """

@@ -1,6 +1,6 @@
 """The reviewer column becomes a real foreign key to the shared user.
 
-With one database and a schema per service (sso_shared.routers) the user's table is
+With one database and a schema per service (sso_shared.database.routers) the user's table is
 reachable from this service's schema: the constraint no longer has to be left out.
 """
 

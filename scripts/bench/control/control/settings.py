@@ -60,7 +60,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 # Reads only the two settings below: the page names its service like B's does.
-                "sso_shared.context_processors.service",
+                "sso_shared.accounts.context_processors.service",
             ],
         },
     },

@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET
 @require_GET
 @never_cache
 def whoami(request):
-    """The same answer as sso_shared.views.whoami."""
+    """The same answer as sso_shared.accounts.views.whoami."""
     user = request.user
     return JsonResponse(
         {

@@ -1,7 +1,7 @@
 """Django's migrate, in the order the schema layout needs.
 
 The shared apps are migrated on the alias "shared", a service's own apps on
-"default" (sso_shared.routers). Both aliases are one database; "default" sees
+"default" (sso_shared.database.routers). Both aliases are one database; "default" sees
 the shared schema after the service's own on its ``search_path``.
 
 Migrating "shared" walks the shared apps only, one by one, so the shared
@@ -28,8 +28,8 @@ from django.db import DatabaseError, connections
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
-from sso_shared.routers import SERVICE_DB, SHARED_MIGRATIONS_DB, SHARED_SCHEMA, shared_app_labels
-from sso_shared.schemas import (
+from sso_shared.database.routers import SERVICE_DB, SHARED_MIGRATIONS_DB, SHARED_SCHEMA, shared_app_labels
+from sso_shared.database.schemas import (
     create_missing_schemas,
     let_services_point_at_shared_tables,
     own_schema,
@@ -110,7 +110,7 @@ def migrate_shared_schema_first(command, options) -> None:
 def follow_test_database(service, shared) -> None:
     """While Django creates the test database through "default", point "shared" at it too.
 
-    "shared" is a test mirror of "default" (sso_shared.databases), so Django's test runner
+    "shared" is a test mirror of "default" (sso_shared.database.aliases), so Django's test runner
     creates the test database through "default" and points "shared" at it only afterwards
     (``set_as_test_mirror``). The shared schema has to be migrated in between.
     """

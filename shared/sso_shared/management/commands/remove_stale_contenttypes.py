@@ -16,8 +16,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.management import CommandError
 from django.db import router
 
-from sso_shared.records import SharedDatabaseUnavailable, other_records, this_service
-from sso_shared.services import service_label
+from sso_shared.agreement.records import SharedDatabaseUnavailable, other_records, this_service
+from sso_shared.environment.services import service_label
 
 
 class Command(django_command.Command):

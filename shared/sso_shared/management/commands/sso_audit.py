@@ -14,8 +14,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from sso_shared import audit
-from sso_shared.routers import SHARED_DB
+from sso_shared.database.routers import SHARED_DB
+from sso_shared.operations import audit
 
 
 def parse_since(value: str):

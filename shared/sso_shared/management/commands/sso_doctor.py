@@ -9,12 +9,12 @@ from django.conf import settings
 from django.core.management import BaseCommand, CommandError
 from django.utils.timesince import timesince
 
-from sso_shared.access_groups import access_groups_granting_more, violation
-from sso_shared.agreement import compare_setting, label_clashes
-from sso_shared.checks import missing_permissions_message
-from sso_shared.fingerprint import SHARED_SETTINGS
-from sso_shared.permission_rows import missing_permissions
-from sso_shared.records import (
+from sso_shared.access.groups import access_groups_granting_more, violation
+from sso_shared.access.permission_rows import missing_permissions
+from sso_shared.agreement.checks import missing_permissions_message
+from sso_shared.agreement.compare import compare_setting, label_clashes
+from sso_shared.agreement.fingerprint import SHARED_SETTINGS
+from sso_shared.agreement.records import (
     SharedDatabaseUnavailable,
     other_records,
     shared_database_errors,
@@ -22,8 +22,8 @@ from sso_shared.records import (
     this_record,
     this_service,
 )
-from sso_shared.routers import SERVICE_DB, SHARED_SCHEMA
-from sso_shared.services import service_label
+from sso_shared.database.routers import SERVICE_DB, SHARED_SCHEMA
+from sso_shared.environment.services import service_label
 
 PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
 

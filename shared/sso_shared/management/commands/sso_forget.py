@@ -8,7 +8,7 @@ each writes a fresh record when it starts.
 
 from django.core.management import BaseCommand, CommandError
 
-from sso_shared.records import SharedDatabaseUnavailable, forget
+from sso_shared.agreement.records import SharedDatabaseUnavailable, forget
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""Remove expired sessions, old audit events and stale lockout rows (sso_shared.housekeeping).
+"""Remove expired sessions, old audit events and stale lockout rows (sso_shared.operations.housekeeping).
 
 Safe to run at any time and several at once: a run that finds another one
 running skips. Prints one line saying what it removed. Runs as the maintenance
@@ -7,7 +7,7 @@ role (``./stack housekeeping``): a service's own role may not delete audit event
 
 from django.core.management import BaseCommand, CommandError
 
-from sso_shared import audit, housekeeping
+from sso_shared.operations import audit, housekeeping
 
 
 class Command(BaseCommand):

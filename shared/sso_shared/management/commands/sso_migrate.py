@@ -1,12 +1,12 @@
 """Migrate the shared schema, then this service's own, under one advisory lock.
 
 Run it instead of ``migrate`` on every deploy: the shared schema is migrated on
-its own alias, as the migration role (sso_shared.databases), which also writes
+its own alias, as the migration role (sso_shared.database.aliases), which also writes
 this service's content types and permissions into the shared tables; and two
 services migrating at once would race.
 
 It refuses only what would break a running service: migrations of the shared
-tables that a service running now does not know (sso_shared.upgrades). A stale
+tables that a service running now does not know (sso_shared.agreement.upgrades). A stale
 record of a stopped service, or another service's settings, never block it.
 """
 
@@ -14,13 +14,14 @@ from django.conf import settings
 from django.core.management import BaseCommand, CommandError, call_command
 from django.db import connections
 
-from sso_shared import audit, table_rights
-from sso_shared.checks import AGREEMENT_TAG, SHARED_SCHEMA_KEYS_TAG
-from sso_shared.locks import advisory_lock
-from sso_shared.records import this_service
-from sso_shared.routers import SERVICE_DB, SHARED_DB, SHARED_MIGRATIONS_DB
-from sso_shared.schemas import data_still_in_the_layout_before
-from sso_shared.upgrades import blocked_message, pending_shared_migrations, wait_until_unblocked
+from sso_shared.agreement.checks import AGREEMENT_TAG, SHARED_SCHEMA_KEYS_TAG
+from sso_shared.agreement.records import this_service
+from sso_shared.agreement.upgrades import blocked_message, pending_shared_migrations, wait_until_unblocked
+from sso_shared.database import table_rights
+from sso_shared.database.locks import advisory_lock
+from sso_shared.database.routers import SERVICE_DB, SHARED_DB, SHARED_MIGRATIONS_DB
+from sso_shared.database.schemas import data_still_in_the_layout_before
+from sso_shared.operations import audit
 
 SCHEMA_OF = {SHARED_MIGRATIONS_DB: "the shared schema", SERVICE_DB: "this service's schema"}
 

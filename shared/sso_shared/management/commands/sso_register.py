@@ -7,8 +7,8 @@ writes nothing.
 
 from django.core.management import BaseCommand, CommandError
 
-from sso_shared.records import this_service
-from sso_shared.startup import StartRefused, register_or_refuse
+from sso_shared.agreement.records import this_service
+from sso_shared.agreement.startup import StartRefused, register_or_refuse
 
 
 class Command(BaseCommand):

@@ -10,8 +10,8 @@ factor (or a recovery code; or an administrator resets that too). Audited as ``r
 from django.contrib.auth import get_user_model
 from django.core.management import BaseCommand, CommandError
 
-from sso_shared.recovery import link_expires_at, make_reset_link
-from sso_shared.routers import SHARED_DB
+from sso_shared.accounts.recovery import link_expires_at, make_reset_link
+from sso_shared.database.routers import SHARED_DB
 
 
 class Command(BaseCommand):

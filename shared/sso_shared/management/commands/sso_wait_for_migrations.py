@@ -11,8 +11,8 @@ import time
 from django.core.management import BaseCommand, CommandError
 from django.db import DatabaseError, connections
 
-from sso_shared.routers import SERVICE_DB, SHARED_MIGRATIONS_DB
-from sso_shared.upgrades import unapplied_migrations
+from sso_shared.agreement.upgrades import unapplied_migrations
+from sso_shared.database.routers import SERVICE_DB, SHARED_MIGRATIONS_DB
 
 MIGRATION_ALIASES = (SHARED_MIGRATIONS_DB, SERVICE_DB)
 

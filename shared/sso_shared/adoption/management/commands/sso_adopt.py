@@ -19,12 +19,11 @@ from django.core.management import BaseCommand, CommandError, call_command
 from django.core.serializers.base import DeserializationError
 from django.db import IntegrityError, connections, transaction
 
-from sso_shared.locks import advisory_lock
-from sso_shared.routers import SHARED_DB
-
-from ... import adoption, inputs, privileges, report, rewrite
-from ...carried_sessions import WrongSecretKey
-from ...models import AdoptedUser
+from sso_shared.adoption import adoption, inputs, privileges, report, rewrite
+from sso_shared.adoption.carried_sessions import WrongSecretKey
+from sso_shared.adoption.models import AdoptedUser
+from sso_shared.database.locks import advisory_lock
+from sso_shared.database.routers import SHARED_DB
 
 
 class Command(BaseCommand):
