@@ -301,7 +301,7 @@ with_service_env() {
   shift
   local password_var="SYSTEM_${service^^}_DB_PASSWORD" os_user=${RUN_AS_OS_USER:-$(service_os_user "$service")}
   (
-    cd "$ROOT/system_$service"
+    cd "$(service_project_dir "$service")"
     export DB_HOST=127.0.0.1 DB_PORT=$PG_PORT DB_USER="system_$service" DB_PASSWORD="${!password_var}"
     export DB_NAME=sso DB_SCHEMA="system_$service"
     export STATIC_ROOT="$STATE/static/$service"
@@ -322,9 +322,9 @@ prepare_service_users() {
   ensure_os_user "$PG_OS_USER"
   ensure_os_user "$WEB_OS_USER"
   ensure_os_user "$MAINTENANCE_OS_USER"
-  for service in a b; do
+  for service in "${SERVICES[@]}"; do
     ensure_os_user "$(service_os_user "$service")"
-    as_service_user "$service" test -r "$ROOT/system_$service/manage.py" -a -x "$STATE" ||
+    as_service_user "$service" test -r "$(service_project_dir "$service")/manage.py" -a -x "$STATE" ||
       die "$(service_os_user "$service") cannot read $ROOT or enter $STATE: move them somewhere world-readable."
     as_service_user "$service" "$PY" -c 'import django, sso_shared' ||
       die "$(service_os_user "$service") cannot run $PY (its Python is $(readlink -f "$PY")): make the virtual environment with a Python every user may run (/usr/bin/python3)."
@@ -360,7 +360,7 @@ prepare_service_files() {
 migrate_databases() {
   local service
   ensure_os_user "$MIGRATE_OS_USER"
-  for service in a b; do
+  for service in "${SERVICES[@]}"; do
     AUTH_DB_USER=sso_migrator AUTH_DB_HOST="$PG_DIR/run" AUTH_DB_ROLE=sso_auth RUN_AS_OS_USER=$(migrate_os_user) \
       with_service_env "$service" "$PY" manage.py sso_migrate --noinput
   done
@@ -383,14 +383,14 @@ native_housekeeping() {
 
 collect_static() {
   local service
-  for service in a b; do
+  for service in "${SERVICES[@]}"; do
     with_service_env "$service" "$PY" manage.py collectstatic --noinput -v 0
   done
 }
 
 check_services() {
   local service
-  for service in a b; do
+  for service in "${SERVICES[@]}"; do
     with_service_env "$service" "$PY" manage.py check --fail-level ERROR >/dev/null ||
       die "System ${service^^} failed its checks (see above); it was not started."
   done

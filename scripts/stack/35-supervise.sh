@@ -38,7 +38,7 @@ run_housekeeping() {
 
 supervise_once() {
   local service
-  for service in a b; do
+  for service in "${SERVICES[@]}"; do
     gunicorn_started_here "$service" && continue
     say "$(date -u +%FT%TZ) System ${service^^} is not running; starting it again"
     (start_service "$service") || warn "System ${service^^} did not start; trying again in ${SUPERVISE_INTERVAL} s"

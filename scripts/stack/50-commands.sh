@@ -66,6 +66,7 @@ cmd_up() {
     esac
     shift
   done
+  require_supported_services
   if [ -z "$mode" ]; then
     if compose_available; then
       mode=compose why="a Docker engine with Compose v2 answers; ./stack up --native runs without Docker"
@@ -138,10 +139,9 @@ other_checkout_projects_note() {
 
 cmd_manage() {
   local service=${1:-}
-  case "$service" in
-    a | b) shift ;;
-    *) die "usage: ./stack manage a|b ARGS... (for example: ./stack manage a createsuperuser)" ;;
-  esac
+  is_declared_service "$service" ||
+    die "usage: ./stack manage SERVICE ARGS..., SERVICE one of ${SERVICES[*]} (for example: ./stack manage a createsuperuser)"
+  shift
   [ -n "$DEPLOYMENT" ] || die "the stack is not running: this folder has no deployment yet; start it with ./stack up"
   local running
   select_compose_project || true

@@ -3,21 +3,24 @@
 
 # The services, as ./stack names them everywhere (native "maintenance" is the supervisor, which
 # runs the housekeeping there; "supervisor" is accepted for it too).
-STACK_SERVICES=(a b nginx db migrate maintenance)
+STACK_SERVICES=("${SERVICES[@]}" nginx db migrate maintenance)
 
 stack_service() {
   case "${1:-}" in
-    a | b | nginx | db | migrate | maintenance) echo "$1" ;;
+    nginx | db | migrate | maintenance) echo "$1" ;;
     supervisor) echo maintenance ;;
-    *) die "unknown service '${1:-}': one of ${STACK_SERVICES[*]}" ;;
+    *)
+      is_declared_service "${1:-}" || die "unknown service '${1:-}': one of ${STACK_SERVICES[*]}"
+      echo "$1"
+      ;;
   esac
 }
 
 # The Compose (and Swarm) service of each.
 container_service() {
   case "$1" in
-    a | b) echo "system_$1" ;;
-    *) echo "$1" ;;
+    nginx | db | migrate | maintenance) echo "$1" ;;
+    *) echo "system_$1" ;;
   esac
 }
 

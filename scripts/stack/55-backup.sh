@@ -90,13 +90,13 @@ service_backup_infos() {
   local dir=$1 service
   case "$BACKUP_MODE" in
     native)
-      for service in a b; do
+      for service in "${SERVICES[@]}"; do
         with_service_env "$service" "$PY" manage.py sso_backup_info >"$dir/$service.json" || return 1
       done
       ;;
     compose)
       if [ "$(compose ps -q --status running system_a system_b 2>/dev/null | wc -l)" -eq 2 ]; then
-        for service in a b; do
+        for service in "${SERVICES[@]}"; do
           compose exec -T "system_$service" sso manage "$service" sso_backup_info >"$dir/$service.json" || return 1
         done
         return 0

@@ -9,7 +9,9 @@ def run_manage(settings_module: str) -> None:
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
+    from sso_shared.environment.services import ServicesDeclarationError
+
     try:
         execute_from_command_line(sys.argv)
-    except ImproperlyConfigured as error:
+    except (ImproperlyConfigured, ServicesDeclarationError) as error:
         sys.exit(f"error: {error}")

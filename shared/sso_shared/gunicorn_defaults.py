@@ -39,9 +39,9 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 def script_name_env(service: str) -> list[str]:
     """gunicorn strips this prefix from each path and hands it to Django as SCRIPT_NAME."""
-    from sso_shared.environment.services import SERVICES
+    from sso_shared.environment.services import declared_services
 
-    return [f"SCRIPT_NAME={SERVICES[service]['prefix']}"]
+    return [f"SCRIPT_NAME={declared_services()[service]['prefix']}"]
 
 
 def on_starting(server):

@@ -5,7 +5,7 @@ from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django.utils import timezone
 
-from sso_shared.environment.services import SERVICES
+from sso_shared.environment.services import declared_services
 from sso_shared.operations import audit
 from sso_shared.sessions import user_row as session_user
 
@@ -102,7 +102,9 @@ class ServiceAccess(models.Model):
     class Meta:
         managed = False
         default_permissions = ()
-        permissions = [(access_codename(name), f"Can use {details['title']}") for name, details in SERVICES.items()]
+        permissions = [
+            (access_codename(name), f"Can use {details['title']}") for name, details in declared_services().items()
+        ]
 
     def __str__(self):
         return "access to a service"

@@ -8,7 +8,7 @@ and the fingerprint comparison report it.
 
 from sso_shared.database.aliases import databases
 from sso_shared.database.routers import SERVICE_DB, SHARED_MIGRATIONS_DB
-from sso_shared.environment.services import SERVICES
+from sso_shared.environment.services import declared_services
 from sso_shared.environment.values import (
     Csv,
     env,
@@ -240,9 +240,9 @@ DEBUG = env("DJANGO_DEBUG", cast=bool, default=False)
 # ------------------------------------------------------------------------------
 # The services sharing this login; each service sets SSO_SERVICE_NAME.
 # ------------------------------------------------------------------------------
-SSO_SERVICES = SERVICES
+SSO_SERVICES = declared_services()
 # Services a newly created user may use (sso_shared.access.service_access); superusers may use all.
-SSO_NEW_USERS_ACCESS = list(SERVICES)
+SSO_NEW_USERS_ACCESS = list(SSO_SERVICES)
 # Views every logged-in user reaches, with or without access to this service. Named by the view
 # itself (module and name of its function or class, see sso_shared.access.service_access.view_path), not by URL
 # name: another app's view that happens to be named "health" or "login" stays behind the gate.

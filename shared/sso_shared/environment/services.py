@@ -1,11 +1,103 @@
-"""The services that share this login, and where each lives under the domain."""
+"""The services that share this login, as services.toml declares them, and where each lives.
 
-SERVICES = {
-    "a": {"title": "System A · Intake", "url": "/a/", "prefix": "/a"},
-    "b": {"title": "System B · Review", "url": "/b/", "prefix": "/b"},
-}
+The declaration is found at ``SSO_SERVICES_FILE`` when that is set (./stack and the images set it),
+else as ``services.toml`` in the working folder or the nearest folder above it (a service's
+``manage.py`` runs in its project folder, beside the declaration's folder). Standard library only:
+./stack runs this file by path to list the services before any virtual environment exists
+(``python3 services.py names``).
+"""
+
+import functools
+import os
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+FILE_NAME = "services.toml"
+# /NAME/ is the URL prefix, NAME-<deployment> an OS user of at most 32 characters (scripts/deployment-name.sh).
+NAME = re.compile(r"^[a-z][a-z0-9]{0,6}$")
+FIELDS = {"title", "project", "settings", "requirements"}
+
+
+class ServicesDeclarationError(Exception):
+    """services.toml is missing or says something that cannot be a service: the message says what."""
+
+
+def declaration_path() -> Path:
+    named = os.environ.get("SSO_SERVICES_FILE")
+    if named:
+        return Path(named)
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / FILE_NAME).is_file():
+            return folder / FILE_NAME
+    raise ServicesDeclarationError(
+        f"no {FILE_NAME} in {here} or any folder above it: set SSO_SERVICES_FILE to the deployment's {FILE_NAME}"
+    )
+
+
+def read_declaration(path: Path) -> dict[str, dict]:
+    """{name: {title, url, prefix, project, settings, requirements}}, in the order declared."""
+    try:
+        declared = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ServicesDeclarationError(f"cannot read {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ServicesDeclarationError(f"{path} is not valid TOML: {error}") from None
+    services = declared.get("services")
+    if not isinstance(services, dict) or not services:
+        raise ServicesDeclarationError(f"{path} declares no service: add a [services.NAME] table")
+    found = {}
+    for name, fields in services.items():
+        where = f"{path}, [services.{name}]"
+        if not NAME.match(name):
+            raise ServicesDeclarationError(
+                f"{where}: a service's name is 1 to 7 lowercase letters and digits, starting with a letter"
+            )
+        if not isinstance(fields, dict):
+            raise ServicesDeclarationError(f"{where} is not a table of {', '.join(sorted(FIELDS))}")
+        missing, unknown = FIELDS - fields.keys(), fields.keys() - FIELDS
+        if missing or unknown:
+            problems = [f"{', '.join(sorted(missing))} missing"] if missing else []
+            problems += [f"{', '.join(sorted(unknown))} unknown"] if unknown else []
+            raise ServicesDeclarationError(f"{where}: {'; '.join(problems)} (fields: {', '.join(sorted(FIELDS))})")
+        for field in sorted(FIELDS):
+            if not isinstance(fields[field], str) or not fields[field].strip():
+                raise ServicesDeclarationError(f"{where}: {field} must be a non-empty string")
+        found[name] = {**fields, "url": f"/{name}/", "prefix": f"/{name}"}
+    projects = [details["project"] for details in found.values()]
+    if len(set(projects)) != len(projects):
+        raise ServicesDeclarationError(f"{path}: two services name the same project folder")
+    return found
+
+
+@functools.cache
+def declared_services() -> dict[str, dict]:
+    """The declaration, read once per process (the settings read it first, as SSO_SERVICES)."""
+    return read_declaration(declaration_path())
 
 
 def service_label(name: str) -> str:
-    """How messages and the shared records name a service: its project folder."""
+    """How messages, the shared records, its database role and its schema name a service."""
     return f"system_{name}"
+
+
+def main(arguments: list[str]) -> int:
+    """./stack's reader: ``names`` prints the services' names, one per line; ``table`` prints each
+    service's name, project folder and settings module, separated by tabs."""
+    if arguments not in (["names"], ["table"]):
+        print("usage: services.py names|table", file=sys.stderr)
+        return 2
+    try:
+        declared = declared_services()
+    except ServicesDeclarationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for name, details in declared.items():
+        print(name if arguments == ["names"] else f"{name}\t{details['project']}\t{details['settings']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,44 @@
+"""./stack reads the services from services.toml, the same file the services read."""
+
+from pathlib import Path
+
+from .conftest import ROOT, run_stack, stack_environment
+
+THIRD = """
+[services.wiki]
+title = "The wiki"
+project = "wiki_site"
+settings = "wiki_site.settings"
+requirements = "wiki_site/requirements.txt"
+"""
+
+
+def test_stack_knows_the_declared_services(tmp_path, state):
+    env = stack_environment(tmp_path, state)
+    refused = run_stack("manage", "wiki", "check", env=env)
+    assert refused.returncode != 0
+    assert "SERVICE one of a b (for example" in refused.stderr
+
+
+def test_a_service_beyond_a_and_b_is_refused_before_anything_starts(tmp_path, state):
+    declaration = tmp_path / "services.toml"
+    declaration.write_text((ROOT / "services.toml").read_text() + THIRD)
+    env = stack_environment(tmp_path, state, SSO_SERVICES_FILE=str(declaration))
+    refused = run_stack("up", "--native", env=env)
+    assert refused.returncode != 0
+    assert f"{declaration} declares the services a b wiki; this release serves a and b only" in refused.stderr
+    assert "Nothing was started." in refused.stderr
+    assert not (state / "pg").exists()
+
+
+def test_a_broken_declaration_is_one_line_for_every_command(tmp_path, state):
+    declaration: Path = tmp_path / "services.toml"
+    declaration.write_text("[services.a]\ntitle = 'x'\n")
+    env = stack_environment(tmp_path, state, SSO_SERVICES_FILE=str(declaration))
+    for command in (["status"], ["up", "--native"], ["manage", "a", "check"]):
+        refused = run_stack(*command, env=env)
+        assert refused.returncode == 1
+        assert refused.stderr == (
+            f"error: {declaration}, [services.a]: project, requirements, settings missing "
+            "(fields: project, requirements, settings, title)\n"
+        )
