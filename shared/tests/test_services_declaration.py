@@ -79,12 +79,13 @@ def test_no_declaration_names_where_it_looked(tmp_path, monkeypatch):
         ("title = 'x'\n", "declares no service: add a [services.NAME] table"),
         (GOOD.replace("[services.wiki]", "[services.Wiki]"), "[services.Wiki]: a service's name is 1 to 7 lowercase"),
         (GOOD.replace("[services.wiki]", "[services.knowledge]"), "[services.knowledge]: a service's name is 1 to 7"),
+        (GOOD.replace("[services.wiki]", "[services.nginx]"), "[services.nginx]: nginx names a part of the deployment"),
         (GOOD.replace('title = "The wiki"\n', ""), "[services.wiki]: title missing"),
         (GOOD.replace('title = "The wiki"', 'title = "The wiki"\nport = 8000'), "[services.wiki]: port unknown"),
         (GOOD.replace('title = "The wiki"', "title = 3"), "[services.wiki]: title must be a non-empty string"),
         (GOOD.replace('"wiki_site"', '"system_a"'), "two services name the same project folder"),
     ],
-    ids=["not toml", "no service", "capital", "too long", "missing", "unknown", "not text", "same project"],
+    ids=["not toml", "no service", "capital", "too long", "reserved", "missing", "unknown", "not text", "same project"],
 )
 def test_a_declaration_that_cannot_be_one_says_what_is_wrong(tmp_path, text, message):
     path = declaration(tmp_path, text)

@@ -18,6 +18,8 @@ FILE_NAME = "services.toml"
 # /NAME/ is the URL prefix, NAME-<deployment> an OS user of at most 32 characters (scripts/deployment-name.sh).
 NAME = re.compile(r"^[a-z][a-z0-9]{0,6}$")
 FIELDS = {"title", "project", "settings", "requirements"}
+# What ./stack calls the deployment's other parts (./stack logs|restart NAME).
+RESERVED = {"db", "nginx", "migrate", "maintenance", "supervisor"}
 
 
 class ServicesDeclarationError(Exception):
@@ -54,6 +56,10 @@ def read_declaration(path: Path) -> dict[str, dict]:
         if not NAME.match(name):
             raise ServicesDeclarationError(
                 f"{where}: a service's name is 1 to 7 lowercase letters and digits, starting with a letter"
+            )
+        if name in RESERVED:
+            raise ServicesDeclarationError(
+                f"{where}: {name} names a part of the deployment itself ({', '.join(sorted(RESERVED))})"
             )
         if not isinstance(fields, dict):
             raise ServicesDeclarationError(f"{where} is not a table of {', '.join(sorted(FIELDS))}")
