@@ -9,12 +9,12 @@
 #   LISTEN_ADDRESS     address nginx listens on (default: every address; the native stack gives STACK_BIND,
 #                      while inside a container Docker's published port needs every address)
 #   SERVER_NAMES       host names this site answers to; anything else is refused
-#   UPSTREAM_A         host:port or unix:/path/to/socket of System A's gunicorn
-#   UPSTREAM_B         host:port or unix:/path/to/socket of System B's gunicorn
+#   SERVICES           the services, as services.toml names them, separated by spaces (default "a b"); a, which
+#                      serves the login pages, among them. For each service NAME (NAME in capitals below):
+#   UPSTREAM_NAME      host:port or unix:/path/to/socket of its gunicorn
+#   STATIC_ROOT_NAME   its collected static files
 #   UPSTREAM_A_LOGIN   host:port or unix:/path/to/socket of System A's login workers (system_a/gunicorn_login.conf.py),
 #                      where the POSTs of A's forms that check a password go
-#   STATIC_ROOT_A      System A's collected static files
-#   STATIC_ROOT_B      System B's collected static files
 #   RUN_DIR            writable folder for the pid file and temporary files
 #   ERROR_LOG          where errors go (default stderr)
 #   ACCESS_LOG         where the access log goes (default /dev/stdout)
@@ -36,7 +36,7 @@
 #   HSTS_MAX_AGE       seconds browsers keep to HTTPS after a visit (default 31536000, one year)
 # The pages nginx answers with for a service that is down are the folder errors/ beside this script.
 # Docker Swarm (compose.swarm.yaml), when UPSTREAM_RESOLVER is set:
-#   UPSTREAM_RESOLVER  DNS server nginx asks, at request time, for the addresses of UPSTREAM_A, UPSTREAM_B and
+#   UPSTREAM_RESOLVER  DNS server nginx asks, at request time, for the addresses of each UPSTREAM_NAME and of
 #                      UPSTREAM_A_LOGIN (host:port each, e.g. tasks.system_a:8000); every answer is a replica
 #
 # Usage: render-config.sh [MAIN_TEMPLATE] > nginx.conf
@@ -50,8 +50,7 @@ fail() {
   exit 2
 }
 
-: "${LISTEN_PORT:?}" "${SERVER_NAMES:?}" "${UPSTREAM_A:?}" "${UPSTREAM_B:?}" "${UPSTREAM_A_LOGIN:?}"
-: "${STATIC_ROOT_A:?}" "${STATIC_ROOT_B:?}" "${RUN_DIR:?}"
+: "${LISTEN_PORT:?}" "${SERVER_NAMES:?}" "${UPSTREAM_A_LOGIN:?}" "${RUN_DIR:?}" "${SERVICES:=a b}"
 : "${ERROR_LOG:=stderr}" "${ACCESS_LOG:=/dev/stdout}" "${LISTEN_ADDRESS:=}" "${WORKER_USER:=}"
 : "${TLS_CERT:=}" "${TLS_KEY:=}" "${HTTPS_LISTEN_PORT:=443}" "${HTTPS_PUBLIC_PORT:=$HTTPS_LISTEN_PORT}"
 : "${HSTS_MAX_AGE:=31536000}" "${UPSTREAM_RESOLVER:=}"
@@ -99,12 +98,12 @@ if [ -n "$WORKER_USER" ]; then WORKER_USER_DIRECTIVE="user $WORKER_USER $WORKER_
 # The redirect to HTTPS names the port only when it is not the default one.
 if [ "$HTTPS_PUBLIC_PORT" = 443 ]; then HTTPS_PORT_SUFFIX=""; else HTTPS_PORT_SUFFIX=":$HTTPS_PUBLIC_PORT"; fi
 
-export LISTEN_PORT SERVER_NAMES UPSTREAM_A UPSTREAM_B UPSTREAM_A_LOGIN STATIC_ROOT_A STATIC_ROOT_B RUN_DIR ERROR_LOG ACCESS_LOG
+export LISTEN_PORT SERVER_NAMES UPSTREAM_A_LOGIN RUN_DIR ERROR_LOG ACCESS_LOG
 export ERROR_PAGES UPSTREAM_RESOLVER TLS_CERT TLS_KEY HTTPS_LISTEN_PORT HTTPS_PORT_SUFFIX HSTS_MAX_AGE HTTP_LISTEN HTTPS_LISTEN WORKER_USER_DIRECTIVE
 
 # shellcheck disable=SC2016 # the variable names are for envsubst, not the shell
-variables='${LISTEN_PORT} ${SERVER_NAMES} ${UPSTREAM_A} ${UPSTREAM_B} ${UPSTREAM_A_LOGIN} ${STATIC_ROOT_A} ${STATIC_ROOT_B}
-${RUN_DIR} ${ERROR_LOG} ${ACCESS_LOG} ${TLS_CERT} ${TLS_KEY} ${HTTPS_LISTEN_PORT} ${HTTPS_PORT_SUFFIX}
+variables='${LISTEN_PORT} ${SERVER_NAMES} ${UPSTREAM_A_LOGIN} ${SERVICE_LOCATIONS} ${SERVICE_UPSTREAMS}
+${LOGIN_IN_FLIGHT_SERVICES} ${RUN_DIR} ${ERROR_LOG} ${ACCESS_LOG} ${TLS_CERT} ${TLS_KEY} ${HTTPS_LISTEN_PORT} ${HTTPS_PORT_SUFFIX}
 ${HSTS_MAX_AGE} ${SITE_LOCATIONS} ${SITE_SERVERS} ${HTTP_LISTEN} ${HTTPS_LISTEN} ${WORKER_USER_DIRECTIVE} ${ERROR_PAGES}
 ${UPSTREAM_RESOLVER} ${UPSTREAMS}'
 
@@ -113,6 +112,34 @@ render() { envsubst "$variables" <"$1"; }
 export LOGIN_THROTTLE_RATE LOGIN_THROTTLE_BURST LOGIN_THROTTLE_DELAY LOGIN_REQUESTS_AT_ONCE
 # shellcheck disable=SC2016 # the variable names are for envsubst, not the shell
 variables="$variables"' ${LOGIN_THROTTLE_RATE} ${LOGIN_THROTTLE_BURST} ${LOGIN_THROTTLE_DELAY} ${LOGIN_REQUESTS_AT_ONCE}'
+
+# Each service's parts, from one template each (the login service, a, has its login locations in
+# site-locations.conf.template and login workers of its own).
+# shellcheck disable=SC2016 # the variable names are for envsubst, not the shell
+service_variables='${SERVICE} ${SERVICE_UPSTREAM} ${SERVICE_STATIC_ROOT} ${LOGIN_THROTTLE_BURST} ${LOGIN_THROTTLE_DELAY}'
+render_service() { envsubst "$service_variables" <"$templates/$1"; }
+if [ -n "$UPSTREAM_RESOLVER" ]; then service_upstream=service-upstream-resolved.conf.template; else service_upstream=service-upstream-fixed.conf.template; fi
+SERVICE_LOCATIONS="" SERVICE_UPSTREAMS="" LOGIN_IN_FLIGHT_SERVICES=""
+case " $SERVICES " in *" a "*) ;; *) fail "SERVICES='$SERVICES' must name a, which serves the login pages" ;; esac
+for SERVICE in $SERVICES; do
+  case "$SERVICE" in [a-z]*[!a-z0-9]* | [!a-z]*) fail "SERVICES: '$SERVICE' cannot name a service" ;; esac
+  name=$(printf '%s' "$SERVICE" | tr 'a-z' 'A-Z')
+  eval "SERVICE_UPSTREAM=\${UPSTREAM_$name:-}"
+  eval "SERVICE_STATIC_ROOT=\${STATIC_ROOT_$name:-}"
+  [ -n "$SERVICE_UPSTREAM" ] || fail "UPSTREAM_$name is not set: where System $name's gunicorn listens"
+  [ -n "$SERVICE_STATIC_ROOT" ] || fail "STATIC_ROOT_$name is not set: System $name's collected static files"
+  export SERVICE SERVICE_UPSTREAM SERVICE_STATIC_ROOT
+  SERVICE_LOCATIONS="$SERVICE_LOCATIONS$(render_service service-locations.conf.template)
+"
+  SERVICE_UPSTREAMS="$SERVICE_UPSTREAMS$(render_service "$service_upstream")
+"
+  [ "$SERVICE" = a ] && continue
+  SERVICE_LOCATIONS="$SERVICE_LOCATIONS$(render_service service-admin-locations.conf.template)
+"
+  LOGIN_IN_FLIGHT_SERVICES="$LOGIN_IN_FLIGHT_SERVICES        \"~^POST:.*:/$SERVICE/\"  \"$SERVICE\";
+"
+done
+export SERVICE_LOCATIONS SERVICE_UPSTREAMS LOGIN_IN_FLIGHT_SERVICES
 
 # Inner parts first; envsubst does not look into a value it inserts, so the nginx
 # $variables inside them survive the outer passes.

@@ -24,11 +24,11 @@ is_declared_service() {
 # The service's Django project folder (the one with manage.py).
 service_project_dir() { echo "$ROOT/${SERVICE_PROJECT[$1]}"; }
 
-# nginx, provisioning, Compose and Swarm still spell out System A (which holds the login pages)
-# and System B: a declaration of other services is refused before anything starts.
+# Provisioning, Compose and Swarm still spell out System A (which holds the login pages) and
+# System B: a declaration of other services is refused before anything starts.
 require_supported_services() {
   [ "${SERVICES[*]}" = "a b" ] ||
-    die "$SSO_SERVICES_FILE declares the services ${SERVICES[*]}; this release serves a and b only (nginx, provisioning and Compose do not read the declaration yet). Nothing was started."
+    die "$SSO_SERVICES_FILE declares the services ${SERVICES[*]}; this release serves a and b only (provisioning and Compose do not read the declaration yet). Nothing was started."
 }
 
 read_declared_services

@@ -444,14 +444,19 @@ PYTHON
 }
 
 render_nginx_config() {
-  local out=$1 run_dir=$2 error_log=$3 access_log=$4 worker_user=""
+  local out=$1 run_dir=$2 error_log=$3 access_log=$4 worker_user="" service
   is_root && worker_user=$WEB_OS_USER
-  LISTEN_PORT=$STACK_PORT LISTEN_ADDRESS=$STACK_BIND WORKER_USER=$worker_user SERVER_NAMES=$SERVER_NAMES \
-    UPSTREAM_A="unix:$(gunicorn_socket a)" UPSTREAM_B="unix:$(gunicorn_socket b)" UPSTREAM_A_LOGIN="unix:$(login_socket)" \
-    STATIC_ROOT_A="$STATE/static/a" STATIC_ROOT_B="$STATE/static/b" RUN_DIR=$run_dir \
-    ERROR_LOG=$error_log ACCESS_LOG=$access_log \
-    TLS_CERT=${STACK_TLS_CERT:-} TLS_KEY=${STACK_TLS_KEY:-} HTTPS_LISTEN_PORT=$(native_https_port) \
-    "$ROOT/nginx/render-config.sh" >"$out" || die "could not render the nginx configuration (see above)."
+  (
+    # Each declared service's socket and static files (nginx/render-config.sh: UPSTREAM_NAME, STATIC_ROOT_NAME).
+    for service in "${SERVICES[@]}"; do
+      export "UPSTREAM_${service^^}=unix:$(gunicorn_socket "$service")" "STATIC_ROOT_${service^^}=$STATE/static/$service"
+    done
+    SERVICES="${SERVICES[*]}" LISTEN_PORT=$STACK_PORT LISTEN_ADDRESS=$STACK_BIND WORKER_USER=$worker_user \
+      SERVER_NAMES=$SERVER_NAMES UPSTREAM_A_LOGIN="unix:$(login_socket)" RUN_DIR=$run_dir \
+      ERROR_LOG=$error_log ACCESS_LOG=$access_log \
+      TLS_CERT=${STACK_TLS_CERT:-} TLS_KEY=${STACK_TLS_KEY:-} HTTPS_LISTEN_PORT=$(native_https_port) \
+      "$ROOT/nginx/render-config.sh" >"$out"
+  ) || die "could not render the nginx configuration (see above)."
 }
 
 proxy_ports() {
