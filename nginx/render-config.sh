@@ -13,6 +13,9 @@
 #                      serves the login pages, among them. For each service NAME (NAME in capitals below):
 #   UPSTREAM_NAME      host:port or unix:/path/to/socket of its gunicorn
 #   STATIC_ROOT_NAME   its collected static files
+#   UNAVAILABLE_PAGES  folder of each service's page for when it does not answer, NAME.html, written by
+#                      render-unavailable-pages.py beside this script (default: unavailable/ beside it, as the
+#                      nginx image has it)
 #   UPSTREAM_A_LOGIN   host:port or unix:/path/to/socket of System A's login workers (system_a/gunicorn_login.conf.py),
 #                      where the POSTs of A's forms that check a password go
 #   RUN_DIR            writable folder for the pid file and temporary files
@@ -34,7 +37,7 @@
 #   HTTPS_PUBLIC_PORT  port browsers reach HTTPS on, for the redirect (default HTTPS_LISTEN_PORT;
 #                      differs behind a published Docker port)
 #   HSTS_MAX_AGE       seconds browsers keep to HTTPS after a visit (default 31536000, one year)
-# The pages nginx answers with for a service that is down are the folder errors/ beside this script.
+# nginx's other own page, too many logins at once, is in the folder errors/ beside this script.
 # Docker Swarm (compose.swarm.yaml), when UPSTREAM_RESOLVER is set:
 #   UPSTREAM_RESOLVER  DNS server nginx asks, at request time, for the addresses of each UPSTREAM_NAME and of
 #                      UPSTREAM_A_LOGIN (host:port each, e.g. tasks.system_a:8000); every answer is a replica
@@ -78,6 +81,9 @@ else
   site_template=$templates/site-https.conf.template
 fi
 ERROR_PAGES=$(cd "$templates" && pwd)/errors
+: "${UNAVAILABLE_PAGES:=$templates/unavailable}"
+UNAVAILABLE_PAGES=$(cd "$UNAVAILABLE_PAGES" 2>/dev/null && pwd) ||
+  fail "UNAVAILABLE_PAGES: no folder ${UNAVAILABLE_PAGES}; write it with render-unavailable-pages.py"
 # listen takes ADDRESS:PORT, an IPv6 address in brackets, or the port alone (every address).
 listen_on() {
   case "$LISTEN_ADDRESS" in
@@ -99,13 +105,13 @@ if [ -n "$WORKER_USER" ]; then WORKER_USER_DIRECTIVE="user $WORKER_USER $WORKER_
 if [ "$HTTPS_PUBLIC_PORT" = 443 ]; then HTTPS_PORT_SUFFIX=""; else HTTPS_PORT_SUFFIX=":$HTTPS_PUBLIC_PORT"; fi
 
 export LISTEN_PORT SERVER_NAMES UPSTREAM_A_LOGIN RUN_DIR ERROR_LOG ACCESS_LOG
-export ERROR_PAGES UPSTREAM_RESOLVER TLS_CERT TLS_KEY HTTPS_LISTEN_PORT HTTPS_PORT_SUFFIX HSTS_MAX_AGE HTTP_LISTEN HTTPS_LISTEN WORKER_USER_DIRECTIVE
+export ERROR_PAGES UNAVAILABLE_PAGES UPSTREAM_RESOLVER TLS_CERT TLS_KEY HTTPS_LISTEN_PORT HTTPS_PORT_SUFFIX HSTS_MAX_AGE HTTP_LISTEN HTTPS_LISTEN WORKER_USER_DIRECTIVE
 
 # shellcheck disable=SC2016 # the variable names are for envsubst, not the shell
 variables='${LISTEN_PORT} ${SERVER_NAMES} ${UPSTREAM_A_LOGIN} ${SERVICE_LOCATIONS} ${SERVICE_UPSTREAMS}
 ${LOGIN_IN_FLIGHT_SERVICES} ${RUN_DIR} ${ERROR_LOG} ${ACCESS_LOG} ${TLS_CERT} ${TLS_KEY} ${HTTPS_LISTEN_PORT} ${HTTPS_PORT_SUFFIX}
 ${HSTS_MAX_AGE} ${SITE_LOCATIONS} ${SITE_SERVERS} ${HTTP_LISTEN} ${HTTPS_LISTEN} ${WORKER_USER_DIRECTIVE} ${ERROR_PAGES}
-${UPSTREAM_RESOLVER} ${UPSTREAMS}'
+${UNAVAILABLE_PAGES} ${UPSTREAM_RESOLVER} ${UPSTREAMS}'
 
 render() { envsubst "$variables" <"$1"; }
 
@@ -128,6 +134,8 @@ for SERVICE in $SERVICES; do
   eval "SERVICE_STATIC_ROOT=\${STATIC_ROOT_$name:-}"
   [ -n "$SERVICE_UPSTREAM" ] || fail "UPSTREAM_$name is not set: where System $name's gunicorn listens"
   [ -n "$SERVICE_STATIC_ROOT" ] || fail "STATIC_ROOT_$name is not set: System $name's collected static files"
+  [ -r "$UNAVAILABLE_PAGES/$SERVICE.html" ] ||
+    fail "no $SERVICE.html in $UNAVAILABLE_PAGES: System $name's page for when it does not answer (render-unavailable-pages.py)"
   export SERVICE SERVICE_UPSTREAM SERVICE_STATIC_ROOT
   SERVICE_LOCATIONS="$SERVICE_LOCATIONS$(render_service service-locations.conf.template)
 "

@@ -453,6 +453,7 @@ render_nginx_config() {
     done
     SERVICES="${SERVICES[*]}" LISTEN_PORT=$STACK_PORT LISTEN_ADDRESS=$STACK_BIND WORKER_USER=$worker_user \
       SERVER_NAMES=$SERVER_NAMES UPSTREAM_A_LOGIN="unix:$(login_socket)" RUN_DIR=$run_dir \
+      UNAVAILABLE_PAGES="$STATE/nginx/unavailable" \
       ERROR_LOG=$error_log ACCESS_LOG=$access_log \
       TLS_CERT=${STACK_TLS_CERT:-} TLS_KEY=${STACK_TLS_KEY:-} HTTPS_LISTEN_PORT=$(native_https_port) \
       "$ROOT/nginx/render-config.sh" >"$out"
@@ -467,6 +468,9 @@ start_proxy() {
   local dir="$STATE/nginx"
   nginx_started_here && return 0
   mkdir -p "$dir" "$STATE/log"
+  # Each declared service's page for when it does not answer (nginx/errors/unavailable.html.template).
+  python3 -I "$ROOT/nginx/render-unavailable-pages.py" "$dir/unavailable" || exit 1
+  chmod -R a+rX "$dir/unavailable"
   render_nginx_config "$dir/nginx.conf" "$dir" "$STATE/log/nginx-error.log" "$STATE/log/nginx-access.log"
   # No secret in nginx's environment: its workers face the network.
   with_bare_env nginx -q -t -p "$dir" -c "$dir/nginx.conf" -g 'error_log stderr;' 2>/dev/null ||

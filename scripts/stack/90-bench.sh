@@ -104,6 +104,7 @@ start_control() {
     LISTEN_PORT=$BENCH_PORT LISTEN_ADDRESS=$STACK_BIND WORKER_USER=$worker_user SERVER_NAMES=$SERVER_NAMES \
       UPSTREAM_A="unix:$(control_socket)" UPSTREAM_B="unix:$(control_socket)" UPSTREAM_A_LOGIN="unix:$(control_socket)" \
       STATIC_ROOT_A="$STATE/static/b" STATIC_ROOT_B="$STATE/static/b" RUN_DIR=$dir \
+      UNAVAILABLE_PAGES="$STATE/nginx/unavailable" \
       ERROR_LOG="$BENCH_DIR/log/nginx-error.log" ACCESS_LOG="$BENCH_DIR/log/nginx-access.log" \
       "$ROOT/nginx/render-config.sh" >"$dir/nginx.conf" || die "could not render the control's nginx configuration."
     with_bare_env nginx -p "$dir" -c "$dir/nginx.conf"

@@ -25,7 +25,12 @@ LOGIN_PAGES = [
 PASSWORD_LOGIN_PAGES = ["/a/accounts/login/", "/a/admin/login/", "/b/admin/login/"]
 
 
-def render(tmp_path, **settings: str) -> subprocess.CompletedProcess:
+def render(tmp_path, pages_for: list[str] | None = None, **settings: str) -> subprocess.CompletedProcess:
+    # Each service's page for when it does not answer (nginx/render-unavailable-pages.py writes them).
+    pages = tmp_path / "unavailable"
+    pages.mkdir(exist_ok=True)
+    for service in settings.get("SERVICES", "a b").split() if pages_for is None else pages_for:
+        (pages / f"{service}.html").touch()
     env = {
         "PATH": "/usr/bin:/bin",
         "LISTEN_PORT": "18999",
@@ -37,6 +42,7 @@ def render(tmp_path, **settings: str) -> subprocess.CompletedProcess:
         "STATIC_ROOT_A": str(tmp_path),
         "STATIC_ROOT_B": str(tmp_path),
         "RUN_DIR": str(tmp_path),
+        "UNAVAILABLE_PAGES": str(pages),
         "ERROR_LOG": str(tmp_path / "error.log"),
         "ACCESS_LOG": str(tmp_path / "access.log"),
         **settings,

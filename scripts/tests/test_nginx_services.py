@@ -3,10 +3,14 @@
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
+from .conftest import ROOT
 from .test_login_throttle_config import location, render
+
+PAGES = ROOT / "nginx" / "render-unavailable-pages.py"
 
 
 def prefix_location(config: str, prefix: str) -> str:
@@ -50,6 +54,57 @@ def test_a_third_service_gets_its_prefix_static_files_admin_login_and_upstream(t
 def test_a_service_without_its_settings_is_refused_by_name(tmp_path, settings, message):
     result = render(tmp_path, **settings)
     assert result.returncode == 2 and message in result.stderr
+
+
+def test_a_service_without_its_unavailable_page_is_refused(tmp_path):
+    result = render(tmp_path, pages_for=["a", "b"], **WIKI)
+    assert result.returncode == 2
+    assert "no wiki.html in" in result.stderr and "render-unavailable-pages.py" in result.stderr
+
+
+def test_each_declared_service_gets_its_unavailable_page_from_the_one_template(tmp_path):
+    declaration = tmp_path / "services.toml"
+    declaration.write_text(
+        "".join(
+            f'[services.{name}]\ntitle = "{title}"\nproject = "p{name}"\nsettings = "s"\nrequirements = "r"\n'
+            for name, title in [("a", "System A · Intake"), ("b", "System B · Review"), ("wiki", "Wiki <&> notes")]
+        )
+    )
+    out = tmp_path / "pages"
+    out.mkdir()
+    (out / "gone.html").write_text("a service no longer declared")
+    written = subprocess.run(
+        [sys.executable, "-I", str(PAGES), str(out)],
+        env={"PATH": "/usr/bin:/bin", "SSO_SERVICES_FILE": str(declaration)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert written.returncode == 0, written.stderr
+    assert sorted(page.name for page in out.iterdir()) == ["a.html", "b.html", "wiki.html"]
+    wiki = (out / "wiki.html").read_text()
+    assert "<h1>Wiki &lt;&amp;&gt; notes is not available right now</h1>" in wiki
+    assert '<a class="brand" href="/wiki/"><span class="badge">WIKI</span>' in wiki
+    assert 'href="/wiki/static/sso_shared/site.css"' in wiki
+    assert '<a href="/a/">System A · Intake</a>, <a href="/b/">System B · Review</a> work as usual.' in wiki
+    a = (out / "a.html").read_text()
+    assert '<a class="other-service" href="/wiki/">Go to Wiki &lt;&amp;&gt; notes →</a>' in a
+    assert "System A · Intake is not available right now" in a and "$" not in a
+
+
+def test_a_broken_declaration_writes_no_page(tmp_path):
+    declaration = tmp_path / "services.toml"
+    declaration.write_text("[services.nginx]\n")
+    out = tmp_path / "pages"
+    written = subprocess.run(
+        [sys.executable, "-I", str(PAGES), str(out)],
+        env={"PATH": "/usr/bin:/bin", "SSO_SERVICES_FILE": str(declaration)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert written.returncode == 1 and "nginx names a part of the deployment itself" in written.stderr
+    assert not out.exists()
 
 
 @pytest.mark.skipif(not shutil.which("nginx"), reason="nginx is not installed")
