@@ -34,27 +34,37 @@ init_cluster() {
 # migration role only the shared database, over the socket in MIGRATE_SOCKET_DIR (a volume
 # only the migrate job and the maintenance container mount) or from inside this container
 # (backups), as the OS user sso_migrator (uid 10003, the migrate job's); the maintenance role
-# likewise, as sso_maintenance (uid 10004, the maintenance container's); each service role only
-# its own database and the shared one, from the network. provision.sql's grants agree. The
-# *_restoring databases exist only during ./stack restore, which fills each as its owner
+# likewise, as sso_maintenance (uid 10004, the maintenance container's); each declared service's
+# role (SSO_SERVICES) only the site's database (and its own one of the layout before), from the
+# network. The provisioning's grants agree. The *_restoring databases exist only during ./stack restore, which fills each as its owner
 # (scripts/database-owners.sh).
 write_pg_hba() {
-  cat >"$PGDATA/pg_hba.conf" <<'HBA'
+  local service
+  {
+    cat <<'HBA'
 # Written by the db image's entrypoint on every start (docker/db-entrypoint.sh).
 local   all                                   postgres                  peer
 local   sso,sso_restoring,sso_auth            sso_migrator              peer
 local   sso                                   sso_maintenance           peer
-host    sso,sso_restoring,system_a            system_a        all       scram-sha-256
-host    sso,sso_restoring,system_b            system_b        all       scram-sha-256
 HBA
+    for service in $SSO_SERVICES; do
+      printf 'host    sso,sso_restoring,system_%-15s system_%-8s all       scram-sha-256\n' "$service" "$service"
+    done
+  } >"$PGDATA/pg_hba.conf"
 }
 
-# The passwords reach psql through its environment (provision.sql reads them with \getenv).
+# The site's roles, database and shared schema, then each service's role and schema. The
+# passwords reach psql through its environment (provision-service.sql reads it with \getenv).
 # run_provision_sql [DATABASE]: the site's database, or another one (a restore's copy).
 run_provision_sql() {
-  SYSTEM_A_DB_PASSWORD=$(read_secret SYSTEM_A_DB_PASSWORD) SYSTEM_B_DB_PASSWORD=$(read_secret SYSTEM_B_DB_PASSWORD) \
-    PGOPTIONS="-c client_min_messages=warning" psql -X -q -U postgres -d postgres \
+  local service
+  PGOPTIONS="-c client_min_messages=warning" psql -X -q -U postgres -d postgres \
     -v site_database="${1:-sso}" -f /usr/local/share/sso/provision.sql
+  for service in $SSO_SERVICES; do
+    SERVICE_DB_PASSWORD=$(read_secret "SYSTEM_${service^^}_DB_PASSWORD") \
+      PGOPTIONS="-c client_min_messages=warning" psql -X -q -U postgres -d postgres \
+      -v site_database="${1:-sso}" -v service="$service" -f /usr/local/share/sso/provision-service.sql
+  done
 }
 
 provision() {
@@ -63,14 +73,21 @@ provision() {
   pg_ctl -D "$PGDATA" -w -m fast stop >/dev/null
 }
 
+# The declared services (services.toml), by name: compose.yaml gives them.
+SSO_SERVICES=${SSO_SERVICES:?SSO_SERVICES is not set: the declared services, as services.toml names them}
+case "$SSO_SERVICES" in *[!a-z0-9\ ]* | " "* | "")
+  echo "sso-db: SSO_SERVICES='$SSO_SERVICES' must be services' names separated by spaces" >&2
+  exit 1
+  ;;
+esac
+
 if [ "${1:-}" = provision ]; then
   run_provision_sql "${2:-}"
   exit 0
 fi
 
 require POSTGRES_PASSWORD
-require SYSTEM_A_DB_PASSWORD
-require SYSTEM_B_DB_PASSWORD
+for service in $SSO_SERVICES; do require "SYSTEM_${service^^}_DB_PASSWORD"; done
 init_cluster
 write_pg_hba
 provision

@@ -271,7 +271,10 @@ def test_provisioning_puts_no_password_on_a_command_line(tmp_path):
     result = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     calls = log.read_text()
-    assert "provision.sql" in calls
+    assert "-f " + str(ROOT / "db" / "provision.sql") in calls
+    # Each declared service's role and schema, with its own password, also not on a command line.
+    for service in ("a", "b"):
+        assert f"-v service={service} -f {ROOT / 'db' / 'provision-service.sql'}" in calls
     for value in env_file_secrets().values():
         assert value not in calls
 
@@ -356,6 +359,77 @@ def test_provisioning_an_older_deployment_takes_the_schema_rights_away():
     finally:
         with superuser_connection() as connection, connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS shared.sso_made_by_an_older_release")
+
+
+def provision_service(service: str, password: str | None) -> subprocess.CompletedProcess:
+    """db/provision-service.sql as ./stack runs it: the superuser, the password in psql's environment."""
+    env = {key: value for key, value in os.environ.items() if key != "SERVICE_DB_PASSWORD"}
+    env["PGPASSWORD"] = read_env_file(os.environ.get("E2E_ENV_FILE") or os.environ["STACK_ENV_FILE"])[
+        "POSTGRES_PASSWORD"
+    ]
+    if password is not None:
+        env["SERVICE_DB_PASSWORD"] = password
+    command = ["psql", "-X", "-q", "-h", "127.0.0.1", "-p", os.environ["STACK_PG_PORT"], "-U", "postgres"]
+    command += ["-d", "postgres", "-v", f"service={service}", "-f", str(ROOT / "db" / "provision-service.sql")]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_a_service_without_its_password_is_not_provisioned_and_keeps_its_old_one():
+    refused = provision_service("a", None)
+    assert refused.returncode != 0
+    assert "SYSTEM_A_DB_PASSWORD, the password of the role system_a, is not set" in refused.stderr
+    assert "cannot name a service" in provision_service("a;drop", "x" * 20).stderr
+    connect_as_service_role("system_a").close()  # its password is the one it had
+
+
+def test_a_third_declared_service_gets_a_role_and_schema_with_the_same_rights_as_the_others():
+    """What db/provision-service.sql gives any declared service: tried with a service zz, acting as
+    its role (the superuser's SET ROLE; no login: pg_hba.conf lets in the declared services only)."""
+    try:
+        provided = provision_service("zz", "a-password-of-the-third-service")
+        assert provided.returncode == 0, provided.stderr
+        connection = superuser_connection()
+        connection.autocommit = False
+        with connection.cursor() as cursor:
+            own = {"own": "system_zz", "other": "system_a"}
+            # (SET ROLE is checked against the session's user, here the superuser: asked below instead.)
+            for statement, refusal in FORBIDDEN.items():
+                if statement.startswith("SET ROLE"):
+                    continue
+                cursor.execute("SET ROLE system_zz")
+                with pytest.raises(psycopg2.Error) as refused:
+                    cursor.execute(statement.format(**own))
+                assert refusal.format(**own) in str(refused.value), statement
+                connection.rollback()
+            cursor.execute(
+                "SELECT pg_has_role('system_zz', 'sso_auth', 'MEMBER'),"
+                " pg_has_role('system_zz', 'sso_maintenance', 'MEMBER')"
+            )
+            assert cursor.fetchone() == (False, False)
+            cursor.execute("SET ROLE system_zz")
+            for statement in ALLOWED:
+                cursor.execute(statement.format(**own))
+            connection.rollback()
+            # ... and the others cannot look into its schema.
+            cursor.execute("SET ROLE system_a")
+            with pytest.raises(psycopg2.Error, match="permission denied for schema system_zz"):
+                cursor.execute("CREATE TABLE system_zz.planted (id int)")
+            connection.rollback()
+        connection.close()
+    finally:
+        # (One connection after the other: psycopg2's `with` holds each one's transaction open.)
+        with superuser_connection() as connection, connection.cursor() as cursor:
+            cursor.execute("DROP SCHEMA IF EXISTS system_zz CASCADE")
+            cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = 'system_zz'")
+            if cursor.fetchone():
+                cursor.execute("DROP OWNED BY system_zz")
+        connection.close()
+        with superuser_connection("postgres") as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = 'system_zz'")
+            if cursor.fetchone():
+                cursor.execute("DROP OWNED BY system_zz")
+                cursor.execute("DROP ROLE system_zz")
+        connection.close()
 
 
 @pytest.mark.skipif(not AS_ROOT, reason="without root every part runs as the one invoking user")

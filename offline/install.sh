@@ -231,7 +231,11 @@ backup_databases() {
         "SELECT pg_catalog.to_regclass('shared.sso_user') IS NOT NULL") || has_site=f
     fi
     if [ "$has_site" = t ]; then
-      for part in "${SITE_SCHEMAS[@]}"; do
+      # The installed release's services (service-names; a release before it served a and b).
+      local installed_services
+      installed_services=$(cat service-names 2>/dev/null || echo a b)
+      # shellcheck disable=SC2086 # the names, one word each
+      for part in $(site_schemas $installed_services); do
         dump_schema compose "$part" >"$dir/$part.dump" || die "the backup of schema $part failed; nothing was changed."
       done
     else
@@ -261,7 +265,9 @@ install_files() {
   done
   # The first install pins the key; later ones were checked against it (choose_public_key).
   [ -f "$(pinned_key)" ] || install -m 0644 -o root -g root "$PUBLIC_KEY" "$(pinned_key)"
-  SSO_DEPLOYMENT=$PROJECT "$STAGE/write-env.sh" "$PREFIX/.env" "$PREFIX"
+  # The release's services (service-names, from its services.toml when the bundle was made).
+  SSO_DEPLOYMENT=$PROJECT SSO_SERVICE_NAMES=$(cat "$STAGE/service-names") \
+    "$STAGE/write-env.sh" "$PREFIX/.env" "$PREFIX"
   record_deployment_name
 }
 

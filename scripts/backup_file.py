@@ -4,8 +4,8 @@ One uncompressed tar (the dumps are compressed already) holding, in this order:
   SHA256SUMS        sha256 of every other member, in sha256sum's format
   manifest.json     versions, migration state of each part, time, mode, layout, SECRET_KEY fingerprint
   one pg_dump -Fc a part of the data:
-    layout "schemas" (format 2): shared.dump, system_a.dump, system_b.dump, a schema each of the
-                     one database (docs/architecture.md)
+    layout "schemas" (format 2): system_NAME.dump for each service services.toml declared, then
+                     shared.dump: a schema each of the one database (docs/architecture.md)
     layout "databases" (format 1, and format 2 when a site moves): sso_auth.dump, system_a.dump,
                      system_b.dump, the three databases of the layout before
 By hand: tar -xf FILE && sha256sum -c SHA256SUMS && cat manifest.json
@@ -15,6 +15,7 @@ Standard library only: ./stack runs it with the system's python3, before any ven
   backup_file.py pack --dir DIR --mode MODE --out FILE   write FILE from what ./stack gathered in DIR
   backup_file.py extract FILE DIR                          check FILE and unpack it into DIR
   backup_file.py check DIR [--new-secret-key]              may DIR's backup be restored onto this code?
+  backup_file.py parts DIR                                 the parts of DIR's backup, in the order restored
 Exit status: 0 fine, 1 bad usage or a file that is there already, 2 a damaged file,
 3 a file from a newer release, 4 another SECRET_KEY.
 """
@@ -32,28 +33,39 @@ from pathlib import Path
 
 FORMAT = "sso-stack-backup"
 FORMAT_VERSION = 2
-# The parts of each layout, and which service's code knows the migrations recorded in each: the
-# shared part records the migrations of every app both services applied to it.
-LAYOUTS = {
-    "schemas": {"shared": ("a", "b"), "system_a": ("a",), "system_b": ("b",)},
-    "databases": {"sso_auth": ("a", "b"), "system_a": ("a",), "system_b": ("b",)},
-}
+LAYOUTS = ("schemas", "databases")
+# The shared part of each layout; every other part is a service's (system_NAME), whose code alone
+# knows the migrations recorded there. The shared part records those of every service.
+SHARED_PART = {"schemas": "shared", "databases": "sso_auth"}
+SERVICE_PART = re.compile(r"system_([a-z][a-z0-9]{0,6})")
+# The parts of the layout before (three databases), and of a backup that names no services (A and B).
+LEGACY_PARTS = ("system_a", "system_b", "sso_auth")
 SUMS = "SHA256SUMS"
 MANIFEST = "manifest.json"
 CHUNK = 1 << 20
 
 
-def parts_of(layout: str) -> tuple[str, ...]:
-    return tuple(LAYOUTS[layout])
+def part_service(part: str) -> str | None:
+    """The service whose part PART is (system_NAME), or None for the shared part."""
+    match = SERVICE_PART.fullmatch(part)
+    return match.group(1) if match else None
 
 
-def members_of(layout: str) -> tuple[str, ...]:
-    return (SUMS, MANIFEST, *(f"{name}.dump" for name in parts_of(layout)))
+def is_part(name: str) -> bool:
+    return name in SHARED_PART.values() or part_service(name) is not None
 
 
-def dump_members() -> set[str]:
-    """Every dump a backup of either layout may hold."""
-    return {f"{name}.dump" for layout in LAYOUTS for name in parts_of(layout)}
+def parts_of(manifest: dict) -> tuple[str, ...]:
+    """The parts a backup holds, the shared one first (the order a restore takes)."""
+    return tuple(manifest["databases"])
+
+
+def members_of(manifest: dict) -> tuple[str, ...]:
+    return (SUMS, MANIFEST, *(f"{name}.dump" for name in parts_of(manifest)))
+
+
+def is_dump_member(name: str) -> bool:
+    return name.endswith(".dump") and is_part(name.removesuffix(".dump"))
 
 
 DAMAGED, NEWER, OTHER_KEY = 2, 3, 4
@@ -86,10 +98,26 @@ def layout_gathered(directory: Path) -> str:
     return path.read_text().strip() if path.exists() else "schemas"
 
 
+def services_of_code(directory: Path) -> list[str]:
+    """The services whose code ./stack asked (the file `services` it wrote: services.toml's)."""
+    path = directory / "services"
+    return path.read_text().split() if path.exists() else ["a", "b"]
+
+
+def parts_gathered(directory: Path, layout: str) -> list[str]:
+    """The parts ./stack dumped into DIRECTORY (the file `parts` it wrote), the shared one first: the
+    order of the file's members and of a restore (the services' tables hold foreign keys into it)."""
+    path = directory / "parts"
+    parts = path.read_text().split() if path.exists() else list(LEGACY_PARTS if layout == "databases" else ())
+    return sorted(parts, key=lambda part: part_service(part) is not None)
+
+
 def build_manifest(directory: Path, mode: str) -> dict:
-    info = {service: service_info(directory, service) for service in ("a", "b")}
+    services = services_of_code(directory)
+    info = {service: service_info(directory, service) for service in services}
+    first = info[services[0]]
     layout = layout_gathered(directory)
-    parts = parts_of(layout)
+    parts = parts_gathered(directory, layout)
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -97,13 +125,14 @@ def build_manifest(directory: Path, mode: str) -> dict:
         "created": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "mode": mode,
         "release": (directory / "release").read_text().strip(),
+        "services": [part_service(name) for name in parts if part_service(name)],
         "versions": {
-            **info["a"]["versions"],
+            **first["versions"],
             "postgresql": (directory / "postgresql-version").read_text().strip(),
         },
         "versions_of_services": {service: info[service]["versions"] for service in info},
         "migrations": {name: (directory / f"{name}.migrations").read_text().split() for name in parts},
-        "secret_key_fingerprint": info["a"]["secret_key_fingerprint"],
+        "secret_key_fingerprint": first["secret_key_fingerprint"],
         "databases": {
             name: {
                 "file": f"{name}.dump",
@@ -132,7 +161,7 @@ def pack(directory: Path, mode: str, out: Path) -> None:
     if out.exists():
         raise Refusal(1, f"{out} exists already; name another file (nothing was written).")
     built = build_manifest(directory, mode)
-    parts = parts_of(built["layout"])
+    parts = parts_of(built)
     manifest = json.dumps(built, indent=1).encode() + b"\n"
     sums = f"{hashlib.sha256(manifest).hexdigest()}  {MANIFEST}\n" + "".join(
         f"{sha256_of(directory / f'{name}.dump')}  {name}.dump\n" for name in parts
@@ -173,7 +202,8 @@ def extract(file: Path, directory: Path) -> dict:
     try:
         with tarfile.open(file, mode="r:") as tar:
             for member in tar:
-                if member.name not in {SUMS, MANIFEST} | dump_members() or member.name in seen or not member.isfile():
+                known = member.name in {SUMS, MANIFEST} or is_dump_member(member.name)
+                if not known or member.name in seen or not member.isfile():
                     raise damaged(file, f"unexpected member {member.name!r}")
                 if not seen and member.name != SUMS:
                     raise damaged(file, f"{SUMS} is not its first member")
@@ -193,10 +223,10 @@ def extract(file: Path, directory: Path) -> dict:
     if MANIFEST not in seen:
         raise damaged(file, f"{MANIFEST} missing (cut short?)")
     manifest = read_manifest(file, directory / MANIFEST)
-    missing = [name for name in members_of(manifest["layout"]) if name not in seen]
+    missing = [name for name in members_of(manifest) if name not in seen]
     if missing:
         raise damaged(file, f"{', '.join(missing)} missing (cut short?)")
-    if set(sums) != set(members_of(manifest["layout"])) - {SUMS}:
+    if set(sums) != set(members_of(manifest)) - {SUMS}:
         raise damaged(file, f"{SUMS} does not list exactly the manifest and the dumps of its layout")
     return manifest
 
@@ -220,7 +250,11 @@ def read_manifest(file: Path, path: Path) -> dict:
         manifest.setdefault("layout", "databases")
         if manifest["layout"] not in LAYOUTS:
             raise ValueError(f"layout {manifest['layout']!r}")
-        for name in parts_of(manifest["layout"]):
+        if SHARED_PART[manifest["layout"]] not in parts_of(manifest):
+            raise ValueError("no shared part")
+        for name in parts_of(manifest):
+            if not is_part(name) or name in SHARED_PART.values() and name != SHARED_PART[manifest["layout"]]:
+                raise ValueError(f"part {name!r}")
             if not isinstance(manifest["migrations"][name], list):
                 raise ValueError(f"migrations of {name}")
         manifest["versions"]["sso_shared"], manifest["versions"]["django"], manifest["secret_key_fingerprint"]
@@ -242,14 +276,21 @@ def version_tuple(text: str) -> tuple[int, ...]:
     return tuple(int(re.match(r"\d*", part).group() or 0) for part in text.split("."))
 
 
+def undeclared_services(manifest: dict, code: dict[str, dict]) -> list[str]:
+    """Services whose data the backup holds and services.toml does not declare here."""
+    return [service for part in parts_of(manifest) if (service := part_service(part)) and service not in code]
+
+
 def newer_release(manifest: dict, code: dict[str, dict]) -> list[str]:
     """What in the backup this code does not have: newer versions, unknown migrations."""
     reasons = []
+    first = next(iter(code.values()))
     for package in ("sso_shared", "django"):
-        theirs, ours = manifest["versions"][package], code["a"]["versions"][package]
+        theirs, ours = manifest["versions"][package], first["versions"][package]
         if version_tuple(theirs) > version_tuple(ours):
             reasons.append(f"{package} {theirs} (this code has {ours})")
-    for part, services in LAYOUTS[manifest.get("layout", "databases")].items():
+    for part in parts_of(manifest):
+        services = [part_service(part)] if part_service(part) else list(code)
         known = set().union(*(code[service]["known_migrations"] for service in services))
         unknown = [name for name in manifest["migrations"][part] if name not in known]
         if unknown:
@@ -258,8 +299,9 @@ def newer_release(manifest: dict, code: dict[str, dict]) -> list[str]:
 
 
 def older_release(manifest: dict, code: dict[str, dict]) -> bool:
+    first = next(iter(code.values()))
     return any(
-        version_tuple(manifest["versions"][package]) < version_tuple(code["a"]["versions"][package])
+        version_tuple(manifest["versions"][package]) < version_tuple(first["versions"][package])
         for package in ("sso_shared", "django")
     )
 
@@ -267,7 +309,14 @@ def older_release(manifest: dict, code: dict[str, dict]) -> bool:
 def check(directory: Path, new_secret_key: bool) -> list[str]:
     """Refuse (Refusal) or return notes for the operator."""
     manifest = json.loads((directory / MANIFEST).read_text())
-    code = {service: service_info(directory, service) for service in ("a", "b")}
+    code = {service: service_info(directory, service) for service in services_of_code(directory)}
+    if undeclared := undeclared_services(manifest, code):
+        raise Refusal(
+            1,
+            f"this backup holds the data of {', '.join(undeclared)}, which services.toml does not declare here "
+            f"(it declares {', '.join(code)}). Declare {'them' if len(undeclared) > 1 else 'it'} again "
+            "(./stack add-service), or restore the backup with the release it came from. Nothing was changed.",
+        )
     if reasons := newer_release(manifest, code):
         raise Refusal(
             NEWER,
@@ -276,14 +325,21 @@ def check(directory: Path, new_secret_key: bool) -> list[str]:
             + ". Restore it with that release (or a newer one). Nothing was changed.",
         )
     notes = []
+    held = {part_service(part) for part in parts_of(manifest)}
+    for service in code:
+        if service not in held:
+            notes.append(
+                f"the backup holds no data of {service} (declared here, after the backup was taken): "
+                "its schema starts empty and is migrated after the restore."
+            )
     if older_release(manifest, code):
         notes.append(
             f"the backup comes from an older release (sso_shared {manifest['versions']['sso_shared']}, "
             f"Django {manifest['versions']['django']}): the databases are migrated after the restore."
         )
-    theirs = manifest["secret_key_fingerprint"]
-    if theirs != code["a"]["secret_key_fingerprint"]:
-        if theirs in code["a"]["fallback_fingerprints"]:
+    theirs, first = manifest["secret_key_fingerprint"], next(iter(code.values()))
+    if theirs != first["secret_key_fingerprint"]:
+        if theirs in first["fallback_fingerprints"]:
             notes.append("the backup's SECRET_KEY is one of SECRET_KEY_FALLBACKS: its sessions still verify.")
         elif new_secret_key:
             notes.append(
@@ -314,6 +370,8 @@ def main(argv: list[str]) -> int:
     check_parser = commands.add_parser("check")
     check_parser.add_argument("dir", type=Path)
     check_parser.add_argument("--new-secret-key", action="store_true")
+    parts_parser = commands.add_parser("parts")
+    parts_parser.add_argument("dir", type=Path)
     args = parser.parse_args(argv)
     try:
         if args.command == "pack":
@@ -325,6 +383,8 @@ def main(argv: list[str]) -> int:
                 f"{manifest['versions']['sso_shared']}, Django {manifest['versions']['django']}; checksums good.",
                 file=sys.stderr,
             )
+        elif args.command == "parts":
+            print("\n".join(parts_of(json.loads((args.dir / MANIFEST).read_text()))))
         else:
             for note in check(args.dir, args.new_secret_key):
                 print(f"note: {note}", file=sys.stderr)

@@ -1,6 +1,7 @@
 # Which role owns each part of the site's data, and how PostgreSQL's client programs log in as
-# that owner. A part is a schema of the one database (shared, system_a, system_b), or one of the
-# three databases of the layout before it (sso_auth, system_a, system_b: read when a site moves).
+# that owner. A part is a schema of the one database (shared, and system_NAME for each service), or
+# one of the three databases of the layout before it (sso_auth, system_a, system_b: read when a
+# site moves).
 # Backups and restores read and write a database only as the role that owns it, never as the
 # superuser: a service's role owns the functions, CHECK constraints, triggers, views and
 # operators in its database, and whatever of them a superuser's session runs, runs with the
@@ -14,11 +15,18 @@
 #   compose  a function `compose` that runs docker compose for the deployment; the client
 #            programs run inside its db container
 
-# The one database of the site (docs/architecture.md) and its parts, in the order they are dumped:
-# the services' schemas first, the shared one last, so a record a service writes while the backup
-# runs names a user who is in the backup too.
+# The one database of the site (docs/architecture.md).
 SITE_DATABASE=sso
-SITE_SCHEMAS=(system_a system_b shared)
+
+# The parts of the site's database of the services NAME... (services.toml's), in the order they
+# are dumped, one a line: the services' schemas first, the shared one last, so a record a service
+# writes while the backup runs names a user who is in the backup too.
+site_schemas() {
+  local service
+  for service in "$@"; do echo "system_$service"; done
+  echo shared
+}
+
 # The layout before: three databases.
 LEGACY_DATABASES=(system_a system_b sso_auth)
 
@@ -26,7 +34,8 @@ LEGACY_DATABASES=(system_a system_b sso_auth)
 database_owner() {
   case "$1" in
     shared | sso_auth) echo sso_auth ;;
-    system_a | system_b) echo "$1" ;;
+    # A service's schema (or its database of the layout before): its role, of the same name.
+    system_[a-z] | system_[a-z]*[a-z0-9]) echo "$1" ;;
     *)
       echo "error: no owner known for database $1" >&2
       return 1

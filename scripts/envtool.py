@@ -19,14 +19,29 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shared" / "sso_shared" / "environment"))
-from envfile import EnvFileError, read_env_file  # noqa: E402  (stdlib-only module, by path)
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "shared" / "sso_shared" / "environment"))
+from envfile import EnvFileError, read_env_file  # noqa: E402  (stdlib-only modules, by path)
+from services import ServicesDeclarationError, declared_services  # noqa: E402
 
 PLACEHOLDER_MARK = "change-me"
 INSECURE_PREFIX = "django-insecure-"  # Django's own mark of a startproject key (security.W009)
 MIN_UNIQUE_CHARACTERS = 5  # django.core.checks.security.base.SECRET_KEY_MIN_UNIQUE_CHARACTERS
-# Each secret ./stack env writes, and the shortest value the services accept.
-SECRETS = {"SECRET_KEY": 50, "POSTGRES_PASSWORD": 1, "SYSTEM_A_DB_PASSWORD": 16, "SYSTEM_B_DB_PASSWORD": 16}
+KEY_MIN_LENGTH = 50
+SERVICE_PASSWORD_MIN_LENGTH = 16
+
+
+def wanted_secrets() -> dict[str, int]:
+    """Each secret ./stack env writes, and the shortest value the services accept: the key, the
+    superuser's password, and a password for each service services.toml declares (this checkout's,
+    unless SSO_SERVICES_FILE names another)."""
+    os.environ.setdefault("SSO_SERVICES_FILE", str(ROOT / "services.toml"))
+    try:
+        services = declared_services()
+    except ServicesDeclarationError as error:
+        sys.exit(f"error: {error}")
+    passwords = {f"SYSTEM_{name.upper()}_DB_PASSWORD": SERVICE_PASSWORD_MIN_LENGTH for name in services}
+    return {"SECRET_KEY": KEY_MIN_LENGTH, "POSTGRES_PASSWORD": 1, **passwords}
 
 
 def fresh_secret() -> str:
@@ -53,7 +68,7 @@ def problem(name: str, value: str | None, min_length: int) -> str:
 def problems(values: dict[str, str]) -> dict[str, str]:
     """Each secret ./stack env writes, missing or unusable: NAME -> why."""
     found = {}
-    for name, min_length in SECRETS.items():
+    for name, min_length in wanted_secrets().items():
         if name == "SECRET_KEY" and values.get("SECRET_KEY_FILE"):
             continue  # the key comes from that file; the services check it there
         if reason := problem(name, values.get(name), min_length):
@@ -66,7 +81,7 @@ def fallback_problems(values: dict[str, str]) -> list[str]:
     if values.get("SECRET_KEY_FALLBACKS_FILE"):
         return []
     keys = [key.strip() for key in values.get("SECRET_KEY_FALLBACKS", "").split(",") if key.strip()]
-    reasons = [problem("a key in SECRET_KEY_FALLBACKS", key, SECRETS["SECRET_KEY"]) for key in keys]
+    reasons = [problem("a key in SECRET_KEY_FALLBACKS", key, KEY_MIN_LENGTH) for key in keys]
     return [reason for reason in reasons if reason]
 
 
@@ -95,7 +110,7 @@ def write_private(path: Path, text: str) -> None:
 def cmd_check(path: Path) -> int:
     """The values the services would get: the environment's where set (it wins, as in Compose)."""
     values = read(path) if path.exists() else {}
-    names = [*SECRETS, "SECRET_KEY_FILE", "SECRET_KEY_FALLBACKS", "SECRET_KEY_FALLBACKS_FILE"]
+    names = [*wanted_secrets(), "SECRET_KEY_FILE", "SECRET_KEY_FALLBACKS", "SECRET_KEY_FALLBACKS_FILE"]
     from_environment = {name for name in names if name in os.environ}
     values.update({name: os.environ[name] for name in from_environment})
     found = problems(values)

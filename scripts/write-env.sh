@@ -3,10 +3,19 @@
 # is never touched. Used by ./stack and by the offline installer; needs only coreutils.
 #   write-env.sh PATH [FOLDER]   the name: SSO_DEPLOYMENT from the environment, else one made
 #                                from FOLDER's name (default: the folder PATH is in)
+# SSO_SERVICE_NAMES (required): the declared services' names, separated by spaces (services.toml;
+# ./stack and the offline installer give them). Each gets the password of its role, SYSTEM_NAME_DB_PASSWORD.
 set -euo pipefail
 
 path=${1:?usage: write-env.sh PATH [FOLDER]}
 folder=${2:-$(dirname "$path")}
+services=${SSO_SERVICE_NAMES:-}
+case "$services" in
+  "" | *[!a-z0-9\ ]*)
+    echo "error: SSO_SERVICE_NAMES='$services' must be the declared services' names, separated by spaces. Nothing was written." >&2
+    exit 2
+    ;;
+esac
 if [ -e "$path" ] || [ -L "$path" ]; then
   echo "$path exists; keeping it (delete it yourself to start over)." >&2
   exit 0
@@ -35,8 +44,9 @@ trap 'rm -f "$tmp"' EXIT
   echo "SSO_DEPLOYMENT=$name"
   echo "SECRET_KEY=$(random_secret)"
   echo "POSTGRES_PASSWORD=$(random_secret)"
-  echo "SYSTEM_A_DB_PASSWORD=$(random_secret)"
-  echo "SYSTEM_B_DB_PASSWORD=$(random_secret)"
+  for service in $services; do
+    echo "SYSTEM_${service^^}_DB_PASSWORD=$(random_secret)"
+  done
 } >"$tmp"
 chmod 0600 "$tmp"
 # -T: PATH itself is the target, even if a directory appeared there meanwhile.

@@ -214,6 +214,7 @@ def test_keys_and_env_files_stay_out_of_the_build_context(tmp_path):
         "nginx/make-test-cert.sh",
         "docker/build-ca/use-extra-ca.sh",
         "db/provision.sql",
+        "db/provision-service.sql",
     }
     assert needed <= given
     assert not given & set(planted), sorted(given & set(planted))

@@ -15,7 +15,7 @@ is_root() { [ "$(id -u)" -eq 0 ]; }
 
 # Write an env file with fresh random secrets and the deployment's name (SSO_DEPLOYMENT from the
 # environment, else one made from this folder's name), once; an existing file is kept as it is.
-write_env_file() { "$ROOT/scripts/write-env.sh" "$1" "$ROOT"; }
+write_env_file() { SSO_SERVICE_NAMES="${SERVICES[*]}" "$ROOT/scripts/write-env.sh" "$1" "$ROOT"; }
 
 # After writing the env file: its settings, and the name it gave the deployment, count from here on.
 reload_env_file() {

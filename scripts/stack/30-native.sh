@@ -189,8 +189,8 @@ init_database_cluster() {
 }
 
 # Who may connect to what, rewritten on every start so an older cluster gets it too:
-# the superuser (./stack, the unit tests) anywhere; each service role only its own
-# database and the shared one; the migration and maintenance roles only the shared one, over
+# the superuser (./stack, the unit tests) anywhere; each declared service's role only the site's
+# database (and its own one of the layout before); the migration and maintenance roles only the shared one, over
 # the local socket, each from its own OS user. provision.sql's grants say the same a second time.
 # The *_restoring databases exist only during ./stack restore, which fills each as its owner.
 write_pg_hba() {
@@ -200,8 +200,13 @@ local   all                                   postgres                      scra
 local   sso,sso_restoring,sso_auth            sso_migrator                  peer map=migrate
 local   sso                                   sso_maintenance               peer map=maintenance
 host    all                                   postgres       127.0.0.1/32   scram-sha-256
-host    sso,sso_restoring,system_a            system_a       127.0.0.1/32   scram-sha-256
-host    sso,sso_restoring,system_b            system_b       127.0.0.1/32   scram-sha-256
+HBA
+  local service
+  for service in "${SERVICES[@]}"; do
+    printf 'host    sso,sso_restoring,system_%s%*s system_%-7s 127.0.0.1/32   scram-sha-256\n' \
+      "$service" $((15 - ${#service})) "" "$service"
+  done | as_pg_user tee -a "$PG_DIR/data/pg_hba.conf" >/dev/null
+  as_pg_user tee -a "$PG_DIR/data/pg_hba.conf" >/dev/null <<'HBA'
 # The standalone control of ./stack bench (scripts/stack/90-bench.sh), when it runs.
 host    bench_control       bench_control  127.0.0.1/32   scram-sha-256
 HBA
@@ -246,9 +251,15 @@ psql_superuser() {
 provision_databases() {
   psql_superuser -d postgres -c 'SELECT 1' >/dev/null 2>&1 ||
     die "cannot log in to PostgreSQL on port $PG_PORT as postgres: was $PG_DIR made with another POSTGRES_PASSWORD? (./stack down --volumes starts over)"
-  # The passwords reach psql through its environment (provision.sql reads them with \getenv).
-  SYSTEM_A_DB_PASSWORD=$SYSTEM_A_DB_PASSWORD SYSTEM_B_DB_PASSWORD=$SYSTEM_B_DB_PASSWORD \
-    psql_superuser -d postgres -v site_database="${1:-sso}" -f "$ROOT/db/provision.sql" >/dev/null
+  psql_superuser -d postgres -v site_database="${1:-sso}" -f "$ROOT/db/provision.sql" >/dev/null
+  # Each declared service's role and schema. Its password reaches psql through its environment
+  # (provision-service.sql reads it with \getenv).
+  local service password_var
+  for service in "${SERVICES[@]}"; do
+    password_var="SYSTEM_${service^^}_DB_PASSWORD"
+    SERVICE_DB_PASSWORD=${!password_var:-} psql_superuser -d postgres -v site_database="${1:-sso}" \
+      -v service="$service" -f "$ROOT/db/provision-service.sql" >/dev/null
+  done
 }
 
 # The variables a service process gets, and nothing else (never POSTGRES_PASSWORD, never
@@ -554,7 +565,7 @@ native_up() {
     prepare_service_files a
     prepare_service_files b
     step "PostgreSQL running on 127.0.0.1:$PG_PORT" start_database
-    step "roles and databases provisioned (db/provision.sql)" provision_databases
+    step "roles, database and schemas provisioned (db/provision.sql, db/provision-service.sql)" provision_databases
     # A site still on the three databases of the layout before moves into the schemas first.
     [ "$(BACKUP_MODE=native site_layout)" != databases ] ||
       step "the site's data moved into the schemas of one database (a backup first)" move_to_schemas native

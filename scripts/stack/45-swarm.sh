@@ -266,18 +266,19 @@ swarm_backup_infos() {
   key=${SECRET_KEY:-}
   [ -z "${SECRET_KEY_FILE:-}" ] || key=$(cat "$SECRET_KEY_FILE")
   fallbacks=${SECRET_KEY_FALLBACKS:-}
+  printf '%s\n' "${SERVICES[@]}" >"$dir/services"
   printf '%s\n%s\n' "$key" "$fallbacks" |
     docker run --rm -i --network none --entrypoint bash "$(swarm_service_image migrate)" -c '
       IFS= read -r SECRET_KEY; IFS= read -r SECRET_KEY_FALLBACKS
       password=$(python3 -c "import secrets; print(secrets.token_urlsafe(24))")
-      export SECRET_KEY SECRET_KEY_FALLBACKS SYSTEM_A_DB_PASSWORD=$password SYSTEM_B_DB_PASSWORD=$password
-      sso manage a sso_backup_info && echo "--- b ---" && sso manage b sso_backup_info' \
+      export SECRET_KEY SECRET_KEY_FALLBACKS
+      for service in $0; do export "SYSTEM_${service^^}_DB_PASSWORD=$password"; done
+      eval "$1"' "${SERVICES[*]}" "$(infos_script)" \
     >"$dir/infos" 2>"$dir/infos.log" || {
     cat "$dir/infos.log" >&2
     return 1
   }
-  sed '/^--- b ---$/,$d' "$dir/infos" >"$dir/a.json"
-  sed '1,/^--- b ---$/d' "$dir/infos" >"$dir/b.json"
+  split_infos "$dir"
 }
 
 move_swarm_site_to_schemas() {

@@ -47,13 +47,17 @@ site_layout() {
   if [ "$legacy" = 1 ] && [ "$users" != t ]; then echo databases; else echo schemas; fi
 }
 
-# The parts of LAYOUT, in the order they are dumped.
+# The parts of LAYOUT, in the order they are dumped: the schemas of the declared services and the
+# shared one, or the three databases of the layout before.
 parts_of_layout() {
   case "$1" in
-    schemas) echo "${SITE_SCHEMAS[@]}" ;;
+    schemas) site_schemas "${SERVICES[@]}" ;;
     databases) echo "${LEGACY_DATABASES[@]}" ;;
   esac
 }
+
+# The app containers of the declared services (Compose's service names).
+service_containers() { printf 'system_%s\n' "${SERVICES[@]}"; }
 
 # Natively the shared database's owner logs in as the migrate step's OS user (peer authentication,
 # scripts/database-owners.sh): there once the stack has been up, not on a fresh machine a restore starts on.
@@ -82,12 +86,13 @@ stop_db_only() {
   esac
 }
 
-# What the code of each service says about itself (sso_backup_info), into DIR/a.json and
-# DIR/b.json: versions, the migrations it knows, the SECRET_KEY fingerprint. Compose asks the
-# running containers, or else the image, in one throwaway container of the migrate job (which
-# holds the key), touching no database.
+# What the code of each declared service says about itself (sso_backup_info), into DIR/NAME.json:
+# versions, the migrations it knows, the SECRET_KEY fingerprint; DIR/services names them. Compose
+# asks the running containers, or else the image, in one throwaway container of the migrate job
+# (which holds the key), touching no database.
 service_backup_infos() {
   local dir=$1 service
+  printf '%s\n' "${SERVICES[@]}" >"$dir/services"
   case "$BACKUP_MODE" in
     native)
       for service in "${SERVICES[@]}"; do
@@ -95,43 +100,60 @@ service_backup_infos() {
       done
       ;;
     compose)
-      if [ "$(compose ps -q --status running system_a system_b 2>/dev/null | wc -l)" -eq 2 ]; then
+      # shellcheck disable=SC2046 # one word a container
+      if [ "$(compose ps -q --status running $(service_containers) 2>/dev/null | wc -l)" -eq "${#SERVICES[@]}" ]; then
         for service in "${SERVICES[@]}"; do
           compose exec -T "system_$service" sso manage "$service" sso_backup_info >"$dir/$service.json" || return 1
         done
         return 0
       fi
       # (Compose reports the container it creates on stderr: shown only when the command fails.)
-      compose run --rm --no-deps -T --entrypoint bash migrate \
-        -c 'sso manage a sso_backup_info && echo "--- b ---" && sso manage b sso_backup_info' \
+      compose run --rm --no-deps -T --entrypoint bash migrate -c "$(infos_script)" \
         >"$dir/infos" 2>"$dir/infos.log" || {
         cat "$dir/infos.log" >&2
         return 1
       }
-      sed '/^--- b ---$/,$d' "$dir/infos" >"$dir/a.json"
-      sed '1,/^--- b ---$/d' "$dir/infos" >"$dir/b.json"
+      split_infos "$dir"
       ;;
   esac
+}
+
+# The commands that print each declared service's sso_backup_info in one container, each after
+# a line "--- NAME ---" (split_infos takes them apart).
+infos_script() {
+  local service script=""
+  for service in "${SERVICES[@]}"; do
+    script+="echo '--- $service ---' && sso manage $service sso_backup_info && "
+  done
+  echo "${script}true"
+}
+
+split_infos() {
+  local dir=$1 service
+  for service in "${SERVICES[@]}"; do
+    sed -n "/^--- $service ---\$/,/^--- [a-z0-9]* ---\$/{/^--- [a-z0-9]* ---\$/d;p}" "$dir/infos" >"$dir/$service.json"
+  done
 }
 
 site_running() {
   case "$BACKUP_MODE" in
     native)
-      local running=1
-      gunicorn_started_here a && running=0
+      local running=1 service
+      for service in "${SERVICES[@]}"; do gunicorn_started_here "$service" && running=0; done
       login_workers_started_here && running=0
-      gunicorn_started_here b && running=0
       nginx_started_here && running=0
       return "$running"
       ;;
-    compose) [ -n "$(compose ps -q --status running system_a system_b nginx 2>/dev/null)" ] ;;
+    # shellcheck disable=SC2046 # one word a container
+    compose) [ -n "$(compose ps -q --status running $(service_containers) nginx 2>/dev/null)" ] ;;
   esac
 }
 
 stop_site() {
   case "$BACKUP_MODE" in
     native) native_down ;;
-    compose) compose stop nginx system_a system_b maintenance >&2 ;;
+    # shellcheck disable=SC2046 # one word a container
+    compose) compose stop nginx $(service_containers) maintenance >&2 ;;
   esac
 }
 
@@ -235,7 +257,8 @@ gather_backup() {
   local dir=$1 layout part
   layout=$(site_layout) || return 1
   echo "$layout" >"$dir/layout"
-  for part in $(parts_of_layout "$layout"); do
+  parts_of_layout "$layout" >"$dir/parts"
+  for part in $(cat "$dir/parts"); do
     say "dumping $part"
     if [ "$layout" = schemas ]; then
       dump_schema "$BACKUP_MODE" "$part" >"$dir/$part.dump" || return 1
@@ -334,8 +357,9 @@ restore_databases() {
   layout=$(python3 -I -c 'import json, sys; print(json.load(open(sys.argv[1])).get("layout", "databases"))' "$dir/manifest.json")
   db_psql postgres -c "DROP DATABASE IF EXISTS $restoring WITH (FORCE)" >/dev/null
   db_provision "$restoring" || die "could not make the database $restoring (above). Nothing was changed. ${RESTORE_FAILED_HINT:-}"
-  # The shared part first (dumped last): the services' tables hold foreign keys into it.
-  for part in $(parts_of_layout "$layout" | tr ' ' '\n' | tac); do
+  # The backup's parts (a declared service it does not hold keeps the empty schema provisioned here),
+  # the shared part first (dumped last): the services' tables hold foreign keys into it.
+  for part in $(python3 -I "$BACKUP_FILE_TOOL" parts "$dir"); do
     owner=$(database_owner "$part") || exit 1
     login=$(database_login "$part")
     if [ "$login" = "$owner" ]; then say "restoring $part (as its owner $owner)"; else say "restoring $part (as $login, acting as its owner $owner)"; fi

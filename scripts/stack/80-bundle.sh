@@ -93,6 +93,14 @@ export_source() {
   # SSO_REQUIREMENTS (upgrade tests only) makes a bundle of the same code on other pins.
   [ -z "${SSO_REQUIREMENTS:-}" ] || cp "$dir/$SSO_REQUIREMENTS" "$dir/requirements.txt"
   install -m 0755 "$ROOT/offline/install.sh" "$dir/install.sh"
+  # The release's services, for the installer's write-env.sh (no Python needed there). A release
+  # before services.toml served a and b.
+  if [ -f "$dir/services.toml" ]; then
+    SSO_SERVICES_FILE="$dir/services.toml" python3 -I "$dir/shared/sso_shared/environment/services.py" names |
+      tr '\n' ' ' | sed 's/ $/\n/' >"$dir/service-names" || die "$ref: its services.toml cannot be read (see above)."
+  else
+    echo "a b" >"$dir/service-names"
+  fi
   install -m 0755 "$ROOT/scripts/write-env.sh" "$dir/write-env.sh"
   install -m 0644 "$ROOT/scripts/database-owners.sh" "$dir/database-owners.sh"
   install -m 0644 "$ROOT/scripts/deployment-name.sh" "$dir/deployment-name.sh"

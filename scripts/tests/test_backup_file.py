@@ -20,7 +20,7 @@ KEY, OTHER_KEY = "k" * 64, "x" * 64
 
 
 def info(service: str, key: str = KEY, fallbacks=(), sso_shared="0.2.0", django="5.2.19", extra_migrations=()):
-    own = {"a": "intake.0001_initial", "b": "review.0001_initial"}[service]
+    own = {"a": "intake.0001_initial", "b": "review.0001_initial"}.get(service, f"{service}.0001_initial")
     return {
         "service": service,
         "versions": {"django": django, "sso_shared": sso_shared},
@@ -34,20 +34,26 @@ def fingerprint(key: str) -> str:
     return f"fingerprint-of-{key[0]}"
 
 
-def gathered(tmp_path, layout="schemas", **a_info):
-    """What ./stack backup gathers before packing: from the one database (its schemas), or from the
-    three databases of the layout before (as a site that moves is backed up first)."""
+def gathered(tmp_path, layout="schemas", services=("a", "b"), **a_info):
+    """What ./stack backup gathers before packing: from the one database (a schema per declared
+    service, then the shared one), or from the three databases of the layout before (as a site that
+    moves is backed up first)."""
     folder = tmp_path / "gathered"
     folder.mkdir()
     shared = {"schemas": "shared", "databases": "sso_auth"}[layout]
     (folder / "layout").write_text(f"{layout}\n")
-    for name in backup_file.parts_of(layout):
+    parts = (
+        [f"system_{service}" for service in services] + [shared] if layout == "schemas" else backup_file.LEGACY_PARTS
+    )
+    (folder / "parts").write_text("\n".join(parts) + "\n")
+    (folder / "services").write_text("\n".join(services) + "\n")
+    for name in parts:
         (folder / f"{name}.dump").write_bytes(f"PGDMP {name}".encode() * 100)
     (folder / f"{shared}.migrations").write_text("auth.0001_initial\nsso_shared.0001_initial\n")
-    (folder / "system_a.migrations").write_text("auth.0001_initial\nintake.0001_initial\n")
-    (folder / "system_b.migrations").write_text("auth.0001_initial\nreview.0001_initial\n")
-    (folder / "a.json").write_text(json.dumps(info("a", **a_info)))
-    (folder / "b.json").write_text(json.dumps(info("b", **a_info)))
+    for service in services:
+        own = info(service)["known_migrations"][2]
+        (folder / f"system_{service}.migrations").write_text(f"auth.0001_initial\n{own}\n")
+        (folder / f"{service}.json").write_text(json.dumps(info(service, **a_info)))
     (folder / "postgresql-version").write_text("15.18\n")
     (folder / "release").write_text("commit abc123\n")
     return folder
@@ -60,12 +66,14 @@ def backup(tmp_path):
     return out
 
 
-def unpacked(tmp_path, file, **code_info):
-    """The file extracted as a restore does, beside what this code says about itself."""
+def unpacked(tmp_path, file, services=("a", "b"), **code_info):
+    """The file extracted as a restore does, beside what the code of the SERVICES services.toml
+    declares here says about itself."""
     folder = tmp_path / "restore"
     folder.mkdir()
     backup_file.extract(file, folder)
-    for service in ("a", "b"):
+    (folder / "services").write_text("\n".join(services) + "\n")
+    for service in services:
         (folder / f"{service}.json").write_text(json.dumps(info(service, **code_info)))
     return folder
 
@@ -203,3 +211,32 @@ def test_a_backup_of_the_three_database_layout_is_read_as_such(tmp_path):
     for service in ("a", "b"):
         (folder / f"{service}.json").write_text(json.dumps(info(service)))
     assert backup_file.check(folder, new_secret_key=False) == []
+
+
+def test_a_backup_holds_a_schema_for_each_declared_service(tmp_path):
+    out = tmp_path / "site.tar"
+    backup_file.pack(gathered(tmp_path, services=("a", "b", "wiki")), "native", out)
+    with tarfile.open(out) as archive:
+        assert archive.getnames() == [
+            "SHA256SUMS", "manifest.json", "shared.dump", "system_a.dump", "system_b.dump", "system_wiki.dump",
+        ]  # fmt: skip
+    folder = unpacked(tmp_path, out, services=("a", "b", "wiki"))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["services"] == ["a", "b", "wiki"]
+    assert manifest["migrations"]["system_wiki"] == ["auth.0001_initial", "wiki.0001_initial"]
+    assert backup_file.check(folder, new_secret_key=False) == []
+    assert backup_file.parts_of(manifest) == ("shared", "system_a", "system_b", "system_wiki")  # restored first
+
+
+def test_a_backup_of_a_service_no_longer_declared_is_refused_by_name(tmp_path):
+    out = tmp_path / "site.tar"
+    backup_file.pack(gathered(tmp_path, services=("a", "b", "wiki")), "native", out)
+    folder = unpacked(tmp_path, out, services=("a", "b"))
+    with pytest.raises(backup_file.Refusal, match="holds the data of wiki, which services.toml does not declare"):
+        backup_file.check(folder, new_secret_key=False)
+
+
+def test_a_service_declared_after_the_backup_starts_empty(tmp_path, backup):
+    folder = unpacked(tmp_path, backup, services=("a", "b", "wiki"))
+    (note,) = backup_file.check(folder, new_secret_key=False)
+    assert "holds no data of wiki" in note and "starts empty" in note

@@ -113,8 +113,9 @@ def test_an_invalid_name_is_refused_before_anything_starts(tmp_path, state, name
     assert refused.returncode != 0
     assert f"SSO_DEPLOYMENT={name} (in {env_file}) cannot name a deployment: {problem}" in refused.stderr
     assert not (state / "pg").exists()
+    named = {**os.environ, "SSO_DEPLOYMENT": name, "SSO_SERVICE_NAMES": "a b"}
     written = subprocess.run([str(ROOT / "scripts" / "write-env.sh"), str(tmp_path / "new.env")],
-                             env={**os.environ, "SSO_DEPLOYMENT": name}, capture_output=True, text=True)  # fmt: skip
+                             env=named, capture_output=True, text=True)  # fmt: skip
     assert written.returncode != 0 and problem in written.stderr
     assert not (tmp_path / "new.env").exists()
 

@@ -11,9 +11,10 @@ from .conftest import ROOT
 WRITE_ENV = ROOT / "scripts" / "write-env.sh"
 
 
-def write_env(path: Path) -> subprocess.CompletedProcess:
+def write_env(path: Path, services: str = "a b") -> subprocess.CompletedProcess:
     # (Without ./stack test's own SSO_DEPLOYMENT: the name made here is the one checked.)
     env = {key: value for key, value in os.environ.items() if key != "SSO_DEPLOYMENT"}
+    env["SSO_SERVICE_NAMES"] = services
     return subprocess.run([str(WRITE_ENV), str(path)], capture_output=True, text=True, timeout=30, env=env)
 
 
@@ -33,6 +34,25 @@ def test_writes_fresh_secrets_readable_by_the_owner_only(tmp_path):
     # The deployment's name: the folder's name as a slug, then 4 random letters and digits.
     assert re.fullmatch(r"[a-z][a-z0-9-]*-[a-z0-9]{4}", name) and len(name) <= 24, name
     assert [path.name for path in tmp_path.iterdir()] == [".env"]  # no temporary file left
+
+
+def test_each_declared_service_gets_the_password_of_its_role(tmp_path):
+    result = write_env(tmp_path / ".env", services="a b wiki")
+    assert result.returncode == 0, result.stderr
+    values = secrets(tmp_path / ".env")
+    assert {name for name in values if name.endswith("_DB_PASSWORD")} == {
+        "SYSTEM_A_DB_PASSWORD",
+        "SYSTEM_B_DB_PASSWORD",
+        "SYSTEM_WIKI_DB_PASSWORD",
+    }
+    assert len({values[name] for name in values if name.endswith("_DB_PASSWORD")}) == 3
+
+
+def test_without_the_services_nothing_is_written(tmp_path):
+    for services in ("", "a B", "a;b"):
+        result = write_env(tmp_path / ".env", services=services)
+        assert result.returncode == 2 and "must be the declared services' names" in result.stderr
+        assert not (tmp_path / ".env").exists()
 
 
 def test_a_planted_tmp_symlink_is_not_written_through(tmp_path):
