@@ -4,6 +4,7 @@ someone else prepared (a planted .env.tmp symlink or world-readable file)."""
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 from .conftest import ROOT
@@ -84,3 +85,26 @@ def test_an_existing_env_file_is_kept(tmp_path):
     assert result.returncode == 0
     assert "keeping it" in result.stderr
     assert (tmp_path / ".env").read_text() == "SECRET_KEY=mine\n"
+
+
+def test_a_service_declared_later_gets_its_password_from_env_force(tmp_path):
+    """envtool.py (./stack's check before every start, and ./stack env --force) wants a password for
+    each service services.toml declares: a service added later is named, then given one."""
+    env_file = tmp_path / ".env"
+    assert write_env(env_file).returncode == 0
+    before = secrets(env_file)
+    declaration = tmp_path / "services.toml"
+    declaration.write_text(
+        (ROOT / "services.toml").read_text()
+        + '\n[services.wiki]\ntitle = "Wiki"\nproject = "wiki"\nsettings = "s"\nrequirements = "r"\n'
+    )
+    envtool = [sys.executable, "-I", str(ROOT / "scripts" / "envtool.py")]
+    env = {"PATH": "/usr/bin:/bin", "SSO_SERVICES_FILE": str(declaration)}
+    checked = subprocess.run([*envtool, "check", str(env_file)], env=env, capture_output=True, text=True)
+    assert checked.returncode == 1 and "SYSTEM_WIKI_DB_PASSWORD is not set" in checked.stderr
+    repaired = subprocess.run([*envtool, "repair", str(env_file)], env=env, capture_output=True, text=True)
+    assert repaired.returncode == 0, repaired.stderr
+    after = secrets(env_file)
+    assert len(after.pop("SYSTEM_WIKI_DB_PASSWORD")) == 64
+    assert after == before  # every other secret kept
+    assert subprocess.run([*envtool, "check", str(env_file)], env=env, capture_output=True).returncode == 0
