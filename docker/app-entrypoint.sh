@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
 # Entry point of the app image: one image, three roles.
-#   sso serve a|b         wait until the migrate job has migrated, then run System A or B under
+#   sso serve NAME        wait until the migrate job has migrated, then run service NAME under
 #                         gunicorn, which registers its fingerprint first (A: and its login workers)
-#   sso migrate           migrate the shared database and both service databases, under the lock
+#   sso migrate           migrate the shared schema and each service's own, under the lock
 #                         (as the migration role, over the db's migrate socket: compose.yaml)
-#   sso manage a|b ARGS   run manage.py of A or B
+#   sso manage NAME ARGS  run manage.py of service NAME
 #   sso housekeeping [--once]  run manage.py sso_housekeeping now and every SSO_HOUSEKEEPING_INTERVAL
 #                         seconds (--once: now only), as the maintenance role over the db's local socket
-# Each service connects with its own role: SYSTEM_A_DB_PASSWORD / SYSTEM_B_DB_PASSWORD (or their
-# *_FILE, as compose.yaml gives them) become DB_USER/DB_PASSWORD(_FILE) for that service only.
+# The services are those the image's services.toml declares (SSO_SERVICES_FILE). Each connects
+# with its own role: SYSTEM_NAME_DB_PASSWORD (or its *_FILE, as compose.yaml gives it) becomes
+# DB_USER/DB_PASSWORD(_FILE) for that service only.
 set -euo pipefail
+
+# The declared services and their project folders under /app (the reader says what is wrong).
+SERVICES=()
+declare -A SERVICE_PROJECT=()
+declared=$(python -m sso_shared.environment.services table) || exit 1
+while IFS=$'\t' read -r name project _settings; do
+  SERVICES+=("$name")
+  SERVICE_PROJECT[$name]=$project
+done <<<"$declared"
 
 # Compose writes no file for a secret whose variable is empty (SECRET_KEY= in .env), yet names it
 # in SECRET_KEY_FILE: such a secret is simply not set, and the settings then say what to do.
@@ -22,15 +32,12 @@ done
 with_service_env() {
   local service=$1
   shift
-  case "$service" in
-    a | b) ;;
-    *)
-      echo "unknown service '$service' (a or b)" >&2
-      exit 2
-      ;;
-  esac
+  if [ -z "${SERVICE_PROJECT[$service]:-}" ]; then
+    echo "unknown service '$service' (services.toml declares: ${SERVICES[*]})" >&2
+    exit 2
+  fi
   local password_var="SYSTEM_${service^^}_DB_PASSWORD" password_file_var="SYSTEM_${service^^}_DB_PASSWORD_FILE"
-  cd "/app/system_$service"
+  cd "/app/${SERVICE_PROJECT[$service]}"
   export DB_USER="system_$service" DB_NAME=${DB_NAME:-sso} DB_SCHEMA="system_$service"
   # The site's names (as nginx serves them), plus the loopback names the healthcheck uses.
   local names=${SERVER_NAMES:-127.0.0.1 localhost}
@@ -99,7 +106,7 @@ serve_with_login_workers() {
 migrate() {
   local service
   export AUTH_DB_USER=sso_migrator AUTH_DB_HOST=${MIGRATE_SOCKET_DIR:-/run/postgresql-migrate} AUTH_DB_ROLE=sso_auth
-  for service in a b; do
+  for service in "${SERVICES[@]}"; do
     (with_service_env "$service" python manage.py sso_migrate --noinput --wait "${MIGRATE_WAIT_SECONDS:-120}")
   done
 }
@@ -131,13 +138,13 @@ housekeeping() {
 }
 
 manage() {
-  local service=${1:?usage: sso manage a|b ARGS...}
+  local service=${1:?usage: sso manage NAME ARGS...}
   shift
   with_service_env "$service" exec python manage.py "$@"
 }
 
 case "${1:-help}" in
-  serve) serve "${2:?usage: sso serve a|b}" ;;
+  serve) serve "${2:?usage: sso serve NAME}" ;;
   migrate) migrate ;;
   housekeeping) housekeeping "${2:-}" ;;
   manage)
