@@ -21,6 +21,9 @@ is_declared_service() {
   return 1
 }
 
+# The app containers (Compose's and Swarm's services) of the declared services, one a line.
+service_containers() { printf 'system_%s\n' "${SERVICES[@]}"; }
+
 # The service's Django project folder (the one with manage.py).
 service_project_dir() { echo "$ROOT/${SERVICE_PROJECT[$1]}"; }
 

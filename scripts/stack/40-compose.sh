@@ -151,9 +151,10 @@ stage_extra_cas() {
 # with the old one. So ./stack keeps a digest of the secrets it last started with and recreates
 # everything when they differ (by hand: docker compose up -d --force-recreate).
 secrets_digest() {
-  local name
+  local name service names=(SECRET_KEY SECRET_KEY_FALLBACKS POSTGRES_PASSWORD)
+  for service in "${SERVICES[@]}"; do names+=("SYSTEM_${service^^}_DB_PASSWORD"); done
   {
-    for name in SECRET_KEY SECRET_KEY_FALLBACKS POSTGRES_PASSWORD SYSTEM_A_DB_PASSWORD SYSTEM_B_DB_PASSWORD; do
+    for name in "${names[@]}"; do
       printf '%s=%s\0' "$name" "${!name:-}"
     done
     [ -z "${SECRET_KEY_FILE:-}" ] || cat "$SECRET_KEY_FILE"

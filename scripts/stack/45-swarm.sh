@@ -60,8 +60,11 @@ swarm_secret() {
 create_swarm_secrets() {
   SWARM_SECRET_ARGS=()
   swarm_secret postgres_password "$POSTGRES_PASSWORD"
-  swarm_secret system_a_db_password "$SYSTEM_A_DB_PASSWORD"
-  swarm_secret system_b_db_password "$SYSTEM_B_DB_PASSWORD"
+  local service password_var
+  for service in "${SERVICES[@]}"; do
+    password_var="SYSTEM_${service^^}_DB_PASSWORD"
+    swarm_secret "system_${service}_db_password" "${!password_var}"
+  done
   if [ -n "${SECRET_KEY_FILE:-}" ]; then
     [ -r "$SECRET_KEY_FILE" ] || die "cannot read SECRET_KEY_FILE=$SECRET_KEY_FILE"
     swarm_secret secret_key_from_file <"$SECRET_KEY_FILE"
@@ -96,7 +99,7 @@ image_id() { docker image inspect --format '{{.Id}}' "$1" 2>/dev/null || true; }
 swarm_image_args() {
   local service running image id
   SWARM_IMAGE_ARGS=()
-  for service in db migrate system_a system_b nginx; do
+  for service in db migrate $(service_containers) nginx; do
     image=$(swarm_service_image "$service")
     id=$(image_id "$image")
     [ -n "$id" ] || die "image $image is not on this engine (build it, or docker load it on every node)."
@@ -212,7 +215,8 @@ swarm_up() {
   wait_for job_completed migrate
   say "deploying System A (${SYSTEM_A_REPLICAS}x), System B (${SYSTEM_B_REPLICAS}x) and nginx"
   swarm_deploy --without migrate
-  wait_for service_converged db system_a system_b nginx
+  # shellcheck disable=SC2046 # one word a service
+  wait_for service_converged db $(service_containers) nginx
   prune_swarm_secrets
   python3 "$ROOT/scripts/wait_for_http.py" --timeout 60 "$(swarm_url)a/health" "$(swarm_url)b/health" ||
     die "nginx does not answer on $(swarm_url)"
@@ -287,7 +291,7 @@ move_swarm_site_to_schemas() {
     service_backup_infos() { swarm_backup_infos "$@"; }
     BACKUP_MODE=compose
     [ "$(site_layout)" = databases ] || exit 0
-    for service in nginx system_a system_b maintenance; do
+    for service in nginx $(service_containers) maintenance; do
       docker service inspect "${SWARM_STACK}_$service" >/dev/null 2>&1 || continue
       say "stopping ${SWARM_STACK}_$service of the release before for the move"
       docker service scale -d "${SWARM_STACK}_$service=0" >/dev/null

@@ -56,8 +56,6 @@ parts_of_layout() {
   esac
 }
 
-# The app containers of the declared services (Compose's service names).
-service_containers() { printf 'system_%s\n' "${SERVICES[@]}"; }
 
 # Natively the shared database's owner logs in as the migrate step's OS user (peer authentication,
 # scripts/database-owners.sh): there once the stack has been up, not on a fresh machine a restore starts on.

@@ -15,7 +15,9 @@ screenshots_stack_env() {
   # Plain HTTP, whatever .env says: the pictures show the pages, not the transport.
   unset STACK_TLS_CERT STACK_TLS_KEY
   # Fresh secrets of its own (written to its env file), not the dev stack's from .env.
-  unset SECRET_KEY SECRET_KEY_FILE POSTGRES_PASSWORD SYSTEM_A_DB_PASSWORD SYSTEM_B_DB_PASSWORD
+  unset SECRET_KEY SECRET_KEY_FILE POSTGRES_PASSWORD
+  local service
+  for service in "${SERVICES[@]}"; do unset "SYSTEM_${service^^}_DB_PASSWORD"; done
 }
 
 # The stack is driven through ./stack itself, so the settings above are the ones it reads.
