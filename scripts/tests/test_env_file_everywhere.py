@@ -95,14 +95,15 @@ def test_compose_gives_a_container_the_same_values(env_file, tmp_path):
         pytest.skip("no base image here (docker/build-base-image.sh builds it); ./stack and decouple are checked")
     compose_file = tmp_path / "probe.yaml"
     compose_file.write_text(PROBE_COMPOSE)
-    result = subprocess.run(
-        ["docker", "compose", "-f", str(compose_file), "--env-file", str(env_file), "-p", "sso-env-file-test"]
-        + ["run", "--rm", "-T", "probe"],
-        env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "BASE_IMAGE": image},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    compose = ["docker", "compose", "-f", str(compose_file), "--env-file", str(env_file), "-p", "sso-env-file-test"]
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "BASE_IMAGE": image}
+    try:
+        result = subprocess.run(
+            [*compose, "run", "--rm", "-T", "probe"], env=env, capture_output=True, text=True, timeout=120
+        )
+    finally:
+        # `run --rm` removes the container, not the project's network.
+        subprocess.run([*compose, "down"], env=env, capture_output=True, timeout=120)
     assert result.returncode == 0, result.stderr
     received = dict(zip(["SECRET_KEY", "SYSTEM_A_DB_PASSWORD", "SYSTEM_B_DB_PASSWORD", "SERVER_NAMES"],
                         result.stdout.split("\0")[:4], strict=True))  # fmt: skip
