@@ -43,6 +43,8 @@ def make_bundle(folder: Path, key) -> Path:
     (bundle / "stack").chmod(0o755)
     (bundle / "compose.yaml").write_text("services: {}\n")
     (bundle / "MANIFEST").write_text("bundle sso fake-1\n")
+    # The release's services, as ./stack bundle writes them from its services.toml.
+    (bundle / "service-names").write_text("a b\n")
     (bundle / "docs" / "operations.md").write_text("# Operations\n")
     (bundle / "images" / "sso-images.tar").write_bytes(b"not really images")
     write_checksums(bundle)
