@@ -100,8 +100,12 @@ def layout_gathered(directory: Path) -> str:
 
 def services_of_code(directory: Path) -> list[str]:
     """The services whose code ./stack asked (the file `services` it wrote: services.toml's)."""
-    path = directory / "services"
-    return path.read_text().split() if path.exists() else ["a", "b"]
+    return (directory / "services").read_text().split()
+
+
+def code_of_the_site(directory: Path) -> dict[str, dict]:
+    """What each service's code said about itself, by service, in services.toml's order."""
+    return {service: service_info(directory, service) for service in services_of_code(directory)}
 
 
 def parts_gathered(directory: Path, layout: str) -> list[str]:
@@ -113,9 +117,8 @@ def parts_gathered(directory: Path, layout: str) -> list[str]:
 
 
 def build_manifest(directory: Path, mode: str) -> dict:
-    services = services_of_code(directory)
-    info = {service: service_info(directory, service) for service in services}
-    first = info[services[0]]
+    info = code_of_the_site(directory)
+    first = next(iter(info.values()))
     layout = layout_gathered(directory)
     parts = parts_gathered(directory, layout)
     return {
@@ -309,7 +312,7 @@ def older_release(manifest: dict, code: dict[str, dict]) -> bool:
 def check(directory: Path, new_secret_key: bool) -> list[str]:
     """Refuse (Refusal) or return notes for the operator."""
     manifest = json.loads((directory / MANIFEST).read_text())
-    code = {service: service_info(directory, service) for service in services_of_code(directory)}
+    code = code_of_the_site(directory)
     if undeclared := undeclared_services(manifest, code):
         raise Refusal(
             1,

@@ -72,10 +72,15 @@ def unpacked(tmp_path, file, services=("a", "b"), **code_info):
     folder = tmp_path / "restore"
     folder.mkdir()
     backup_file.extract(file, folder)
+    write_code(folder, services, **code_info)
+    return folder
+
+
+def write_code(folder, services=("a", "b"), **code_info):
+    """What ./stack writes before a check: the declared services and what their code says."""
     (folder / "services").write_text("\n".join(services) + "\n")
     for service in services:
         (folder / f"{service}.json").write_text(json.dumps(info(service, **code_info)))
-    return folder
 
 
 def test_a_backup_is_private_whole_and_restorable_onto_the_same_code(tmp_path, backup):
@@ -170,8 +175,7 @@ def test_another_secret_key_is_refused_unless_accepted_or_a_fallback(tmp_path, b
     rotated.mkdir()
     for path in folder.iterdir():
         (rotated / path.name).write_bytes(path.read_bytes())
-    for service in ("a", "b"):
-        (rotated / f"{service}.json").write_text(json.dumps(info(service, key=OTHER_KEY, fallbacks=[KEY])))
+    write_code(rotated, key=OTHER_KEY, fallbacks=[KEY])
     (note,) = backup_file.check(rotated, new_secret_key=False)
     assert "SECRET_KEY_FALLBACKS" in note
 
@@ -208,8 +212,7 @@ def test_a_backup_of_the_three_database_layout_is_read_as_such(tmp_path):
     folder.mkdir()
     manifest = backup_file.extract(format_one_backup(tmp_path), folder)
     assert manifest["layout"] == "databases"
-    for service in ("a", "b"):
-        (folder / f"{service}.json").write_text(json.dumps(info(service)))
+    write_code(folder)
     assert backup_file.check(folder, new_secret_key=False) == []
 
 
