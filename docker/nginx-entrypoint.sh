@@ -4,11 +4,21 @@
 set -euo pipefail
 
 export LISTEN_PORT=${LISTEN_PORT:-8080} SERVER_NAMES=${SERVER_NAMES:-127.0.0.1 localhost}
-export UPSTREAM_A=${UPSTREAM_A:-system_a:8000} UPSTREAM_B=${UPSTREAM_B:-system_b:8000}
+# The services the image was built for (its services.toml, written at build time), each one's
+# gunicorn at the container of the same name (system_NAME:8000; Swarm prefixes "tasks." to reach
+# every replica), its static files in the image. UPSTREAM_NAME in the environment wins.
+SERVICES=$(paste -sd " " /etc/nginx/sso/services)
+export SERVICES
+for service in $SERVICES; do
+  upper=$(printf '%s' "$service" | tr '[:lower:]' '[:upper:]')
+  upstream_variable=UPSTREAM_$upper
+  export "$upstream_variable=${!upstream_variable:-${UPSTREAM_HOST_PREFIX:-}system_$service:8000}"
+  export "STATIC_ROOT_$upper=/srv/static/$service"
+done
 # System A's login workers run in A's container, beside its workers (docker/app-entrypoint.sh).
-export UPSTREAM_A_LOGIN=${UPSTREAM_A_LOGIN:-system_a:8001}
+export UPSTREAM_A_LOGIN=${UPSTREAM_A_LOGIN:-${UPSTREAM_HOST_PREFIX:-}system_a:8001}
 # (Swarm mounts its tmpfs folders owned by root: compose.swarm.yaml gives NGINX_RUN_DIR=/tmp/nginx.)
-export STATIC_ROOT_A=/srv/static/a STATIC_ROOT_B=/srv/static/b RUN_DIR=${NGINX_RUN_DIR:-/run/nginx}
+export RUN_DIR=${NGINX_RUN_DIR:-/run/nginx}
 export ERROR_LOG=stderr ACCESS_LOG=/dev/stdout
 # HTTPS when compose mounts a certificate and key (STACK_TLS_CERT/STACK_TLS_KEY in .env); see render-config.sh.
 export TLS_CERT=${TLS_CERT:-} TLS_KEY=${TLS_KEY:-} HTTPS_LISTEN_PORT=${HTTPS_LISTEN_PORT:-8443}

@@ -215,7 +215,10 @@ backup_databases() {
   (
     cd "$PREFIX"
     unset SSO_VERSION # the installed compose.yaml names its own images
-    compose() { deployment_compose -f compose.yaml --env-file .env "$@"; }
+    # (The installed release's services: compose.services.yaml, in a release that has one.)
+    local files=(-f compose.yaml)
+    [ ! -f compose.services.yaml ] || files+=(-f compose.services.yaml)
+    compose() { deployment_compose "${files[@]}" --env-file .env "$@"; }
     # shellcheck source=../scripts/database-owners.sh
     source "$STAGE/database-owners.sh"
     compose up -d --wait --pull never --no-build db >&2
@@ -265,10 +268,42 @@ install_files() {
   done
   # The first install pins the key; later ones were checked against it (choose_public_key).
   [ -f "$(pinned_key)" ] || install -m 0644 -o root -g root "$PUBLIC_KEY" "$(pinned_key)"
+  # A release without a file of its services (before services.toml) must not meet a newer one's.
+  [ -f "$STAGE/compose.services.yaml" ] || rm -f "$PREFIX/compose.services.yaml" "$PREFIX/compose.base.yaml"
   # The release's services (service-names, from its services.toml when the bundle was made).
   SSO_DEPLOYMENT=$PROJECT SSO_SERVICE_NAMES=$(cat "$STAGE/service-names") \
     "$STAGE/write-env.sh" "$PREFIX/.env" "$PREFIX"
   record_deployment_name
+  record_compose_files
+}
+
+# The Compose files this release runs (its services' file, the HTTPS one when .env names a
+# certificate), in the order given; also in .env's COMPOSE_FILE for plain `docker compose`.
+release_compose_files() {
+  local files=compose.yaml
+  [ ! -f "$PREFIX/compose.services.yaml" ] || files+=:compose.services.yaml
+  ! grep -q '^STACK_TLS_CERT=.' "$PREFIX/.env" || files+=:compose.https.yaml
+  echo "$files"
+}
+
+# .env's COMPOSE_FILE names them: written when missing, brought up to date when it names only
+# files of this deployment's own (an earlier release's); another value is the site's, and is kept.
+record_compose_files() {
+  local wanted current
+  wanted=$(release_compose_files)
+  current=$(sed -n 's/^COMPOSE_FILE=//p' "$PREFIX/.env" | tail -n 1)
+  case "$current" in
+    "$wanted") ;;
+    "")
+      [ -z "$(tail -c 1 "$PREFIX/.env")" ] || echo >>"$PREFIX/.env"
+      printf '# Recorded by install.sh: the Compose files of this release, for plain docker compose\nCOMPOSE_FILE=%s\n' \
+        "$wanted" >>"$PREFIX/.env"
+      ;;
+    compose.yaml | compose.yaml:compose.https.yaml | compose.yaml:compose.services.yaml | compose.yaml:compose.services.yaml:compose.https.yaml)
+      sed -i "s/^COMPOSE_FILE=.*/COMPOSE_FILE=$wanted/" "$PREFIX/.env"
+      ;;
+    *) say "note: .env says COMPOSE_FILE=$current; plain docker compose runs this release with COMPOSE_FILE=$wanted" ;;
+  esac
 }
 
 # An install of the previous release: its .env gets the name it ran under (./stack reads it there).
@@ -282,10 +317,10 @@ record_deployment_name() {
 start_deployment() {
   say "starting the deployment (no pulls, no builds)"
   cd "$PREFIX"
-  # This bundle's images, whatever SSO_VERSION the calling shell may carry.
-  local files=(-f compose.yaml)
-  # HTTPS when .env names a certificate (docs/docker.md, "HTTPS with Docker Compose").
-  grep -q '^STACK_TLS_CERT=.' .env && files+=(-f compose.https.yaml)
+  # This bundle's images, whatever SSO_VERSION the calling shell may carry. HTTPS when .env names
+  # a certificate (docs/docker.md, "HTTPS with Docker Compose").
+  local files=() file
+  for file in $(release_compose_files | tr ':' ' '); do files+=(-f "$file"); done
   # An install of a release before one database keeps its data in three databases: backed up (into
   # backups/) and moved into the schemas of one database first, as ./stack up does (55-backup.sh).
   SSO_VERSION=$(sed -n 's/^bundle [^ ]* //p' "$STAGE/MANIFEST") "$PREFIX/stack" _move-to-schemas ||

@@ -7,6 +7,8 @@
     envtool.py has FILE KEY          exit 0 when FILE assigns KEY
     envtool.py record FILE KEY VALUE WHY   append KEY=VALUE (with a comment saying why) unless FILE
                                      assigns KEY already
+    envtool.py compose-files FILE VALUE   make COMPOSE_FILE=VALUE, where FILE does not assign it or
+                                     assigns a list of ./stack's own Compose files; warn of another
 
 A secret is unusable when the services would refuse it at start (shared/sso_shared/environment/values.py and
 databases.py: the same rules, said again here because those need Django).
@@ -174,8 +176,42 @@ def cmd_record(path: Path, key: str, value: str, why: str) -> int:
     return 0
 
 
+# The Compose files ./stack names in COMPOSE_FILE (this release's, and the previous one's).
+STACK_COMPOSE_FILES = {"compose.yaml", "compose.services.yaml", "compose.https.yaml"}
+
+
+def cmd_compose_files(path: Path, value: str) -> int:
+    """Plain `docker compose` reads COMPOSE_FILE from .env: keep it naming the files ./stack runs
+    (compose.services.yaml came with the declared services; HTTPS adds compose.https.yaml)."""
+    current = read(path).get("COMPOSE_FILE")
+    if current is None:
+        return cmd_record(path, "COMPOSE_FILE", value, "the Compose files of this site, for plain docker compose")
+    if current == value:
+        return 0
+    if not set(current.split(":")) <= STACK_COMPOSE_FILES:
+        print(
+            f"warning: {path} says COMPOSE_FILE={current}: plain docker compose runs what ./stack runs only "
+            f"with COMPOSE_FILE={value} (left as it is).",
+            file=sys.stderr,
+        )
+        return 0
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    text = "".join(f"COMPOSE_FILE={value}\n" if assigns(line, {"COMPOSE_FILE"}) else line for line in lines)
+    mode = path.stat().st_mode & 0o777
+    write_private(path, text)
+    path.chmod(mode)
+    print(f"recorded COMPOSE_FILE={value} in {path} (was {current}).", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str]) -> int:
-    commands = {"check": (cmd_check, 1), "repair": (cmd_repair, 1), "has": (cmd_has, 2), "record": (cmd_record, 4)}
+    commands = {
+        "check": (cmd_check, 1),
+        "repair": (cmd_repair, 1),
+        "has": (cmd_has, 2),
+        "record": (cmd_record, 4),
+        "compose-files": (cmd_compose_files, 2),
+    }
     if len(argv) < 2 or argv[0] not in commands or len(argv) - 1 != commands[argv[0]][1]:
         sys.exit(__doc__)
     function, _ = commands[argv[0]]

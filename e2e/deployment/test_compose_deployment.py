@@ -371,7 +371,12 @@ def test_the_deployment_serves_https_with_the_sites_certificate(tmp_path, throwa
         "STACK_HTTPS_PORT": str(https_port),
     }
     try:
-        compose("-f", "compose.yaml", "-f", "compose.https.yaml", "up", "-d", "--wait", project=project, env=env)
+        compose(
+            *("-f", "compose.yaml", "-f", "compose.services.yaml", "-f", "compose.https.yaml"),
+            *("up", "-d", "--wait"),
+            project=project,
+            env=env,
+        )
         redirect = requests.get(f"http://127.0.0.1:{http_port}/b/whoami", allow_redirects=False, timeout=10)
         assert redirect.status_code == 301
         assert redirect.headers["Location"] == f"https://127.0.0.1:{https_port}/b/whoami"
@@ -385,9 +390,13 @@ def test_the_deployment_serves_https_with_the_sites_certificate(tmp_path, throwa
 
 
 def without(secrets: dict, name: str, tmp_path) -> tuple[str, dict]:
-    """An env file lacking one secret, and an environment that does not bring it back."""
+    """An env file lacking one secret, and an environment that does not bring it back; with the
+    Compose files ./stack env names in every env file it writes."""
     env_file = tmp_path / "env"
-    env_file.write_text("".join(f"{key}={value}\n" for key, value in secrets.items() if key != name))
+    compose_files = [line for line in Path(ENV_FILE).read_text().splitlines() if line.startswith("COMPOSE_FILE=")]
+    assert compose_files, f"{ENV_FILE} names no COMPOSE_FILE"
+    lines = [*compose_files, *(f"{key}={value}" for key, value in secrets.items() if key != name)]
+    env_file.write_text("".join(f"{line}\n" for line in lines))
     return str(env_file), {key: None for key in (*secrets, "SECRET_KEY_FILE")}
 
 

@@ -24,6 +24,13 @@ is_declared_service() {
 # The app containers (Compose's and Swarm's services) of the declared services, one a line.
 service_containers() { printf 'system_%s\n' "${SERVICES[@]}"; }
 
+# Where each service answers, in one line: "a: URL/a/   b: URL/b/" for the site at URL.
+say_service_urls() {
+  local base=$1 service line=""
+  for service in "${SERVICES[@]}"; do line+="$service: $base$service/   "; done
+  say "${line%   }"
+}
+
 # The service's Django project folder (the one with manage.py).
 service_project_dir() { echo "$ROOT/${SERVICE_PROJECT[$1]}"; }
 

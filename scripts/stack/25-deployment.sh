@@ -38,7 +38,8 @@ deployment_os_user() {
     echo "$DEPLOYMENT-${role/maintenance/maint}"
   fi
 }
-DEPLOYMENT_OS_ROLES=(pg a b web migrate maintenance)
+# (Each declared service's user: 22-services.sh has read services.toml.)
+DEPLOYMENT_OS_ROLES=(pg "${SERVICES[@]}" web migrate maintenance)
 
 # The name in effect, and everything named after it.
 resolve_deployment() {

@@ -493,7 +493,9 @@ start_proxy() {
 
 wait_until_answering() {
   local base=$1 timeout=${2:-90}
-  trusting_site_ca "$PY" "$ROOT/scripts/wait_for_http.py" --timeout "$timeout" "${base}a/health" "${base}b/health" ||
+  local service urls=()
+  for service in "${SERVICES[@]}"; do urls+=("${base}$service/health"); done
+  trusting_site_ca "$PY" "$ROOT/scripts/wait_for_http.py" --timeout "$timeout" "${urls[@]}" ||
     die "the stack did not answer within ${timeout}s; logs are in $STATE/log/"
 }
 
@@ -539,6 +541,7 @@ native_running() {
 }
 
 native_up() {
+  local service
   step "Debian packages present (PostgreSQL, nginx, envsubst, python3-venv)" ensure_native_packages
   step "Python environment ready in $VENV" ensure_python_env
   [ -f "$ENV_PATH" ] || step "wrote $ENV_PATH with fresh random secrets" write_env_file "$ENV_PATH"
@@ -562,25 +565,25 @@ native_up() {
     STARTED_NOW=()
     trap_failed_start native_stop_failed_start
     prepare_service_users
-    prepare_service_files a
-    prepare_service_files b
+    for service in "${SERVICES[@]}"; do prepare_service_files "$service"; done
     step "PostgreSQL running on 127.0.0.1:$PG_PORT" start_database
     step "roles, database and schemas provisioned (db/provision.sql, db/provision-service.sql)" provision_databases
     # A site still on the three databases of the layout before moves into the schemas first.
     [ "$(BACKUP_MODE=native site_layout)" != databases ] ||
       step "the site's data moved into the schemas of one database (a backup first)" move_to_schemas native
-    step "databases migrated (sso_migrate of A and B)" with_progress "migrating" migrate_databases
+    step "databases migrated (sso_migrate of ${SERVICES[*]})" with_progress "migrating" migrate_databases
     step "static files collected" collect_static
     step "Django checks passed" check_services
-    step "System A started (gunicorn on $(gunicorn_socket a))" start_service a
-    step "System A's login workers started (gunicorn on $(login_socket))" start_login_workers
-    step "System B started (gunicorn on $(gunicorn_socket b))" start_service b
+    for service in "${SERVICES[@]}"; do
+      step "System ${service^^} started (gunicorn on $(gunicorn_socket "$service"))" start_service "$service"
+      [ "$service" != a ] || step "System A's login workers started (gunicorn on $(login_socket))" start_login_workers
+    done
     step "nginx listening on $STACK_BIND:$(proxy_ports)" start_proxy
   fi
   step "supervisor running (restarts a service that stops; housekeeping every ${SSO_HOUSEKEEPING_INTERVAL:-3600} s)" start_supervisor
-  step "System A and B answer through nginx" wait_until_answering "$(native_url)"
+  step "every service answers through nginx (${SERVICES[*]})" wait_until_answering "$(native_url)"
   clear_failed_start
-  say "System A: $(native_url)a/   System B: $(native_url)b/"
+  say_service_urls "$(native_url)"
   native_url
 }
 
@@ -594,9 +597,9 @@ native_stop_failed_start() {
     case "$part" in
       supervisor) stop_supervisor ;;
       nginx) stop_started nginx "$STATE/nginx/nginx.pid" nginx_started_here ;;
-      a | b) stop_started "System ${part^^}" "$(gunicorn_pidfile "$part")" gunicorn_started_here "$part" ;;
       a-login) stop_started "System A's login workers" "$(login_pidfile)" login_workers_started_here ;;
       database) stop_database ;;
+      *) stop_started "System ${part^^}" "$(gunicorn_pidfile "$part")" gunicorn_started_here "$part" ;;
     esac
   done
   native_anything_running || rm -f "$STATE/mode"

@@ -17,11 +17,21 @@ compose_available() {
 
 compose_files() {
   echo "$ROOT/compose.yaml"
+  echo "$ROOT/compose.services.yaml"
   [ -z "${STACK_TLS_CERT:-}" ] || echo "$ROOT/compose.https.yaml"
+}
+
+# The Compose files of the declared services (services.toml), written again before every use:
+# compose.services.yaml (their containers) and compose.swarm.services.yaml (their Swarm settings).
+write_service_compose_files() {
+  python3 -I "$ROOT/scripts/compose_services.py" compose "$ROOT/compose.services.yaml" &&
+    python3 -I "$ROOT/scripts/compose_services.py" swarm "$ROOT/compose.swarm.services.yaml" ||
+    die "could not write the Compose files of the services in $SSO_SERVICES_FILE (above)."
 }
 
 compose() {
   local files=() file
+  write_service_compose_files
   while read -r file; do files+=(-f "$file"); done < <(compose_files)
   # (COMPOSE_PROJECT_NAME as well as -p: Compose releases before 2.27 interpolated
   # ${COMPOSE_PROJECT_NAME} in compose.yaml from the environment only.)
@@ -65,8 +75,8 @@ known_base_image() {
 
 # Record in the env file what plain `docker compose` needs to do what ./stack does, so that
 # `docker compose up -d --build --wait` and `docker compose down` work by themselves afterwards:
-# the base image (not pullable without a registry) and the HTTPS file (the project name is the
-# deployment's, SSO_DEPLOYMENT, which compose.yaml reads). Values the file holds already are never changed.
+# the base image (not pullable without a registry) and the Compose files, the services' and with
+# HTTPS compose.https.yaml (the project name is the deployment's, SSO_DEPLOYMENT, which compose.yaml reads). Values the file holds already are never changed.
 # record_compose_settings full: may pull or build the base image (./stack env, compose up);
 # record_compose_settings cheap: only what is known at once (native up).
 record_compose_settings() {
@@ -86,11 +96,15 @@ record_compose_settings() {
   elif [ "$how" = full ]; then
     say "no Docker engine answers here: BASE_IMAGE is not recorded in $ENV_PATH (./stack env again once Docker runs)."
   fi
-  # HTTPS for plain Compose too, when the env file itself names the certificate (one given only in
-  # ./stack's environment, as ./stack test does for its HTTPS pass, would leave plain Compose without it).
+  # The services' file (services.toml's), and HTTPS when the env file itself names the certificate
+  # (one given only in ./stack's environment, as ./stack test does for its HTTPS pass, would leave
+  # plain Compose without it).
+  local files=compose.yaml:compose.services.yaml
   if [ -n "${STACK_TLS_CERT:-}" ] && grep -q '^STACK_TLS_CERT=.' "$ENV_PATH"; then
-    envtool record "$ENV_PATH" COMPOSE_FILE "compose.yaml:compose.https.yaml" "HTTPS (STACK_TLS_CERT is set)"
+    files+=:compose.https.yaml
   fi
+  write_service_compose_files
+  envtool compose-files "$ENV_PATH" "$files"
 }
 
 # --- finding a deployment of this checkout ----------------------------------------
@@ -223,7 +237,7 @@ compose_up() {
   fi
   echo "$digest" >"$STATE/compose-secrets"
   clear_failed_start
-  say "System A: $(compose_url)a/   System B: $(compose_url)b/"
+  say_service_urls "$(compose_url)"
   compose_url
 }
 

@@ -1,4 +1,5 @@
-# The Docker Swarm deployment (./stack up --swarm): compose.yaml + compose.swarm.yaml as a stack.
+# The Docker Swarm deployment (./stack up --swarm): compose.yaml + compose.swarm.yaml and the services'
+# generated files (compose.services.yaml, compose.swarm.services.yaml) as a stack.
 # docs/swarm.md says what it does and why; each step below is one paragraph there.
 
 # The stack is named after the deployment (SWARM_STACK, set in 25-deployment.sh), as are its
@@ -198,9 +199,10 @@ swarm_up() {
   # Images are built with Compose (Swarm builds nothing) unless they are there already (STACK_NO_BUILD,
   # the offline installer's docker load).
   [ -n "${STACK_NO_BUILD:-}" ] || compose_build_images
-  export SYSTEM_A_REPLICAS=${SYSTEM_A_REPLICAS:-2} SYSTEM_B_REPLICAS=${SYSTEM_B_REPLICAS:-2}
+  write_service_compose_files
   COMPOSE_PROJECT_NAME=$SWARM_STACK docker compose --project-directory "$ROOT" -f "$ROOT/compose.yaml" \
-    -f "$ROOT/compose.swarm.yaml" --env-file "$ENV_PATH" -p "$SWARM_STACK" config --format json >"$STATE/swarm-config.json"
+    -f "$ROOT/compose.services.yaml" -f "$ROOT/compose.swarm.yaml" -f "$ROOT/compose.swarm.services.yaml" \
+    --env-file "$ENV_PATH" -p "$SWARM_STACK" config --format json >"$STATE/swarm-config.json"
   create_swarm_secrets
   swarm_image_args
   : >"$STATE/swarm-deploy.log"
@@ -213,14 +215,20 @@ swarm_up() {
   say "migrating (a one-off Swarm job, under the migration lock)"
   swarm_deploy --only db --only migrate --env "SSO_DEPLOY_ID=$(date -u +%Y%m%dT%H%M%S)-$$" --env-for migrate
   wait_for job_completed migrate
-  say "deploying System A (${SYSTEM_A_REPLICAS}x), System B (${SYSTEM_B_REPLICAS}x) and nginx"
+  local service replicas=() health=()
+  for service in "${SERVICES[@]}"; do
+    local count_variable="SYSTEM_${service^^}_REPLICAS"
+    replicas+=("$service ${!count_variable:-2}x")
+    health+=("$(swarm_url)$service/health")
+  done
+  say "deploying the services ($(IFS=,; echo "${replicas[*]}" | sed 's/,/, /g')) and nginx"
   swarm_deploy --without migrate
   # shellcheck disable=SC2046 # one word a service
   wait_for service_converged db $(service_containers) nginx
   prune_swarm_secrets
-  python3 "$ROOT/scripts/wait_for_http.py" --timeout 60 "$(swarm_url)a/health" "$(swarm_url)b/health" ||
+  python3 "$ROOT/scripts/wait_for_http.py" --timeout 60 "${health[@]}" ||
     die "nginx does not answer on $(swarm_url)"
-  say "System A: $(swarm_url)a/   System B: $(swarm_url)b/"
+  say_service_urls "$(swarm_url)"
   swarm_url
 }
 

@@ -74,11 +74,11 @@ cmd_logs() {
 # Natively each service writes files in $STATE/log (docs/failures.md), PostgreSQL its own.
 native_log_files() {
   case "$1" in
-    a | b) echo "$STATE/log/$1.log" ;;
     nginx) printf '%s\n' "$STATE/log/nginx-error.log" "$STATE/log/nginx-access.log" ;;
     db) echo "$PG_DIR/postgres.log" ;;
     migrate) echo "$STATE/log/migrating.log" ;;
     maintenance) printf '%s\n' "$STATE/log/supervisor.log" "$STATE/log/housekeeping.log" ;;
+    *) echo "$STATE/log/$1.log" ;; # a declared service
   esac
 }
 
@@ -153,12 +153,17 @@ cmd_restart() {
 # The same steps as ./stack up, for one part. The supervisor is stopped meanwhile, so that it
 # does not start the service a second time between the stop and the start here.
 native_restart() {
-  local service=$1
+  local service=$1 service_case
   load_env_file
   require_secrets
   prepare_service_users
-  case "$service" in
-    a | b)
+  if is_declared_service "$service"; then
+    service_case=declared
+  else
+    service_case=$service
+  fi
+  case "$service_case" in
+    declared)
       stop_supervisor
       stop_started "System ${service^^}" "$(gunicorn_pidfile "$service")" gunicorn_started_here "$service"
       prepare_service_files "$service"

@@ -1,4 +1,4 @@
-# ./stack adopt a|b --from SOURCE --secret-key-file FILE [--cookie NAME] [--map FILE] [--name NAME]
+# ./stack adopt NAME --from SOURCE --secret-key-file FILE [--cookie NAME] [--map FILE] [--name NAME]
 #                   [--rewrite TABLE.COLUMN]... [--load FIXTURE|-] [--dry-run] [--keep-superusers]
 #                   [--merge-group-permissions] [--join-existing-groups] [--merge-user-permissions]
 #                   [--take-passwords] [--take-sessions]
@@ -8,15 +8,13 @@
 # PGPASSWORD), and a Compose container reads no host file. docs/adopting.md
 
 adopt_usage() {
-  die "usage: ./stack adopt a|b --from SQLITE_FILE|postgres://USER@HOST/DB --secret-key-file FILE [--cookie NAME] [--map FILE] [--name NAME] [--rewrite TABLE.COLUMN]... [--load FIXTURE|-] [--dry-run] [--keep-superusers] [--merge-group-permissions] [--join-existing-groups] [--merge-user-permissions] [--take-passwords] [--take-sessions]"
+  die "usage: ./stack adopt NAME --from SQLITE_FILE|postgres://USER@HOST/DB --secret-key-file FILE [--cookie NAME] [--map FILE] [--name NAME] [--rewrite TABLE.COLUMN]... [--load FIXTURE|-] [--dry-run] [--keep-superusers] [--merge-group-permissions] [--join-existing-groups] [--merge-user-permissions] [--take-passwords] [--take-sessions]"
 }
 
 cmd_adopt() {
   local service=${1:-} source="" key_file="" map_file="" passed=()
-  case "$service" in
-    a | b) shift ;;
-    *) adopt_usage ;;
-  esac
+  is_declared_service "$service" || adopt_usage
+  shift
   while [ $# -gt 0 ]; do
     case "$1" in
       --from | --secret-key-file | --map | --cookie | --name | --rewrite | --load)

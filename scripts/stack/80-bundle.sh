@@ -89,7 +89,16 @@ export_source() {
   local ref=$1 dir=$2 version=$3
   mkdir -p "$dir"
   git -C "$ROOT" archive --format=tar "$ref" | tar -x -C "$dir"
-  sed -i "s/\${SSO_VERSION:-dev}/\${SSO_VERSION:-$version}/g" "$dir/compose.yaml"
+  # The services' Compose file, from the release's services.toml (a release before it had none).
+  if [ -f "$dir/scripts/compose_services.py" ]; then
+    SSO_SERVICES_FILE="$dir/services.toml" python3 -I "$dir/scripts/compose_services.py" compose "$dir/compose.services.yaml" &&
+      SSO_SERVICES_FILE="$dir/services.toml" python3 -I "$dir/scripts/compose_services.py" swarm "$dir/compose.swarm.services.yaml" ||
+      die "$ref: the Compose files of its services cannot be written (see above)."
+  fi
+  local file
+  for file in "$dir/compose.yaml" "$dir/compose.base.yaml"; do
+    [ ! -f "$file" ] || sed -i "s/\${SSO_VERSION:-dev}/\${SSO_VERSION:-$version}/g" "$file"
+  done
   # SSO_REQUIREMENTS (upgrade tests only) makes a bundle of the same code on other pins.
   [ -z "${SSO_REQUIREMENTS:-}" ] || cp "$dir/$SSO_REQUIREMENTS" "$dir/requirements.txt"
   install -m 0755 "$ROOT/offline/install.sh" "$dir/install.sh"

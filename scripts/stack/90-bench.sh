@@ -100,10 +100,15 @@ start_control() {
     local dir="$BENCH_DIR/nginx" worker_user=""
     mkdir -p "$dir"
     is_root && worker_user=$WEB_OS_USER
-    # The stack's own configuration, with both prefixes sent to the control.
-    LISTEN_PORT=$BENCH_PORT LISTEN_ADDRESS=$STACK_BIND WORKER_USER=$worker_user SERVER_NAMES=$SERVER_NAMES \
-      UPSTREAM_A="unix:$(control_socket)" UPSTREAM_B="unix:$(control_socket)" UPSTREAM_A_LOGIN="unix:$(control_socket)" \
-      STATIC_ROOT_A="$STATE/static/b" STATIC_ROOT_B="$STATE/static/b" RUN_DIR=$dir \
+    # The stack's own configuration, with every service's prefix sent to the control (and B's
+    # static files, the control's code, for all).
+    local service per_service=()
+    for service in "${SERVICES[@]}"; do
+      per_service+=("UPSTREAM_${service^^}=unix:$(control_socket)" "STATIC_ROOT_${service^^}=$STATE/static/b")
+    done
+    env "${per_service[@]}" SERVICES="${SERVICES[*]}" \
+      LISTEN_PORT=$BENCH_PORT LISTEN_ADDRESS=$STACK_BIND WORKER_USER=$worker_user SERVER_NAMES=$SERVER_NAMES \
+      UPSTREAM_A_LOGIN="unix:$(control_socket)" RUN_DIR=$dir \
       UNAVAILABLE_PAGES="$STATE/nginx/unavailable" \
       ERROR_LOG="$BENCH_DIR/log/nginx-error.log" ACCESS_LOG="$BENCH_DIR/log/nginx-access.log" \
       "$ROOT/nginx/render-config.sh" >"$dir/nginx.conf" || die "could not render the control's nginx configuration."
@@ -166,11 +171,13 @@ cmd_bench() {
     label="10,000 users, 1,000,000 sessions" kind=scale
   fi
   say "measuring (wrk, interleaved rounds; then SQL statements from PostgreSQL's log)"
-  local status=0
+  local status=0 service processes=()
+  for service in "${SERVICES[@]}"; do processes+=("$(gunicorn_socket "$service")"); done
+  processes+=("$(login_socket)")
   POSTGRES_PASSWORD=$POSTGRES_PASSWORD BENCH_PASSWORD=$BENCH_PASSWORD "$PY" "$ROOT/scripts/bench/run.py" \
     --native "$(native_url)" --control "http://$(native_host):$BENCH_PORT/" \
     --pg-port "$PG_PORT" --pg-log "$PG_DIR/postgres.log" --pg-pid "$(pidfile_pid "$(database_pidfile)")" \
-    --native-processes "$(gunicorn_socket a),$(gunicorn_socket b),$(login_socket)" --control-processes "$(control_socket)" \
+    --native-processes "$(IFS=,; echo "${processes[*]}")" --control-processes "$(control_socket)" \
     --username "$BENCH_USER" \
     --json "$BENCH_DIR/latest.json" --json-copy "$BENCH_DIR/latest-$kind.json" --label "$label" --workdir "$BENCH_DIR" "${run_options[@]}" || status=$?
   stop_control

@@ -1,4 +1,5 @@
-"""The stack file ./stack up --swarm deploys, made from the real compose.yaml + compose.swarm.yaml."""
+"""The stack file ./stack up --swarm deploys, made from the real compose.yaml + compose.swarm.yaml and the
+services' files written from services.toml."""
 
 import json
 import shutil
@@ -23,8 +24,14 @@ def config(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("swarm") / "config.json"
     env_file = path.with_name("empty.env")
     env_file.write_text("")
+    # The services' files as ./stack writes them from services.toml.
+    services, swarm_services = path.with_name("compose.services.yaml"), path.with_name("compose.swarm.services.yaml")
+    writer = ROOT / "scripts" / "compose_services.py"
+    subprocess.run([sys.executable, str(writer), "compose", str(services)], check=True)
+    subprocess.run([sys.executable, str(writer), "swarm", str(swarm_services)], check=True)
+    files = ["compose.yaml", str(services), "compose.swarm.yaml", str(swarm_services)]
     result = subprocess.run(
-        ["docker", "compose", "--project-directory", str(ROOT), "-f", "compose.yaml", "-f", "compose.swarm.yaml"]
+        ["docker", "compose", "--project-directory", str(ROOT), *(option for file in files for option in ("-f", file))]
         + ["--env-file", str(env_file), "-p", "sso-t", "config", "--format", "json"],
         cwd=ROOT,
         env={"PATH": "/usr/local/bin:/usr/bin:/bin", "SYSTEM_B_REPLICAS": "3", **SECRETS},

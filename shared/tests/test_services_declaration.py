@@ -84,8 +84,12 @@ def test_no_declaration_names_where_it_looked(tmp_path, monkeypatch):
         (GOOD.replace('title = "The wiki"', 'title = "The wiki"\nport = 8000'), "[services.wiki]: port unknown"),
         (GOOD.replace('title = "The wiki"', "title = 3"), "[services.wiki]: title must be a non-empty string"),
         (GOOD.replace('"wiki_site"', '"system_a"'), "two services name the same project folder"),
+        (GOOD.replace("[services.a]", "[services.intake]"), "does not declare the service a, which serves"),
     ],
-    ids=["not toml", "no service", "capital", "too long", "reserved", "missing", "unknown", "not text", "same project"],
+    ids=[
+        *("not toml", "no service", "capital", "too long", "reserved", "missing", "unknown", "not text"),
+        *("same project", "no login service"),
+    ],
 )
 def test_a_declaration_that_cannot_be_one_says_what_is_wrong(tmp_path, text, message):
     path = declaration(tmp_path, text)

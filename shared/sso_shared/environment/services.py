@@ -20,6 +20,8 @@ NAME = re.compile(r"^[a-z][a-z0-9]{0,6}$")
 FIELDS = {"title", "project", "settings", "requirements"}
 # What ./stack calls the deployment's other parts (./stack logs|restart NAME).
 RESERVED = {"db", "nginx", "migrate", "maintenance", "supervisor"}
+# The service that serves the one login page (sso_shared.settings.LOGIN_URL): always declared.
+LOGIN_SERVICE = "a"
 
 
 class ServicesDeclarationError(Exception):
@@ -72,6 +74,11 @@ def read_declaration(path: Path) -> dict[str, dict]:
             if not isinstance(fields[field], str) or not fields[field].strip():
                 raise ServicesDeclarationError(f"{where}: {field} must be a non-empty string")
         found[name] = {**fields, "url": f"/{name}/", "prefix": f"/{name}"}
+    if LOGIN_SERVICE not in found:
+        raise ServicesDeclarationError(
+            f"{path} does not declare the service {LOGIN_SERVICE}, which serves the one login page "
+            f"(/{LOGIN_SERVICE}/accounts/login/): keep its [services.{LOGIN_SERVICE}] table"
+        )
     projects = [details["project"] for details in found.values()]
     if len(set(projects)) != len(projects):
         raise ServicesDeclarationError(f"{path}: two services name the same project folder")
