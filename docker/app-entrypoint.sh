@@ -16,7 +16,7 @@ set -euo pipefail
 SERVICES=()
 declare -A SERVICE_PROJECT=()
 declared=$(python -m sso_shared.environment.services table) || exit 1
-while IFS=$'\t' read -r name project _settings; do
+while IFS=$'\t' read -r name project _settings _kind _requirements; do
   SERVICES+=("$name")
   SERVICE_PROJECT[$name]=$project
 done <<<"$declared"

@@ -13,6 +13,7 @@
 #                      serves the login pages, among them. For each service NAME (NAME in capitals below):
 #   UPSTREAM_NAME      host:port or unix:/path/to/socket of its gunicorn
 #   STATIC_ROOT_NAME   its collected static files
+#   MEDIA_ROOT_NAME    its uploads, served at /NAME/media/ (optional: a service without one has no such URL)
 #   UNAVAILABLE_PAGES  folder of each service's page for when it does not answer, NAME.html, written by
 #                      render-unavailable-pages.py beside this script (default: unavailable/ beside it, as the
 #                      nginx image has it)
@@ -122,7 +123,7 @@ variables="$variables"' ${LOGIN_THROTTLE_RATE} ${LOGIN_THROTTLE_BURST} ${LOGIN_T
 # Each service's parts, from one template each (the login service, a, has its login locations in
 # site-locations.conf.template and login workers of its own).
 # shellcheck disable=SC2016 # the variable names are for envsubst, not the shell
-service_variables='${SERVICE} ${SERVICE_UPSTREAM} ${SERVICE_STATIC_ROOT} ${LOGIN_THROTTLE_BURST} ${LOGIN_THROTTLE_DELAY}'
+service_variables='${SERVICE} ${SERVICE_UPSTREAM} ${SERVICE_STATIC_ROOT} ${SERVICE_MEDIA_ROOT} ${LOGIN_THROTTLE_BURST} ${LOGIN_THROTTLE_DELAY}'
 render_service() { envsubst "$service_variables" <"$templates/$1"; }
 if [ -n "$UPSTREAM_RESOLVER" ]; then service_upstream=service-upstream-resolved.conf.template; else service_upstream=service-upstream-fixed.conf.template; fi
 SERVICE_LOCATIONS="" SERVICE_UPSTREAMS="" LOGIN_IN_FLIGHT_SERVICES=""
@@ -132,13 +133,18 @@ for SERVICE in $SERVICES; do
   name=$(printf '%s' "$SERVICE" | tr 'a-z' 'A-Z')
   eval "SERVICE_UPSTREAM=\${UPSTREAM_$name:-}"
   eval "SERVICE_STATIC_ROOT=\${STATIC_ROOT_$name:-}"
+  eval "SERVICE_MEDIA_ROOT=\${MEDIA_ROOT_$name:-}"
   [ -n "$SERVICE_UPSTREAM" ] || fail "UPSTREAM_$name is not set: where System $name's gunicorn listens"
   [ -n "$SERVICE_STATIC_ROOT" ] || fail "STATIC_ROOT_$name is not set: System $name's collected static files"
   [ -r "$UNAVAILABLE_PAGES/$SERVICE.html" ] ||
     fail "no $SERVICE.html in $UNAVAILABLE_PAGES: System $name's page for when it does not answer (render-unavailable-pages.py)"
-  export SERVICE SERVICE_UPSTREAM SERVICE_STATIC_ROOT
+  export SERVICE SERVICE_UPSTREAM SERVICE_STATIC_ROOT SERVICE_MEDIA_ROOT
   SERVICE_LOCATIONS="$SERVICE_LOCATIONS$(render_service service-locations.conf.template)
 "
+  if [ -n "$SERVICE_MEDIA_ROOT" ]; then
+    SERVICE_LOCATIONS="$SERVICE_LOCATIONS$(render_service service-media-locations.conf.template)
+"
+  fi
   SERVICE_UPSTREAMS="$SERVICE_UPSTREAMS$(render_service "$service_upstream")
 "
   [ "$SERVICE" = a ] && continue

@@ -8,6 +8,7 @@ One uncompressed tar (the dumps are compressed already) holding, in this order:
                      shared.dump: a schema each of the one database (docs/architecture.md)
     layout "databases" (format 1, and format 2 when a site moves): sso_auth.dump, system_a.dump,
                      system_b.dump, the three databases of the layout before
+  media_NAME.tar    the uploads of each service added with ./stack add-service (its MEDIA_ROOT), after the dumps
 By hand: tar -xf FILE && sha256sum -c SHA256SUMS && cat manifest.json
 
 Standard library only: ./stack runs it with the system's python3, before any venv exists.
@@ -16,6 +17,7 @@ Standard library only: ./stack runs it with the system's python3, before any ven
   backup_file.py extract FILE DIR                          check FILE and unpack it into DIR
   backup_file.py check DIR [--new-secret-key]              may DIR's backup be restored onto this code?
   backup_file.py parts DIR                                 the parts of DIR's backup, in the order restored
+  backup_file.py media DIR                                 the services whose uploads DIR's backup holds
 Exit status: 0 fine, 1 bad usage or a file that is there already, 2 a damaged file,
 3 a file from a newer release, 4 another SECRET_KEY.
 """
@@ -38,6 +40,7 @@ LAYOUTS = ("schemas", "databases")
 # knows the migrations recorded there. The shared part records those of every service.
 SHARED_PART = {"schemas": "shared", "databases": "sso_auth"}
 SERVICE_PART = re.compile(r"system_([a-z][a-z0-9]{0,6})")
+MEDIA_MEMBER = re.compile(r"media_([a-z][a-z0-9]{0,6})\.tar")
 # The parts of the layout before (three databases), and of a backup that names no services (A and B).
 LEGACY_PARTS = ("system_a", "system_b", "sso_auth")
 SUMS = "SHA256SUMS"
@@ -60,12 +63,18 @@ def parts_of(manifest: dict) -> tuple[str, ...]:
     return tuple(manifest["databases"])
 
 
+def media_of(manifest: dict) -> tuple[str, ...]:
+    """The services whose uploads the backup holds (none before format 2 knew them)."""
+    return tuple(manifest.get("media", {}))
+
+
 def members_of(manifest: dict) -> tuple[str, ...]:
-    return (SUMS, MANIFEST, *(f"{name}.dump" for name in parts_of(manifest)))
+    dumps = (f"{name}.dump" for name in parts_of(manifest))
+    return (SUMS, MANIFEST, *dumps, *(f"media_{service}.tar" for service in media_of(manifest)))
 
 
 def is_dump_member(name: str) -> bool:
-    return name.endswith(".dump") and is_part(name.removesuffix(".dump"))
+    return name.endswith(".dump") and is_part(name.removesuffix(".dump")) or bool(MEDIA_MEMBER.fullmatch(name))
 
 
 DAMAGED, NEWER, OTHER_KEY = 2, 3, 4
@@ -116,6 +125,12 @@ def parts_gathered(directory: Path, layout: str) -> list[str]:
     return sorted(parts, key=lambda part: part_service(part) is not None)
 
 
+def media_gathered(directory: Path) -> list[str]:
+    """The services whose uploads ./stack gathered (the file `media` it wrote), each as media_NAME.tar."""
+    path = directory / "media"
+    return path.read_text().split() if path.exists() else []
+
+
 def build_manifest(directory: Path, mode: str) -> dict:
     info = code_of_the_site(directory)
     first = next(iter(info.values()))
@@ -144,6 +159,14 @@ def build_manifest(directory: Path, mode: str) -> dict:
             }
             for name in parts
         },
+        "media": {
+            service: {
+                "file": f"media_{service}.tar",
+                "bytes": (directory / f"media_{service}.tar").stat().st_size,
+                "sha256": sha256_of(directory / f"media_{service}.tar"),
+            }
+            for service in media_gathered(directory)
+        },
     }
 
 
@@ -166,8 +189,9 @@ def pack(directory: Path, mode: str, out: Path) -> None:
     built = build_manifest(directory, mode)
     parts = parts_of(built)
     manifest = json.dumps(built, indent=1).encode() + b"\n"
+    files = [*(f"{name}.dump" for name in parts), *(f"media_{service}.tar" for service in media_of(built))]
     sums = f"{hashlib.sha256(manifest).hexdigest()}  {MANIFEST}\n" + "".join(
-        f"{sha256_of(directory / f'{name}.dump')}  {name}.dump\n" for name in parts
+        f"{sha256_of(directory / name)}  {name}\n" for name in files
     )
     partial = out.with_name(f".{out.name}.partial")
     # Only its owner may read it: it holds password hashes and live sessions.
@@ -179,8 +203,8 @@ def pack(directory: Path, mode: str, out: Path) -> None:
         ):
             add_member(tar, SUMS, data=sums.encode())
             add_member(tar, MANIFEST, data=manifest)
-            for name in parts:
-                add_member(tar, f"{name}.dump", path=directory / f"{name}.dump")
+            for name in files:
+                add_member(tar, name, path=directory / name)
         os.chmod(partial, 0o600)
         os.replace(partial, out)
     except BaseException:
@@ -230,7 +254,7 @@ def extract(file: Path, directory: Path) -> dict:
     if missing:
         raise damaged(file, f"{', '.join(missing)} missing (cut short?)")
     if set(sums) != set(members_of(manifest)) - {SUMS}:
-        raise damaged(file, f"{SUMS} does not list exactly the manifest and the dumps of its layout")
+        raise damaged(file, f"{SUMS} does not list exactly the manifest, the dumps of its layout and its uploads")
     return manifest
 
 
@@ -260,6 +284,9 @@ def read_manifest(file: Path, path: Path) -> dict:
                 raise ValueError(f"part {name!r}")
             if not isinstance(manifest["migrations"][name], list):
                 raise ValueError(f"migrations of {name}")
+        for service in media_of(manifest):
+            if not MEDIA_MEMBER.fullmatch(f"media_{service}.tar"):
+                raise ValueError(f"uploads of {service!r}")
         manifest["versions"]["sso_shared"], manifest["versions"]["django"], manifest["secret_key_fingerprint"]
     except (ValueError, KeyError, TypeError) as error:
         raise damaged(file, f"its manifest is not one ./stack backup writes ({error})") from None
@@ -375,6 +402,8 @@ def main(argv: list[str]) -> int:
     check_parser.add_argument("--new-secret-key", action="store_true")
     parts_parser = commands.add_parser("parts")
     parts_parser.add_argument("dir", type=Path)
+    media_parser = commands.add_parser("media")
+    media_parser.add_argument("dir", type=Path)
     args = parser.parse_args(argv)
     try:
         if args.command == "pack":
@@ -388,6 +417,8 @@ def main(argv: list[str]) -> int:
             )
         elif args.command == "parts":
             print("\n".join(parts_of(json.loads((args.dir / MANIFEST).read_text()))))
+        elif args.command == "media":
+            print("\n".join(media_of(json.loads((args.dir / MANIFEST).read_text()))))
         else:
             for note in check(args.dir, args.new_secret_key):
                 print(f"note: {note}", file=sys.stderr)

@@ -101,3 +101,23 @@ ensure_python_env() {
   fi
   echo "$kind:$digest:$python" >"$stamp"
 }
+
+# The virtual environment of a project added with ./stack add-service: the site's pins and the shared
+# package, and its own requirements with the site's pins as constraints (one Django, one sso_shared for
+# every service), rebuilt when either changes. REQUIREMENTS is the project's file.
+ensure_service_venv() {
+  local service=$1 requirements=$2 dir stamp digest python
+  dir=$(service_venv "$service")
+  stamp="$dir/.requirements"
+  python=$(venv_python)
+  [ -f "$requirements" ] || die "no requirements file $requirements, which $SSO_SERVICES_FILE names for $service."
+  digest=$(cat "$(runtime_requirements)" "$requirements" "$ROOT/shared/pyproject.toml" | sha256sum | cut -d' ' -f1)
+  [ "$(cat "$stamp" 2>/dev/null)" != "$digest:$python" ] || return 0
+  say "preparing the Python environment of $service in $dir (its requirements with the site's pins)"
+  mkdir -p "$(dirname "$dir")"
+  "$python" -m venv --clear "$dir"
+  with_progress "pip install ($service)" "$dir/bin/python" -m pip install --progress-bar off \
+    -c "$(runtime_requirements)" -r "$(runtime_requirements)" -r "$requirements" -e "$ROOT/shared" ||
+    die "the requirements of $service ($requirements) could not be installed with the site's pins (above)."
+  echo "$digest:$python" >"$stamp"
+}

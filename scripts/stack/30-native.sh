@@ -100,7 +100,7 @@ login_log() { echo "$STATE/log/a-login.log"; }
 
 # How each process ./stack starts is recognised (see started_here in 10-common.sh).
 gunicorn_pidfile() { echo "$(service_run_dir "$1")/gunicorn.pid"; }
-gunicorn_started_here() { started_here "$(gunicorn_pidfile "$1")" "$VENV/bin/gunicorn" "--pid $(gunicorn_pidfile "$1")"; }
+gunicorn_started_here() { started_here "$(gunicorn_pidfile "$1")" "$(service_venv "$1")/bin/gunicorn" "--pid $(gunicorn_pidfile "$1")"; }
 login_pidfile() { echo "$(service_run_dir a)/gunicorn-login.pid"; }
 login_workers_started_here() { started_here "$(login_pidfile)" "$VENV/bin/gunicorn" "--pid $(login_pidfile)"; }
 nginx_started_here() { started_here "$STATE/nginx/nginx.pid" "nginx: master process" "-c $STATE/nginx/nginx.conf"; }
@@ -270,7 +270,7 @@ SERVICE_VARIABLES=(
   DB_HOST DB_PORT DB_USER DB_PASSWORD DB_CONN_MAX_AGE DB_CONNECT_TIMEOUT
   DB_NAME DB_SCHEMA AUTH_DB_ROLE AUTH_DB_USER AUTH_DB_HOST
   SECRET_KEY SECRET_KEY_FILE SECRET_KEY_FALLBACKS
-  STATIC_ROOT ALLOWED_HOSTS SECURE_COOKIES CSRF_TRUSTED_ORIGINS SESSION_COOKIE_AGE WEB_CONCURRENCY
+  SSO_SERVICE SSO_SERVICES_FILE MEDIA_ROOT STATIC_ROOT ALLOWED_HOSTS SECURE_COOKIES CSRF_TRUSTED_ORIGINS SESSION_COOKIE_AGE WEB_CONCURRENCY
   GUNICORN_WORKER_CLASS GUNICORN_THREADS
   SSO_AUDIT_RETENTION_DAYS SSO_LEGACY_SESSION_COOKIES
   LOGIN_FAILURE_LIMIT LOGIN_LOCKOUT_MINUTES LOGIN_LOCKOUT_MAX_MINUTES
@@ -315,7 +315,9 @@ with_service_env() {
     cd "$(service_project_dir "$service")"
     export DB_HOST=127.0.0.1 DB_PORT=$PG_PORT DB_USER="system_$service" DB_PASSWORD="${!password_var}"
     export DB_NAME=sso DB_SCHEMA="system_$service"
-    export STATIC_ROOT="$STATE/static/$service"
+    # The settings it runs with (an added project's: the layer's), its static and media folders.
+    export SSO_SERVICE=$service DJANGO_SETTINGS_MODULE=${SERVICE_SETTINGS[$service]}
+    export STATIC_ROOT="$STATE/static/$service" MEDIA_ROOT=$(service_media_dir "$service")
     export ALLOWED_HOSTS=${SERVER_NAMES// /,}
     # Behind HTTPS the session and CSRF cookies are marked Secure.
     if native_tls; then export SECURE_COOKIES=1; fi
@@ -337,7 +339,7 @@ prepare_service_users() {
     ensure_os_user "$(service_os_user "$service")"
     as_service_user "$service" test -r "$(service_project_dir "$service")/manage.py" -a -x "$STATE" ||
       die "$(service_os_user "$service") cannot read $ROOT or enter $STATE: move them somewhere world-readable."
-    as_service_user "$service" "$PY" -c 'import django, sso_shared' ||
+    as_service_user "$service" "$(service_python "$service")" -c 'import django, sso_shared' ||
       die "$(service_os_user "$service") cannot run $PY (its Python is $(readlink -f "$PY")): make the virtual environment with a Python every user may run (/usr/bin/python3)."
   done
 }
@@ -346,12 +348,14 @@ prepare_service_users() {
 # ./stack (running services as root) filled is handed over once, as a whole; one the
 # service's user owns already is never walked as root (it may hold links it planted).
 prepare_service_files() {
-  local service=$1 user run_dir log static
+  local service=$1 user run_dir log static media
   run_dir=$(service_run_dir "$service")
   static="$STATE/static/$service"
-  install -d -m 0755 "$STATE/run" "$STATE/log" "$STATE/static"
+  media=$(service_media_dir "$service")
+  install -d -m 0755 "$STATE/run" "$STATE/log" "$STATE/static" "$STATE/media"
   if ! is_root; then
     install -d -m 0700 "$run_dir"
+    [ -d "$media" ] || install -d -m 0755 "$media"
     return 0
   fi
   user=$(service_os_user "$service")
@@ -364,16 +368,19 @@ prepare_service_files() {
   done
   [ -d "$static" ] || install -d "$static"
   [ "$(stat -c %U "$static")" = "$user" ] || chown -hR "$user:$user" "$static"
+  # Its uploads: the one folder it writes besides these (nginx's workers read it).
+  [ -d "$media" ] || install -d -o "$user" -g "$user" -m 0755 "$media"
 }
 
 # The migrate step: each service's own database as its own role, the shared one as the
 # migration role (over the local socket, as the migrate step's OS user; no password).
+# migrate_databases [SERVICE...]: every declared service by default.
 migrate_databases() {
   local service
   ensure_os_user "$MIGRATE_OS_USER"
-  for service in "${SERVICES[@]}"; do
+  for service in "${@:-${SERVICES[@]}}"; do
     AUTH_DB_USER=sso_migrator AUTH_DB_HOST="$PG_DIR/run" AUTH_DB_ROLE=sso_auth RUN_AS_OS_USER=$(migrate_os_user) \
-      with_service_env "$service" "$PY" manage.py sso_migrate --noinput
+      with_service_env "$service" "$(service_python "$service")" manage.py sso_migrate --noinput
   done
 }
 
@@ -395,14 +402,14 @@ native_housekeeping() {
 collect_static() {
   local service
   for service in "${SERVICES[@]}"; do
-    with_service_env "$service" "$PY" manage.py collectstatic --noinput -v 0
+    with_service_env "$service" "$(service_python "$service")" manage.py collectstatic --noinput -v 0
   done
 }
 
 check_services() {
   local service
   for service in "${SERVICES[@]}"; do
-    with_service_env "$service" "$PY" manage.py check --fail-level ERROR >/dev/null ||
+    with_service_env "$service" "$(service_python "$service")" manage.py check --fail-level ERROR >/dev/null ||
       die "System ${service^^} failed its checks (see above); it was not started."
   done
 }
@@ -411,7 +418,7 @@ check_services() {
 # disagrees with the other service's (gunicorn's on_starting hook checks again).
 register_service() {
   local service=$1
-  with_service_env "$service" "$PY" manage.py sso_register >/dev/null ||
+  with_service_env "$service" "$(service_python "$service")" manage.py sso_register >/dev/null ||
     die "System ${service^^} disagrees with the other service (see above); it was not started."
 }
 
@@ -423,7 +430,8 @@ start_service() {
   register_service "$service"
   # --capture-output: what the workers write to stdout and stderr (Django's log lines, tracebacks
   # included) goes to the log too, not to the /dev/null of a daemon.
-  with_service_env "$service" "$VENV/bin/gunicorn" -c gunicorn.conf.py --bind "unix:$(gunicorn_socket "$service")" \
+  with_service_env "$service" "$(service_venv "$service")/bin/gunicorn" -c "$(service_gunicorn_config "$service")" \
+    --bind "unix:$(gunicorn_socket "$service")" \
     --daemon --pid "$pidfile" --error-logfile "$STATE/log/$service.log" --capture-output
   record_started "$pidfile"
   STARTED_NOW+=("$service")
@@ -461,6 +469,8 @@ render_nginx_config() {
     # Each declared service's socket and static files (nginx/render-config.sh: UPSTREAM_NAME, STATIC_ROOT_NAME).
     for service in "${SERVICES[@]}"; do
       export "UPSTREAM_${service^^}=unix:$(gunicorn_socket "$service")" "STATIC_ROOT_${service^^}=$STATE/static/$service"
+      # An added project's uploads (MEDIA_ROOT_NAME: /NAME/media/).
+      ! is_added_service "$service" || export "MEDIA_ROOT_${service^^}=$(service_media_dir "$service")"
     done
     SERVICES="${SERVICES[*]}" LISTEN_PORT=$STACK_PORT LISTEN_ADDRESS=$STACK_BIND WORKER_USER=$worker_user \
       SERVER_NAMES=$SERVER_NAMES UPSTREAM_A_LOGIN="unix:$(login_socket)" RUN_DIR=$run_dir \
@@ -489,6 +499,104 @@ start_proxy() {
   with_bare_env nginx -p "$dir" -c "$dir/nginx.conf"
   record_started "$dir/nginx.pid"
   STARTED_NOW+=(nginx)
+}
+
+# nginx takes a new configuration (a service added or removed) without dropping a request: its pages
+# and configuration written again, checked, then a reload (the old workers finish what they serve).
+reload_proxy() {
+  local dir="$STATE/nginx"
+  nginx_started_here || return 0
+  python3 -I "$ROOT/nginx/render-unavailable-pages.py" "$dir/unavailable" || exit 1
+  chmod -R a+rX "$dir/unavailable"
+  render_nginx_config "$dir/nginx.conf.new" "$dir" "$STATE/log/nginx-error.log" "$STATE/log/nginx-access.log"
+  with_bare_env nginx -t -q -p "$dir" -c "$dir/nginx.conf.new" -g 'error_log stderr;' ||
+    die "nginx refused the new configuration ($dir/nginx.conf.new); it runs the old one."
+  mv -f "$dir/nginx.conf.new" "$dir/nginx.conf"
+  with_bare_env nginx -p "$dir" -c "$dir/nginx.conf" -s reload 2>/dev/null || die "nginx did not take its new configuration ($dir/nginx.conf)."
+}
+
+# The running services learn of a service added or removed (their header links, the access of new
+# users): each gunicorn of theirs reloads its workers on SIGHUP, gracefully (each request in flight is
+# finished), and the new workers read the declaration again. reload_running_services [EXCEPT].
+reload_running_services() {
+  local except=${1:-} service masters=() master old=() waited=0
+  for service in "${SERVICES[@]}"; do
+    [ "$service" != "$except" ] && gunicorn_started_here "$service" || continue
+    masters+=("$(pidfile_pid "$(gunicorn_pidfile "$service")")")
+  done
+  ! login_workers_started_here || masters+=("$(pidfile_pid "$(login_pidfile)")")
+  for master in "${masters[@]}"; do
+    mapfile -t -O "${#old[@]}" old < <(pgrep -P "$master")
+    kill -HUP "$master"
+  done
+  # Done when no worker of before is left (each finishes its request first), at most 60 s.
+  while [ ${#old[@]} -gt 0 ] && [ "$waited" -lt 600 ]; do
+    local alive=() worker
+    for worker in "${old[@]}"; do kill -0 "$worker" 2>/dev/null && alive+=("$worker"); done
+    old=("${alive[@]}")
+    [ ${#old[@]} -eq 0 ] || { sleep 0.1; waited=$((waited + 1)); }
+  done
+  [ ${#old[@]} -eq 0 ] || warn "some workers of before still run after 60 s (pids ${old[*]}); they end when their request does."
+}
+
+# A service declared while the native stack runs (./stack add-service): its user, folders, role and
+# schema, migrations and static files, then its gunicorn; nginx reloads with it. The others keep running.
+native_start_added_service() {
+  local name=$1
+  require_secrets
+  stop_supervisor
+  prepare_service_users
+  prepare_service_files "$name"
+  write_pg_hba
+  pg_ctl_ reload >/dev/null
+  step "role and schema system_$name provisioned" provision_databases
+  step "databases migrated (sso_migrate of $name)" with_progress "migrating" migrate_databases "$name"
+  step "static files collected" collect_static
+  step "Django checks passed" check_services
+  step "System ${name^^} started (gunicorn on $(gunicorn_socket "$name"))" start_service "$name"
+  step "the other services know it (their workers reloaded)" reload_running_services "$name"
+  step "nginx serves /$name/" reload_proxy
+  step "supervisor running" start_supervisor
+  step "every service answers through nginx (${SERVICES[*]})" wait_until_answering "$(native_url)"
+  say_service_urls "$(native_url)"
+}
+
+# A service taken out of the declaration (./stack remove-service): its gunicorn stops, nginx reloads
+# without it, PostgreSQL no longer lets its role in; the others keep running.
+native_stop_removed_service() {
+  local name=$1
+  stop_supervisor
+  stop_started "System ${name^^}" "$(gunicorn_pidfile "$name")" gunicorn_started_here "$name"
+  read_declared_services
+  step "the other services forget it (their workers reloaded)" reload_running_services
+  step "nginx no longer serves /$name/" reload_proxy
+  write_pg_hba
+  pg_ctl_ reload >/dev/null
+  step "supervisor running" start_supervisor
+}
+
+# ./stack remove-service NAME --volumes: its schema and role, uploads, static files, logs, sockets,
+# Python environment (an added project's) and OS user go. Its rows in the shared tables (its access
+# group, the content types and permissions of its models) stay: users and groups may still point at them.
+native_drop_service_data() {
+  local name=$1 was_added=$2
+  if database_started_here; then
+    psql_superuser -d sso -v ON_ERROR_STOP=1 -v role="system_$name" >/dev/null <<'SQL' ||
+DROP SCHEMA IF EXISTS :"role" CASCADE;
+DROP OWNED BY :"role";
+DROP ROLE IF EXISTS :"role";
+SQL
+      die "could not drop the schema and role system_$name (above)."
+    say "dropped the schema and role system_$name"
+  else
+    warn "PostgreSQL does not run here: the schema system_$name is left (./stack up, then remove-service again with --volumes)."
+  fi
+  rm -rf "$(service_media_dir "$name")" "$STATE/static/$name" "$(service_run_dir "$name")" "$STATE/log/$name.log"
+  [ -z "$was_added" ] || rm -rf "$STATE/venvs/$name"
+  if is_root && [ "$(getent passwd "$(service_os_user "$name")" | cut -d: -f5)" = "$(os_user_claim)" ]; then
+    userdel "$(service_os_user "$name")" 2>/dev/null || warn "could not remove the OS user $(service_os_user "$name")"
+  fi
+  say "removed the uploads, static files, logs and Python environment of $name"
 }
 
 wait_until_answering() {
@@ -544,6 +652,11 @@ native_up() {
   local service
   step "Debian packages present (PostgreSQL, nginx, envsubst, python3-venv)" ensure_native_packages
   step "Python environment ready in $VENV" ensure_python_env
+  for service in "${SERVICES[@]}"; do
+    ! is_added_service "$service" ||
+      step "Python environment of $service ready in $(service_venv "$service")" \
+        ensure_service_venv "$service" "$(service_requirements "$service")"
+  done
   [ -f "$ENV_PATH" ] || step "wrote $ENV_PATH with fresh random secrets" write_env_file "$ENV_PATH"
   reload_env_file
   require_secrets
@@ -609,7 +722,13 @@ native_down() {
   local wipe=${1:-}
   stop_supervisor
   stop_started nginx "$STATE/nginx/nginx.pid" nginx_started_here
-  stop_started "System B" "$(gunicorn_pidfile b)" gunicorn_started_here b
+  # Every declared service, the login service (a) last.
+  local index service
+  for ((index = ${#SERVICES[@]} - 1; index >= 0; index--)); do
+    service=${SERVICES[index]}
+    [ "$service" != a ] || continue
+    stop_started "System ${service^^}" "$(gunicorn_pidfile "$service")" gunicorn_started_here "$service"
+  done
   stop_started "System A's login workers" "$(login_pidfile)" login_workers_started_here
   stop_started "System A" "$(gunicorn_pidfile a)" gunicorn_started_here a
   stop_database
@@ -626,5 +745,5 @@ native_manage() {
   load_env_file
   require_secrets
   prepare_service_users
-  with_service_env "$service" "$PY" manage.py "$@"
+  with_service_env "$service" "$(service_python "$service")" manage.py "$@"
 }

@@ -66,7 +66,13 @@ cmd_up() {
     esac
     shift
   done
-  require_supported_services
+  if [ -z "$mode" ]; then
+    local service
+    for service in "${SERVICES[@]}"; do
+      ! is_added_service "$service" ||
+        mode=native why="services.toml declares $service, added with ./stack add-service, which runs natively for now"
+    done
+  fi
   if [ -z "$mode" ]; then
     if compose_available; then
       mode=compose why="a Docker engine with Compose v2 answers; ./stack up --native runs without Docker"
@@ -75,6 +81,7 @@ cmd_up() {
     fi
   fi
   say "mode: $(mode_label "$mode") ($why)"
+  require_supported_services "$mode"
   local other running
   select_compose_project || true
   running=$(running_modes)

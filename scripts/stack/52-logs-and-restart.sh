@@ -192,7 +192,7 @@ native_restart() {
       step "supervisor running (restarts a service that stops; housekeeping every ${SSO_HOUSEKEEPING_INTERVAL:-3600} s)" start_supervisor
       ;;
   esac
-  step "System A and B answer through nginx" wait_until_answering "$(native_url)"
+  step "every service answers through nginx (${SERVICES[*]})" wait_until_answering "$(native_url)"
 }
 
 # Compose restarts the container (the one-shot migrate job runs again), then ./stack waits until

@@ -94,7 +94,7 @@ service_backup_infos() {
   case "$BACKUP_MODE" in
     native)
       for service in "${SERVICES[@]}"; do
-        with_service_env "$service" "$PY" manage.py sso_backup_info >"$dir/$service.json" || return 1
+        with_service_env "$service" "$(service_python "$service")" manage.py sso_backup_info >"$dir/$service.json" || return 1
       done
       ;;
     compose)
@@ -267,8 +267,43 @@ gather_backup() {
     fi
   done
   service_backup_infos "$dir" || return 1
+  gather_media "$dir" || return 1
   db_psql postgres -tA -c "SHOW server_version" >"$dir/postgresql-version" || return 1
   release_of_code >"$dir/release"
+}
+
+# The uploads of each service added with ./stack add-service (its MEDIA_ROOT), a tar each, as they
+# are at this moment; DIR/media names the services.
+gather_media() {
+  local dir=$1 service media
+  : >"$dir/media"
+  for service in "${SERVICES[@]}"; do
+    is_added_service "$service" || continue
+    [ "$BACKUP_MODE" = native ] ||
+      die "the uploads of $service: an added project runs with the native stack only for now (docs/adding-a-service.md)."
+    media=$(service_media_dir "$service")
+    say "archiving the uploads of $service"
+    if [ -d "$media" ]; then
+      tar -C "$media" -cf "$dir/media_$service.tar" . || return 1
+    else
+      tar -cf "$dir/media_$service.tar" --files-from /dev/null || return 1
+    fi
+    echo "$service" >>"$dir/media"
+  done
+}
+
+# Each service's uploads the backup holds replace its folder's, unpacked by the service's own OS user
+# (who owns that folder and can write nowhere else that matters).
+restore_media() {
+  local dir=$1 service media
+  for service in $(python3 -I "$BACKUP_FILE_TOOL" media "$dir"); do
+    media=$(service_media_dir "$service")
+    say "restoring the uploads of $service into $media"
+    prepare_service_files "$service"
+    find "$media" -mindepth 1 -delete
+    as_service_user "$service" tar -x -C "$media" --no-same-owner --no-same-permissions <"$dir/media_$service.tar" ||
+      die "the uploads of $service did not restore (above); the databases are restored."
+  done
 }
 
 # Which release runs: the offline bundle's name and version, else the checkout's commit.
@@ -328,6 +363,7 @@ cmd_restore() {
   start_db_only
   db_provision
   restore_databases "$SCRATCH"
+  restore_media "$SCRATCH"
   start_site
 }
 
@@ -338,6 +374,10 @@ prepare_restore_code() {
     native)
       ensure_native_packages
       ensure_python_env
+      local service
+      for service in "${SERVICES[@]}"; do
+        ! is_added_service "$service" || ensure_service_venv "$service" "$(service_requirements "$service")"
+      done
       prepare_service_users
       ;;
     compose) compose_build_images ;;

@@ -73,6 +73,13 @@ e2e_tests() {
 # PostgreSQL stopped, a worker and a service killed under load, a 500's traceback found by
 # its request id (e2e/faults/): on the native stack, after its end-to-end suite, which they
 # would disturb. Each test puts back what it stopped.
+# A Wagtail site made by Wagtail's own template, added with ./stack add-service (e2e/added_service/):
+# natively, after the faults, as it backs the site up, wipes and restores it.
+added_service_tests() {
+  E2E_ADDED_SERVICE=1 E2E_TARGET=native E2E_BASE_URL=$1 E2E_STACK="$ROOT/stack" E2E_ENV_FILE=$ENV_PATH \
+    "$VENV/bin/pytest" -q -p no:cacheprovider "$ROOT/e2e/added_service"
+}
+
 fault_tests() {
   E2E_FAULTS=1 E2E_TARGET=native E2E_BASE_URL=$1 E2E_STACK="$ROOT/stack" E2E_ENV_FILE=$ENV_PATH \
     "$VENV/bin/pytest" -q -p no:cacheprovider "$ROOT/e2e/faults"
@@ -191,6 +198,7 @@ cmd__test_run() {
   native_up >/dev/null
   run_suite "end-to-end (native)" e2e_tests native "$(native_url)"
   run_suite "faults (native)" fault_tests "$(native_url)"
+  run_suite "an added project (native)" added_service_tests "$(native_url)"
   native_down
   native_https_target
   compose_target

@@ -243,3 +243,34 @@ def test_a_service_declared_after_the_backup_starts_empty(tmp_path, backup):
     folder = unpacked(tmp_path, backup, services=("a", "b", "wiki"))
     (note,) = backup_file.check(folder, new_secret_key=False)
     assert "holds no data of wiki" in note and "starts empty" in note
+
+
+def test_an_added_services_uploads_travel_after_the_dumps_and_are_checked(tmp_path):
+    folder = gathered(tmp_path, services=("a", "b", "wiki"))
+    uploads = io.BytesIO()
+    with tarfile.open(fileobj=uploads, mode="w:") as archive:
+        picture = tarfile.TarInfo("./original_images/dot.png")
+        picture.size = 4
+        archive.addfile(picture, io.BytesIO(b"\x89PNG"))
+    (folder / "media_wiki.tar").write_bytes(uploads.getvalue())
+    (folder / "media").write_text("wiki\n")
+    out = tmp_path / "site.tar"
+    backup_file.pack(folder, "native", out)
+    with tarfile.open(out) as archive:
+        assert archive.getnames()[-1] == "media_wiki.tar"
+    restored = unpacked(tmp_path, out, services=("a", "b", "wiki"))
+    manifest = json.loads((restored / "manifest.json").read_text())
+    assert backup_file.media_of(manifest) == ("wiki",)
+    assert (restored / "media_wiki.tar").read_bytes() == uploads.getvalue()
+
+    # Uploads changed after the checksums were written: refused like a damaged dump.
+    spoiled = tmp_path / "spoiled.tar"
+    with tarfile.open(out) as source, tarfile.open(spoiled, "w:") as target:
+        for member in source:
+            data = source.extractfile(member).read()
+            if member.name == "media_wiki.tar":
+                data = data.replace(b"\x89PNG", b"\x89PNX")
+            target.addfile(member, io.BytesIO(data))
+    (tmp_path / "again").mkdir()
+    with pytest.raises(backup_file.Refusal, match="the checksum of media_wiki.tar does not match"):
+        backup_file.extract(spoiled, tmp_path / "again")

@@ -20,14 +20,29 @@ def test_stack_knows_the_declared_services(tmp_path, state):
     assert "SERVICE one of a b (for example" in refused.stderr
 
 
-def test_a_service_beyond_a_and_b_is_refused_before_anything_starts(tmp_path, state):
+def test_compose_refuses_a_service_whose_project_its_image_does_not_hold_before_anything_starts(tmp_path, state):
     declaration = tmp_path / "services.toml"
     declaration.write_text((ROOT / "services.toml").read_text() + THIRD)
     env = stack_environment(tmp_path, state, SSO_SERVICES_FILE=str(declaration))
-    refused = run_stack("up", "--native", env=env)
+    refused = run_stack("up", "--compose", env=env)
     assert refused.returncode != 0
-    assert f"{declaration} declares the services a b wiki; this release serves a and b only" in refused.stderr
+    assert "the app image holds the projects system_a and system_b only, not wiki's (wiki_site)" in refused.stderr
     assert "Nothing was started." in refused.stderr
+    assert not (state / "pg").exists()
+
+
+def test_a_project_added_with_add_service_runs_natively_and_compose_says_so(tmp_path, state):
+    declaration = tmp_path / "services.toml"
+    declaration.write_text((ROOT / "services.toml").read_text() + THIRD + "layer = true\n")
+    env = stack_environment(tmp_path, state, SSO_SERVICES_FILE=str(declaration))
+    refused = run_stack("up", "--swarm", env=env)
+    assert refused.returncode != 0
+    assert "wiki was added with ./stack add-service: such a project runs with the native stack only" in refused.stderr
+    chosen = run_stack("up", env=env)
+    assert "mode: native (services.toml declares wiki, added with ./stack add-service" in chosen.stderr
+    # (It has no project here: its requirements are missing, and that is said before anything starts.)
+    missing = f"no requirements file {ROOT}/wiki_site/requirements.txt, which {declaration} names for wiki."
+    assert missing in chosen.stderr
     assert not (state / "pg").exists()
 
 
@@ -40,5 +55,5 @@ def test_a_broken_declaration_is_one_line_for_every_command(tmp_path, state):
         assert refused.returncode == 1
         assert refused.stderr == (
             f"error: {declaration}, [services.a]: project, requirements, settings missing "
-            "(fields: project, requirements, settings, title)\n"
+            "(fields: project, requirements, settings, title, access (optional), layer (optional))\n"
         )

@@ -1,5 +1,6 @@
 from django.apps import AppConfig, apps
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models.signals import post_migrate
 
 
 class SsoSharedConfig(AppConfig):
@@ -21,7 +22,12 @@ class SsoSharedConfig(AppConfig):
             )
         # Registers the system checks, the default service access of new users, the receivers of the audit
         # trail, of the session store and of the lockout, and the one connection health check per request.
-        from sso_shared.access import service_access  # noqa: F401
+        from sso_shared.access import service_access
+
+        # Each declared service's access permission and group, after every migrate (a service declared later).
+        post_migrate.connect(
+            service_access.provide_access_groups, sender=self, dispatch_uid="sso_shared.provide_access_groups"
+        )
         from sso_shared.agreement import checks  # noqa: F401
         from sso_shared.login_protection import lockout  # noqa: F401
         from sso_shared.operations import audit  # noqa: F401

@@ -39,33 +39,51 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 def script_name_env(service: str) -> list[str]:
     """gunicorn strips this prefix from each path and hands it to Django as SCRIPT_NAME."""
-    from sso_shared.environment.services import declared_services
+    # Read afresh, not the cached declaration: the master must hold nothing its workers would inherit.
+    from sso_shared.environment.services import declaration_path, read_declaration
 
-    return [f"SCRIPT_NAME={declared_services()[service]['prefix']}"]
+    return [f"SCRIPT_NAME={read_declaration(declaration_path())[service]['prefix']}"]
 
 
 def on_starting(server):
     """Refuse to start when this service's settings disagree with the other services' records.
 
-    Runs once in the master before any worker exists, with the same code as
-    ``manage.py sso_register``.
-    https://docs.gunicorn.org/en/stable/settings.html#on-starting
+    Runs once before any worker exists, with the same code as ``manage.py sso_register``, in a
+    child process of the master: the master itself never loads Django. Its workers, forked from it,
+    load the settings themselves, so a SIGHUP gives new workers that read them again (services.toml
+    after ./stack add-service, say). https://docs.gunicorn.org/en/stable/settings.html#on-starting
     """
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(read_end)
+        os._exit(register_in_this_process(server, write_end))
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as said:
+        reason = said.read().decode(errors="replace")
+    _, status = os.waitpid(child, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        server.halt(reason=reason or "the check of this service's settings failed (above)", exit_status=1)
 
-    django.setup()
-    from django.db import connections
 
-    from sso_shared.agreement.startup import StartRefused, register_or_refuse
-
+def register_in_this_process(server, reason_pipe: int) -> int:
+    """register_or_refuse: 0, or 1 with the reason written to REASON_PIPE."""
     try:
-        register_or_refuse(report=server.log.warning)
-    except StartRefused as refusal:
-        server.halt(reason=str(refusal), exit_status=1)
-    finally:
-        # Workers are forked from this process: none may inherit its database connection.
-        connections.close_all()
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        import django
+
+        django.setup()
+        from sso_shared.agreement.startup import StartRefused, register_or_refuse
+
+        try:
+            register_or_refuse(report=server.log.warning)
+        except StartRefused as refusal:
+            os.write(reason_pipe, str(refusal).encode())
+            return 1
+        return 0
+    except BaseException:  # noqa: BLE001 (whatever stops it is said, and the start stops)
+        server.log.exception("the check of this service's settings could not run")
+        return 1
 
 
 def post_worker_init(worker):

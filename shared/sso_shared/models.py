@@ -5,7 +5,6 @@ from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django.utils import timezone
 
-from sso_shared.environment.services import declared_services
 from sso_shared.operations import audit
 from sso_shared.sessions import user_row as session_user
 
@@ -96,15 +95,14 @@ class ServiceAccess(models.Model):
     """No table: it only carries one permission per service, "may use this service".
 
     Granted through groups like any permission, so access is managed in either
-    service's admin (sso_shared.access.service_access).
+    service's admin (sso_shared.access.service_access). The permissions are not in Meta: each
+    declared service's is made with its access group when a service migrates (provide_access_groups),
+    so declaring a service (services.toml) changes no model and needs no migration of the shared tables.
     """
 
     class Meta:
         managed = False
         default_permissions = ()
-        permissions = [
-            (access_codename(name), f"Can use {details['title']}") for name, details in declared_services().items()
-        ]
 
     def __str__(self):
         return "access to a service"

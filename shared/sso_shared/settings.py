@@ -241,8 +241,9 @@ DEBUG = env("DJANGO_DEBUG", cast=bool, default=False)
 # The services sharing this login; each service sets SSO_SERVICE_NAME.
 # ------------------------------------------------------------------------------
 SSO_SERVICES = declared_services()
-# Services a newly created user may use (sso_shared.access.service_access); superusers may use all.
-SSO_NEW_USERS_ACCESS = list(SSO_SERVICES)
+# Services a newly created user may use (sso_shared.access.service_access): those whose access rule is
+# "everyone" (services.toml); superusers may use all.
+SSO_NEW_USERS_ACCESS = [name for name, details in SSO_SERVICES.items() if details["access"] == "everyone"]
 # Views every logged-in user reaches, with or without access to this service. Named by the view
 # itself (module and name of its function or class, see sso_shared.access.service_access.view_path), not by URL
 # name: another app's view that happens to be named "health" or "login" stays behind the gate.

@@ -13,7 +13,7 @@ TOP_LEVEL = {
     "testing.py", "urls.py", "management", "migrations", "static", "templates",
 }  # fmt: skip
 PARTS = {
-    "access", "accounts", "adoption", "agreement", "database", "environment", "login_protection",
+    "access", "accounts", "added_services", "adoption", "agreement", "database", "environment", "login_protection",
     "operations", "second_factor", "sessions",
 }  # fmt: skip
 DJANGO_FOLDERS = {"management", "migrations", "templates", "static"}

@@ -52,7 +52,18 @@ def test_each_service_lives_at_its_name_in_the_order_declared(tmp_path):
         "requirements": "wiki_site/requirements.txt",
         "url": "/wiki/",
         "prefix": "/wiki",
+        "layer": False,
+        "access": "everyone",
+        "runs_with": "wiki_site.settings.production",
     }
+
+
+def test_a_project_added_with_add_service_runs_with_the_layer_and_its_access_rule(tmp_path):
+    text = GOOD.replace('title = "The wiki"', 'title = "The wiki"\nlayer = true\naccess = "group:Editors"')
+    wiki = read_declaration(declaration(tmp_path, text))["wiki"]
+    assert wiki["runs_with"] == "sso_shared.added_services.settings"
+    assert wiki["settings"] == "wiki_site.settings.production"  # its own, under the layer
+    assert wiki["access"] == "group:Editors"
 
 
 def test_found_above_a_project_folder_unless_the_environment_names_one(tmp_path, monkeypatch):
@@ -85,10 +96,12 @@ def test_no_declaration_names_where_it_looked(tmp_path, monkeypatch):
         (GOOD.replace('title = "The wiki"', "title = 3"), "[services.wiki]: title must be a non-empty string"),
         (GOOD.replace('"wiki_site"', '"system_a"'), "two services name the same project folder"),
         (GOOD.replace("[services.a]", "[services.intake]"), "does not declare the service a, which serves"),
+        (GOOD.replace('title = "The wiki"', 'title = "The wiki"\nlayer = "yes"'), "layer must be true or false"),
+        (GOOD.replace('title = "The wiki"', 'title = "The wiki"\naccess = "some"'), 'access must be "everyone" or'),
     ],
     ids=[
         *("not toml", "no service", "capital", "too long", "reserved", "missing", "unknown", "not text"),
-        *("same project", "no login service"),
+        *("same project", "no login service", "layer not a boolean", "unknown access rule"),
     ],
 )
 def test_a_declaration_that_cannot_be_one_says_what_is_wrong(tmp_path, text, message):

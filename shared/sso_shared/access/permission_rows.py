@@ -7,16 +7,20 @@ no group can grant it. ``sso_migrate`` migrates both.
 """
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth import get_permission_codename
 from django.contrib.auth.models import Permission
 
 from sso_shared.agreement.records import shared_database_errors
 from sso_shared.database.routers import SHARED_DB
+from sso_shared.models import ServiceAccess, access_codename
 
 
 def expected_permissions() -> set[tuple[str, str, str]]:
-    """(app label, model, codename) of every permission Django would create for this service's models."""
-    expected = set()
+    """(app label, model, codename) of every permission Django would create for this service's models, and
+    the access permission of each declared service (sso_shared.access.service_access.provide_access_groups)."""
+    access = ServiceAccess._meta
+    expected = {(access.app_label, access.model_name, access_codename(service)) for service in settings.SSO_SERVICES}
     for model in apps.get_models():
         opts = model._meta
         codenames = [get_permission_codename(action, opts) for action in opts.default_permissions]

@@ -1,10 +1,17 @@
 """Per-service access: one login, but a user may be allowed on A and not on B.
 
 Each service has a permission ``sso_shared.access_service_<name>`` (on the
-table-less ``ServiceAccess`` model) and a group "Access to <title>" granting it.
-Superusers may use every service. New users join the groups of the services in
-``SSO_NEW_USERS_ACCESS`` (all of them by default); take a service away by
-removing the user from its group, in either admin.
+table-less ``ServiceAccess`` model) and a group "Access to <title>" granting it,
+both made when a service first migrates with the service declared (``provide_access_groups``).
+Superusers may use every service. Who else may, follows the service's access rule
+(services.toml ``access``, docs/adding-a-service.md "Who may use it"):
+
+- ``everyone`` (the default): every user there is when its group is made joins it, and so does
+  every user created later (``SSO_NEW_USERS_ACCESS``);
+- ``group:NAME``: the group NAME (made if missing) is given the service's permission when its
+  access group is made, so its members, now and later, may use it; nobody joins the access group.
+
+Take a service away by removing the user from its groups, in any admin.
 
 A logged-in user without access gets a 403 page naming the service, never a
 redirect to the login page: that page sends logged-in users back, a loop.
@@ -198,6 +205,37 @@ def access_group(service: str) -> Group:
     group, _ = Group.objects.using(SHARED_DB).get_or_create(name=access_group_name(service))
     group.permissions.add(permission)
     return group
+
+
+def provide_access_groups(using: str = SHARED_DB, **kwargs) -> None:
+    """Each declared service's access permission and group, made where missing (post_migrate: a service
+    declared later gets them when the site next migrates). A group made now is granted by the service's
+    access rule; one that exists is left as the administrators made it."""
+    # Not get_for_model: its cache may hold a row a flush has just deleted (a test's).
+    content_type, _ = ContentType.objects.using(using).get_or_create(
+        app_label=ServiceAccess._meta.app_label, model=ServiceAccess._meta.model_name
+    )
+    for service, details in settings.SSO_SERVICES.items():
+        permission, _ = Permission.objects.using(using).get_or_create(
+            content_type=content_type,
+            codename=access_codename(service),
+            defaults={"name": f"Can use {details['title']}"},
+        )
+        group, made = Group.objects.using(using).get_or_create(name=access_group_name(service))
+        group.permissions.add(permission)
+        if not made:
+            continue
+        rule = details.get("access", "everyone")
+        if rule == "everyone":
+            users = auth.get_user_model().objects.db_manager(using).filter(is_active=True)
+            through = auth.get_user_model().groups.through
+            through.objects.using(using).bulk_create(
+                [through(user_id=pk, group_id=group.pk) for pk in users.values_list("pk", flat=True)],
+                ignore_conflicts=True,
+            )
+        else:
+            named, _ = Group.objects.using(using).get_or_create(name=rule.removeprefix("group:"))
+            named.permissions.add(permission)
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="sso_shared.grant_default_access")

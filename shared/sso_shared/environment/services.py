@@ -18,10 +18,24 @@ FILE_NAME = "services.toml"
 # /NAME/ is the URL prefix, NAME-<deployment> an OS user of at most 32 characters (scripts/deployment-name.sh).
 NAME = re.compile(r"^[a-z][a-z0-9]{0,6}$")
 FIELDS = {"title", "project", "settings", "requirements"}
+# Optional, with their defaults: ``layer`` (a project added with ./stack add-service: its own settings and
+# URLs, with the shared ones put on top by sso_shared.added_services) and ``access`` (who may use it when it
+# is first migrated: "everyone", or "group:NAME", the members of that group; sso_shared.access.service_access).
+OPTIONAL_FIELDS = {"layer": False, "access": "everyone"}
+# The settings module a service added with ./stack add-service runs with (its own is in "settings").
+LAYER_SETTINGS = "sso_shared.added_services.settings"
 # What ./stack calls the deployment's other parts (./stack logs|restart NAME).
 RESERVED = {"db", "nginx", "migrate", "maintenance", "supervisor"}
 # The service that serves the one login page (sso_shared.settings.LOGIN_URL): always declared.
 LOGIN_SERVICE = "a"
+
+
+ACCESS = re.compile(r"^(everyone|group:\S.{0,148})$")
+
+
+def runs_with(fields: dict) -> str:
+    """The settings module the service runs with: the layer's for an added project, else its own."""
+    return LAYER_SETTINGS if fields["layer"] else fields["settings"]
 
 
 class ServicesDeclarationError(Exception):
@@ -42,7 +56,8 @@ def declaration_path() -> Path:
 
 
 def read_declaration(path: Path) -> dict[str, dict]:
-    """{name: {title, url, prefix, project, settings, requirements}}, in the order declared."""
+    """{name: {title, url, prefix, project, settings, requirements, layer, access, runs_with}}, in the order
+    declared."""
     try:
         declared = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
@@ -65,15 +80,21 @@ def read_declaration(path: Path) -> dict[str, dict]:
             )
         if not isinstance(fields, dict):
             raise ServicesDeclarationError(f"{where} is not a table of {', '.join(sorted(FIELDS))}")
-        missing, unknown = FIELDS - fields.keys(), fields.keys() - FIELDS
+        missing, unknown = FIELDS - fields.keys(), fields.keys() - FIELDS - OPTIONAL_FIELDS.keys()
         if missing or unknown:
             problems = [f"{', '.join(sorted(missing))} missing"] if missing else []
             problems += [f"{', '.join(sorted(unknown))} unknown"] if unknown else []
-            raise ServicesDeclarationError(f"{where}: {'; '.join(problems)} (fields: {', '.join(sorted(FIELDS))})")
+            named = ", ".join([*sorted(FIELDS), *(f"{field} (optional)" for field in sorted(OPTIONAL_FIELDS))])
+            raise ServicesDeclarationError(f"{where}: {'; '.join(problems)} (fields: {named})")
         for field in sorted(FIELDS):
             if not isinstance(fields[field], str) or not fields[field].strip():
                 raise ServicesDeclarationError(f"{where}: {field} must be a non-empty string")
-        found[name] = {**fields, "url": f"/{name}/", "prefix": f"/{name}"}
+        fields = {**OPTIONAL_FIELDS, **fields}
+        if not isinstance(fields["layer"], bool):
+            raise ServicesDeclarationError(f"{where}: layer must be true or false")
+        if not isinstance(fields["access"], str) or not ACCESS.match(fields["access"]):
+            raise ServicesDeclarationError(f'{where}: access must be "everyone" or "group:NAME" (a group\'s name)')
+        found[name] = {**fields, "url": f"/{name}/", "prefix": f"/{name}", "runs_with": runs_with(fields)}
     if LOGIN_SERVICE not in found:
         raise ServicesDeclarationError(
             f"{path} does not declare the service {LOGIN_SERVICE}, which serves the one login page "
@@ -98,7 +119,8 @@ def service_label(name: str) -> str:
 
 def main(arguments: list[str]) -> int:
     """./stack's reader: ``names`` prints the services' names, one per line; ``table`` prints each
-    service's name, project folder and settings module, separated by tabs."""
+    service's name, project folder, the settings module it runs with, "layer" or "own" (an added
+    project's, or its own settings and URLs) and its requirements file, separated by tabs."""
     if arguments not in (["names"], ["table"]):
         print("usage: services.py names|table", file=sys.stderr)
         return 2
@@ -108,7 +130,9 @@ def main(arguments: list[str]) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     for name, details in declared.items():
-        print(name if arguments == ["names"] else f"{name}\t{details['project']}\t{details['settings']}")
+        layer = "layer" if details["layer"] else "own"
+        columns = (name, details["project"], details["runs_with"], layer, details["requirements"])
+        print(name if arguments == ["names"] else "\t".join(columns))
     return 0
 
 
