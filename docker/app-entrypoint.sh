@@ -14,11 +14,12 @@ set -euo pipefail
 
 # The declared services and their project folders under /app (the reader says what is wrong).
 SERVICES=()
-declare -A SERVICE_PROJECT=()
+declare -A SERVICE_PROJECT=() SERVICE_SETTINGS=()
 declared=$(python -m sso_shared.environment.services table) || exit 1
-while IFS=$'\t' read -r name project _settings _kind _requirements; do
+while IFS=$'\t' read -r name project settings _kind _requirements; do
   SERVICES+=("$name")
   SERVICE_PROJECT[$name]=$project
+  SERVICE_SETTINGS[$name]=$settings
 done <<<"$declared"
 
 # Compose writes no file for a secret whose variable is empty (SECRET_KEY= in .env), yet names it
@@ -38,6 +39,8 @@ with_service_env() {
   fi
   local password_var="SYSTEM_${service^^}_DB_PASSWORD" password_file_var="SYSTEM_${service^^}_DB_PASSWORD_FILE"
   cd "/app/${SERVICE_PROJECT[$service]}"
+  # The settings it runs with, as services.toml says (gunicorn's start check reads them too).
+  export SSO_SERVICE=$service DJANGO_SETTINGS_MODULE=${SERVICE_SETTINGS[$service]}
   export DB_USER="system_$service" DB_NAME=${DB_NAME:-sso} DB_SCHEMA="system_$service"
   # The site's names (as nginx serves them), plus the loopback names the healthcheck uses.
   local names=${SERVER_NAMES:-127.0.0.1 localhost}

@@ -72,22 +72,29 @@ WSGI_APPLICATION = "sso_shared.added_services.wsgi.application"
 FORCE_SCRIPT_NAME = SSO_SERVICES[SSO_SERVICE_NAME]["prefix"]
 
 # ------------------------------------------------------------------------------
-# Static and media files: relative URLs, so they get the /NAME prefix; nginx serves both folders,
-# which ./stack gives the service (MEDIA_ROOT: the one folder it may write to, kept in backups).
+# Static and media files under /NAME/; nginx serves both folders, which ./stack gives the service
+# (MEDIA_ROOT: the one folder it may write to, kept in backups). Absolute, not relative: Django
+# prefixes a relative one with the script prefix of the moment it is first read, and under gunicorn
+# a project's apps may read it while loading, before any request has set the prefix (Wagtail does).
 # https://docs.djangoproject.com/en/5.2/howto/static-files/deployment/
 # https://docs.djangoproject.com/en/5.2/ref/settings/#media-root
 # ------------------------------------------------------------------------------
-STATIC_URL = "static/"
+STATIC_URL = f"{FORCE_SCRIPT_NAME}/static/"
 STATIC_ROOT = env("STATIC_ROOT", default=str(_own.get("STATIC_ROOT", "")))
-MEDIA_URL = "media/"
+MEDIA_URL = f"{FORCE_SCRIPT_NAME}/media/"
 MEDIA_ROOT = env("MEDIA_ROOT", default="")
 
 # ------------------------------------------------------------------------------
 # Wagtail, when the project runs it: its admin's login is the one login (without a loop for a
-# logged-in user who may not use that admin), and passwords are changed and reset on A only.
+# logged-in user who may not use that admin), passwords are changed and reset on A only, and its
+# admin asks no outside server anything (an air-gapped site: no update check, no Gravatar).
 # https://docs.wagtail.org/en/stable/reference/settings.html#wagtailadmin-login-url
 # https://docs.wagtail.org/en/stable/reference/settings.html#wagtail-password-management-enabled
+# https://docs.wagtail.org/en/stable/reference/settings.html#wagtail-enable-update-check
+# https://docs.wagtail.org/en/stable/reference/settings.html#wagtail-gravatar-provider-url
 # ------------------------------------------------------------------------------
 WAGTAILADMIN_LOGIN_URL = "sso_admin_login"
 WAGTAIL_PASSWORD_MANAGEMENT_ENABLED = False
 WAGTAIL_PASSWORD_RESET_ENABLED = False
+WAGTAIL_ENABLE_UPDATE_CHECK = False
+WAGTAIL_GRAVATAR_PROVIDER_URL = None
