@@ -42,8 +42,6 @@ trap 'rm -f "$tmp"' EXIT
   echo "# Every variable is described in .env.example."
   echo "# This deployment's name: its Compose project, images, volumes, Swarm stack and OS users carry it."
   echo "SSO_DEPLOYMENT=$name"
-  echo "# The Compose files plain docker compose reads: the site's, and its services' (written from services.toml)."
-  echo "COMPOSE_FILE=compose.yaml:compose.services.yaml"
   echo "SECRET_KEY=$(random_secret)"
   echo "POSTGRES_PASSWORD=$(random_secret)"
   for service in $services; do

@@ -30,8 +30,6 @@ def test_writes_fresh_secrets_readable_by_the_owner_only(tmp_path):
     assert (tmp_path / ".env").stat().st_mode & 0o777 == 0o600
     values = secrets(tmp_path / ".env")
     name = values.pop("SSO_DEPLOYMENT")
-    # What plain docker compose reads: the site's file and the one ./stack writes from services.toml.
-    assert values.pop("COMPOSE_FILE") == "compose.yaml:compose.services.yaml"
     assert set(values) == {"SECRET_KEY", "POSTGRES_PASSWORD", "SYSTEM_A_DB_PASSWORD", "SYSTEM_B_DB_PASSWORD"}
     assert all(len(value) == 64 for value in values.values())
     # The deployment's name: the folder's name as a slug, then 4 random letters and digits.
