@@ -196,33 +196,32 @@ def remember_access_read_with_session(request) -> None:
 
 def access_group(service: str) -> Group:
     """The service's access group, made (with its permission) if missing, e.g. after a test flush."""
-    content_type = ContentType.objects.db_manager(SHARED_DB).get_for_model(ServiceAccess)
-    permission, _ = Permission.objects.using(SHARED_DB).get_or_create(
+    group, _, _ = access_group_made(service, SHARED_DB)
+    return group
+
+
+def access_group_made(service: str, using: str) -> tuple[Group, Permission, bool]:
+    """The service's access group and permission, made where missing; made: the group is new."""
+    # Not get_for_model: its cache may hold a row a flush has just deleted (a test's).
+    content_type, _ = ContentType.objects.using(using).get_or_create(
+        app_label=ServiceAccess._meta.app_label, model=ServiceAccess._meta.model_name
+    )
+    permission, _ = Permission.objects.using(using).get_or_create(
         content_type=content_type,
         codename=access_codename(service),
         defaults={"name": f"Can use {settings.SSO_SERVICES[service]['title']}"},
     )
-    group, _ = Group.objects.using(SHARED_DB).get_or_create(name=access_group_name(service))
+    group, made = Group.objects.using(using).get_or_create(name=access_group_name(service))
     group.permissions.add(permission)
-    return group
+    return group, permission, made
 
 
 def provide_access_groups(using: str = SHARED_DB, **kwargs) -> None:
     """Each declared service's access permission and group, made where missing (post_migrate: a service
     declared later gets them when the site next migrates). A group made now is granted by the service's
     access rule; one that exists is left as the administrators made it."""
-    # Not get_for_model: its cache may hold a row a flush has just deleted (a test's).
-    content_type, _ = ContentType.objects.using(using).get_or_create(
-        app_label=ServiceAccess._meta.app_label, model=ServiceAccess._meta.model_name
-    )
     for service, details in settings.SSO_SERVICES.items():
-        permission, _ = Permission.objects.using(using).get_or_create(
-            content_type=content_type,
-            codename=access_codename(service),
-            defaults={"name": f"Can use {details['title']}"},
-        )
-        group, made = Group.objects.using(using).get_or_create(name=access_group_name(service))
-        group.permissions.add(permission)
+        group, permission, made = access_group_made(service, using)
         if not made:
             continue
         rule = details.get("access", "everyone")
