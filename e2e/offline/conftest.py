@@ -162,8 +162,9 @@ def remove_images(bundle_dir: Path) -> None:
 
 
 def installed_env() -> dict:
-    """The environment for an installed copy: none of the test run's own STACK_* and SSO_* settings."""
-    return {key: value for key, value in os.environ.items() if not key.startswith(("STACK_", "SSO_"))}
+    """The environment for an installed copy: none of the test run's own STACK_*, SSO_* and COMPOSE_*
+    settings (./stack exports its env file's COMPOSE_FILE, which would win over the install's own)."""
+    return {key: value for key, value in os.environ.items() if not key.startswith(("STACK_", "SSO_", "COMPOSE_"))}
 
 
 def stack_down(prefix: Path) -> None:
