@@ -374,7 +374,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--native", required=True, help="base URL of the stack")
     parser.add_argument("--control", required=True, help="base URL of the control")
-    parser.add_argument("--native-roles", default="system_a,system_b")
+    parser.add_argument("--native-roles", required=True, help="the services' database roles, comma-separated")
     parser.add_argument("--control-roles", default="bench_control")
     parser.add_argument(
         "--native-processes", required=True, help="comma-separated parts of the command lines of the stack's processes"

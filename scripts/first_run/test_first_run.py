@@ -81,7 +81,7 @@ def run(clone: Path, *args: str, check: bool = True, extra=None, timeout: int = 
     print(f"{' '.join(args)}: exit {result.returncode} after {time.monotonic() - started:.1f} s")
     if check and result.returncode != 0:
         logs = subprocess.run(
-            ["docker", "compose", "logs", "--tail", "15", "migrate", "system_a", "system_b"],
+            ["docker", "compose", "logs", "--tail", "15"],  # every service's, as .env's COMPOSE_FILE names them
             cwd=clone,
             env=env,
             capture_output=True,

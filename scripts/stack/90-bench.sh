@@ -171,13 +171,16 @@ cmd_bench() {
     label="10,000 users, 1,000,000 sessions" kind=scale
   fi
   say "measuring (wrk, interleaved rounds; then SQL statements from PostgreSQL's log)"
-  local status=0 service processes=()
-  for service in "${SERVICES[@]}"; do processes+=("$(gunicorn_socket "$service")"); done
+  local status=0 service processes=() roles=()
+  for service in "${SERVICES[@]}"; do
+    processes+=("$(gunicorn_socket "$service")")
+    roles+=("system_$service")
+  done
   processes+=("$(login_socket)")
   POSTGRES_PASSWORD=$POSTGRES_PASSWORD BENCH_PASSWORD=$BENCH_PASSWORD "$PY" "$ROOT/scripts/bench/run.py" \
     --native "$(native_url)" --control "http://$(native_host):$BENCH_PORT/" \
     --pg-port "$PG_PORT" --pg-log "$PG_DIR/postgres.log" --pg-pid "$(pidfile_pid "$(database_pidfile)")" \
-    --native-processes "$(IFS=,; echo "${processes[*]}")" --control-processes "$(control_socket)" \
+    --native-processes "$(IFS=,; echo "${processes[*]}")" --native-roles "$(IFS=,; echo "${roles[*]}")" --control-processes "$(control_socket)" \
     --username "$BENCH_USER" \
     --json "$BENCH_DIR/latest.json" --json-copy "$BENCH_DIR/latest-$kind.json" --label "$label" --workdir "$BENCH_DIR" "${run_options[@]}" || status=$?
   stop_control
